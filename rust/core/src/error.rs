@@ -1,0 +1,59 @@
+//! One error type for the engine. Every message names what was wrong and where
+//! (file, line, JSON field), so the bindings can pass it to users unchanged.
+
+use std::fmt;
+
+/// What kind of failure this is; the Python bindings map each kind to an exception class.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorKind {
+    /// A file could not be read or written.
+    Io,
+    /// A file does not exist.
+    NotFound,
+    /// A file was found but its contents are malformed (bad base64, duplicate rank, bad JSON...).
+    Format,
+    /// A valid `tokenizer.json` uses a component toksmith does not implement.
+    Unsupported,
+    /// A bad argument: unknown token, bad regex, disallowed special token, ...
+    Value,
+    /// A lookup of something that does not exist (unknown token id or token string).
+    Key,
+}
+
+#[derive(Debug, Clone)]
+pub struct Error {
+    pub kind: ErrorKind,
+    pub message: String,
+}
+
+impl Error {
+    pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
+        Error { kind, message: message.into() }
+    }
+    pub fn format(message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::Format, message)
+    }
+    pub fn unsupported(message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::Unsupported, message)
+    }
+    pub fn value(message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::Value, message)
+    }
+    pub fn key(message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::Key, message)
+    }
+    pub fn io(path: &str, err: &std::io::Error) -> Self {
+        let kind = if err.kind() == std::io::ErrorKind::NotFound { ErrorKind::NotFound } else { ErrorKind::Io };
+        Self::new(kind, format!("{path}: {err}"))
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for Error {}
+
+pub type Result<T> = std::result::Result<T, Error>;

@@ -1,0 +1,338 @@
+//! Pre-tokenizer regexes, with the semantics of the file format they come from.
+//!
+//! * tiktoken patterns run on `fancy-regex`, the engine tiktoken itself uses (PCRE-like:
+//!   possessive quantifiers, look-ahead).
+//! * `tokenizer.json` patterns run on Oniguruma, the engine Hugging Face `tokenizers` uses.
+//!   Its dialect differs: `X{1,3}+` means `(?:X{1,3})+`, not a possessive `{1,3}`.
+//! * The known tiktoken pattern families (r50k, cl100k, o200k, Llama-3) also get a fast path: a
+//!   lazy DFA over the pattern without its `\s+(?!\S)` alternative, plus a rule that gives the
+//!   look-ahead's meaning back (see `FastRegex`). Tests hold it equal to `fancy-regex`.
+
+use crate::error::{Error, Result};
+use regex_automata::hybrid::dfa::{Cache, DFA};
+use regex_automata::util::pool::Pool;
+use regex_automata::{Anchored, Input};
+
+type CachePool = Pool<Cache, Box<dyn Fn() -> Cache + Send + Sync + std::panic::RefUnwindSafe + std::panic::UnwindSafe>>;
+
+/// The whitespace tail that the fast path knows how to emulate, and the alternatives before it
+/// for which dropping the possessive markers is proven not to change any match.
+const WHITESPACE_TAILS: [&str; 2] = [r"|\s+(?!\S)|\s+", r"|\s+(?!\S)|\s"];
+const FAST_HEADS: [&str; 4] = [
+    // r50k / p50k / gpt2
+    r"'(?:[sdmt]|ll|ve|re)| ?\p{L}++| ?\p{N}++| ?[^\s\p{L}\p{N}]++|\s++$",
+    // cl100k
+    r"'(?i:[sdmt]|ll|ve|re)|[^\r\n\p{L}\p{N}]?+\p{L}++|\p{N}{1,3}+| ?[^\s\p{L}\p{N}]++[\r\n]*+|\s++$|\s*[\r\n]",
+    // o200k
+    r"[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]*[\p{Ll}\p{Lm}\p{Lo}\p{M}]+(?i:'s|'t|'re|'ve|'m|'ll|'d)?|[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]+[\p{Ll}\p{Lm}\p{Lo}\p{M}]*(?i:'s|'t|'re|'ve|'m|'ll|'d)?|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n/]*|\s*[\r\n]+",
+    // Llama-3 (and cl100k as Hugging Face converters write it)
+    r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+",
+];
+
+pub struct Regex {
+    pattern: String,
+    engine: Engine,
+}
+
+enum Engine {
+    Fast(FastRegex, fancy_regex::Regex),
+    Fancy(fancy_regex::Regex),
+    Onig(onig::Regex),
+}
+
+impl Regex {
+    /// A pattern from a tiktoken encoding (tiktoken's semantics).
+    pub fn tiktoken(pattern: &str) -> Result<Regex> {
+        let fancy = fancy_regex::RegexBuilder::new(pattern)
+            .backtrack_limit(100_000_000)
+            .build()
+            .map_err(|e| Error::value(format!("invalid pattern {pattern:?}: {e}")))?;
+        let engine = match FastRegex::new(pattern) {
+            Some(fast) => Engine::Fast(fast, fancy),
+            None => Engine::Fancy(fancy),
+        };
+        Ok(Regex { pattern: pattern.to_string(), engine })
+    }
+
+    /// A pattern from a `tokenizer.json` (Oniguruma's semantics, as in `tokenizers`).
+    pub fn onig(pattern: &str) -> Result<Regex> {
+        let re = onig::Regex::new(pattern).map_err(|e| Error::value(format!("invalid pattern {pattern:?}: {e}")))?;
+        Ok(Regex { pattern: pattern.to_string(), engine: Engine::Onig(re) })
+    }
+
+    /// Like `tiktoken`, but never the fast path (for differential tests).
+    pub fn tiktoken_reference(pattern: &str) -> Result<Regex> {
+        let mut re = Regex::tiktoken(pattern)?;
+        if let Engine::Fast(_, fancy) = re.engine {
+            re.engine = Engine::Fancy(fancy);
+        }
+        Ok(re)
+    }
+
+    pub fn pattern(&self) -> &str {
+        &self.pattern
+    }
+
+    pub fn is_fast(&self) -> bool {
+        matches!(self.engine, Engine::Fast(..))
+    }
+
+    /// Calls `f(start, end)` for each match, left to right, as `find_iter` would.
+    pub fn for_each_match(&self, text: &str, mut f: impl FnMut(usize, usize)) -> Result<()> {
+        match &self.engine {
+            Engine::Fast(fast, fancy) => {
+                let resume = fast.for_each_match(text, &mut f);
+                if let Some(at) = resume {
+                    // The DFA found no match at `at` (never for the known patterns): finish slowly.
+                    for m in fancy.find_iter(&text[at..]) {
+                        let m = m.map_err(|e| Error::value(format!("regex {:?}: {e}", self.pattern)))?;
+                        f(at + m.start(), at + m.end());
+                    }
+                }
+            }
+            Engine::Fancy(re) => {
+                for m in re.find_iter(text) {
+                    let m = m.map_err(|e| Error::value(format!("regex {:?}: {e}", self.pattern)))?;
+                    f(m.start(), m.end());
+                }
+            }
+            Engine::Onig(re) => {
+                for (start, end) in re.find_iter(text) {
+                    f(start, end);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    pub fn find_all(&self, text: &str) -> Result<Vec<(usize, usize)>> {
+        let mut out = Vec::new();
+        self.for_each_match(text, |s, e| out.push((s, e)))?;
+        Ok(out)
+    }
+}
+
+/// `HEAD|\s+(?!\S)|\s+` without look-ahead: a two-pattern DFA `[HEAD, \s+]` (leftmost-first, so
+/// HEAD has priority as in the alternation). When `\s+` wins, the run of whitespace is maximal and
+/// HEAD failed here; the look-ahead alternative would have stopped one character short of a
+/// following non-space, so a run of two or more characters gives back its last one.
+struct FastRegex {
+    dfa: DFA,
+    caches: CachePool,
+}
+
+impl FastRegex {
+    fn new(pattern: &str) -> Option<FastRegex> {
+        let head = WHITESPACE_TAILS.iter().find_map(|tail| pattern.strip_suffix(tail))?;
+        if !FAST_HEADS.contains(&head) {
+            return None;
+        }
+        let head = strip_possessive(head);
+        let dfa = DFA::builder()
+            .configure(DFA::config().cache_capacity(8 << 20))
+            .build_many(&[head.as_str(), r"\s+"])
+            .ok()?;
+        let for_pool = dfa.clone();
+        let caches: CachePool = Pool::new(Box::new(move || for_pool.create_cache()));
+        Some(FastRegex { dfa, caches })
+    }
+
+    /// Returns the position where the DFA found no match, if any (the caller finishes there).
+    fn for_each_match(&self, text: &str, f: &mut impl FnMut(usize, usize)) -> Option<usize> {
+        let mut cache = self.caches.get();
+        let mut pos = 0;
+        let bytes = text.as_bytes();
+        while pos < text.len() {
+            let input = Input::new(bytes).range(pos..).anchored(Anchored::Yes);
+            let m = match self.dfa.try_search_fwd(&mut cache, &input) {
+                Ok(Some(m)) => m,
+                _ => return Some(pos),
+            };
+            let mut end = m.offset();
+            if m.pattern().as_usize() == 1 && end < text.len() {
+                let last = text[..end].chars().next_back().map_or(0, char::len_utf8);
+                if end - last > pos {
+                    end -= last;
+                }
+            }
+            f(pos, end);
+            pos = end;
+        }
+        None
+    }
+}
+
+/// Drops possessive markers (`?+`, `*+`, `++`, `}+`); only called on the proven heads above.
+fn strip_possessive(pattern: &str) -> String {
+    let mut out = String::with_capacity(pattern.len());
+    let mut chars = pattern.chars().peekable();
+    let mut escaped = false;
+    let mut in_class = false;
+    while let Some(c) = chars.next() {
+        out.push(c);
+        if escaped {
+            escaped = false;
+            continue;
+        }
+        match c {
+            // `\p{..}` is one atom: its `}` does not close an interval.
+            '\\' if matches!(chars.peek(), Some('p' | 'P')) => {
+                for c in chars.by_ref() {
+                    out.push(c);
+                    if c == '}' {
+                        break;
+                    }
+                }
+            }
+            '\\' => escaped = true,
+            '[' => in_class = true,
+            ']' => in_class = false,
+            '?' | '*' | '+' | '}' if !in_class && chars.peek() == Some(&'+') => {
+                chars.next();
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
+/// Rewrites an Oniguruma pattern into PCRE/tiktoken syntax with the same meaning:
+/// `X{n,m}+` (Oniguruma: "one or more X{n,m}") becomes `(?:X{n,m})+`.
+pub fn onig_to_pcre(pattern: &str) -> String {
+    rewrite_interval_plus(pattern, |atom, interval| format!("(?:{atom}{interval})+"))
+}
+
+/// Rewrites a tiktoken (PCRE) pattern into Oniguruma syntax with the same meaning:
+/// `X{n,m}+` (possessive) becomes the atomic group `(?>X{n,m})`.
+pub fn pcre_to_onig(pattern: &str) -> String {
+    rewrite_interval_plus(pattern, |atom, interval| format!("(?>{atom}{interval})"))
+}
+
+/// Finds each `ATOM{..}+` outside character classes and replaces it by `rewrite(ATOM, {..})`.
+fn rewrite_interval_plus(pattern: &str, rewrite: impl Fn(&str, &str) -> String) -> String {
+    let chars: Vec<char> = pattern.chars().collect();
+    let mut out: Vec<String> = Vec::new(); // one entry per atom (or literal piece of syntax)
+    let mut i = 0;
+    let mut group_starts: Vec<usize> = Vec::new();
+    while i < chars.len() {
+        let c = chars[i];
+        match c {
+            '\\' => {
+                // An escape, possibly with a braced argument (\p{L}, \x{41}).
+                let mut j = (i + 2).min(chars.len());
+                if j < chars.len() && chars[j] == '{' && matches!(chars[i + 1], 'p' | 'P' | 'x' | 'u') {
+                    while j < chars.len() && chars[j] != '}' {
+                        j += 1;
+                    }
+                    j = (j + 1).min(chars.len());
+                }
+                out.push(chars[i..j].iter().collect());
+                i = j;
+            }
+            '[' => {
+                let mut j = i + 1;
+                let mut depth = 1;
+                if j < chars.len() && chars[j] == '^' {
+                    j += 1;
+                }
+                if j < chars.len() && chars[j] == ']' {
+                    j += 1;
+                }
+                while j < chars.len() && depth > 0 {
+                    match chars[j] {
+                        '\\' => j += 1,
+                        '[' => depth += 1,
+                        ']' => depth -= 1,
+                        _ => {}
+                    }
+                    j += 1;
+                }
+                out.push(chars[i..j.min(chars.len())].iter().collect());
+                i = j;
+            }
+            '(' => {
+                group_starts.push(out.len());
+                out.push("(".into());
+                i += 1;
+            }
+            ')' => {
+                out.push(")".into());
+                if let Some(start) = group_starts.pop() {
+                    let group: String = out.drain(start..).collect();
+                    out.push(group);
+                }
+                i += 1;
+            }
+            '{' => {
+                let close = chars[i..].iter().position(|&c| c == '}').map(|p| i + p);
+                match close {
+                    Some(j) if chars[i + 1..j].iter().all(|c| c.is_ascii_digit() || *c == ',') && j > i + 1 => {
+                        let interval: String = chars[i..=j].iter().collect();
+                        if chars.get(j + 1) == Some(&'+') && !out.is_empty() {
+                            let atom = out.pop().unwrap();
+                            out.push(rewrite(&atom, &interval));
+                            i = j + 2;
+                        } else {
+                            let last = out.pop().unwrap_or_default();
+                            out.push(last + &interval);
+                            i = j + 1;
+                        }
+                    }
+                    _ => {
+                        out.push("{".into());
+                        i += 1;
+                    }
+                }
+            }
+            _ => {
+                out.push(c.to_string());
+                i += 1;
+            }
+        }
+    }
+    out.concat()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn interval_plus_rewrites() {
+        let cl = r"'(?i:[sdmt]|ll|ve|re)|[^\r\n\p{L}\p{N}]?+\p{L}++|\p{N}{1,3}+| ?[^\s\p{L}\p{N}]++[\r\n]*+";
+        assert!(pcre_to_onig(cl).contains(r"|(?>\p{N}{1,3})|"));
+        assert_eq!(onig_to_pcre(r"\p{N}{1,3}+|a"), r"(?:\p{N}{1,3})+|a");
+        assert_eq!(onig_to_pcre(r"(ab){2}+x{3}"), r"(?:(ab){2})+x{3}");
+        assert_eq!(onig_to_pcre(r"[{]{2}"), r"[{]{2}");
+        assert_eq!(pcre_to_onig(r"a{1,3}"), r"a{1,3}");
+    }
+
+    #[test]
+    fn strip_possessive_keeps_classes() {
+        assert_eq!(strip_possessive(r"[+?]?+\p{L}++\p{N}{1,3}+[\r\n]*+"), r"[+?]?\p{L}+\p{N}{1,3}[\r\n]*");
+        assert_eq!(strip_possessive(r"\p{L}+|\p{N}{1,3}"), r"\p{L}+|\p{N}{1,3}");
+    }
+
+    #[test]
+    fn fast_equals_fancy_on_tricky_text() {
+        let heads_tails = [
+            (FAST_HEADS[1], WHITESPACE_TAILS[1]),
+            (FAST_HEADS[2], WHITESPACE_TAILS[0]),
+            (FAST_HEADS[0], WHITESPACE_TAILS[1]),
+            (FAST_HEADS[3], WHITESPACE_TAILS[0]),
+        ];
+        let texts = [
+            "Hello  world\n\n  x  ", "a\t\t b", "  \u{3000}\u{3000}x", "12345 678\r\n\r\n y", "it's 'S THE'LL",
+            "   ", " ", "x \n", "don't\u{a0}\u{a0}stop", "\u{300}\u{301}abc ABCdef", "€€ £ /x//\n",
+        ];
+        for (head, tail) in heads_tails {
+            let pattern = format!("{head}{tail}");
+            let fast = Regex::tiktoken(&pattern).unwrap();
+            assert!(fast.is_fast());
+            let slow = Regex::tiktoken_reference(&pattern).unwrap();
+            for t in texts {
+                assert_eq!(fast.find_all(t).unwrap(), slow.find_all(t).unwrap(), "{pattern:?} on {t:?}");
+            }
+        }
+    }
+}

@@ -1,0 +1,88 @@
+//! `.tiktoken` rank files: one `base64(token) rank` pair per line, optionally gzip-compressed.
+
+use crate::error::{Error, Result};
+use base64::Engine as _;
+use sha2::{Digest, Sha256};
+use std::io::Read;
+
+/// Reads a rank file (plain or `.gz`, detected by content). `expected_sha256`, if given, is
+/// checked against the uncompressed content, as tiktoken checks its downloads.
+pub fn read(path: &str, expected_sha256: Option<&str>) -> Result<Vec<(Vec<u8>, u32)>> {
+    let raw = std::fs::read(path).map_err(|e| Error::io(path, &e))?;
+    let data = if raw.starts_with(&[0x1f, 0x8b]) {
+        let mut out = Vec::new();
+        flate2::read::GzDecoder::new(raw.as_slice())
+            .read_to_end(&mut out)
+            .map_err(|e| Error::format(format!("{path}: corrupt gzip data: {e}")))?;
+        out
+    } else {
+        raw
+    };
+    if let Some(expected) = expected_sha256 {
+        let actual: String = Sha256::digest(&data).iter().map(|b| format!("{b:02x}")).collect();
+        if !actual.eq_ignore_ascii_case(expected) {
+            return Err(Error::format(format!("{path}: SHA-256 is {actual}, expected {expected}")));
+        }
+    }
+    parse(&data).map_err(|e| Error::new(e.kind, format!("{path}: {}", e.message)))
+}
+
+/// Parses rank-file contents. Empty lines are skipped, as tiktoken does.
+pub fn parse(data: &[u8]) -> Result<Vec<(Vec<u8>, u32)>> {
+    let mut out = Vec::new();
+    for (number, line) in data.split(|&b| b == b'\n').enumerate() {
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        if line.is_empty() {
+            continue;
+        }
+        let at = |msg: String| Error::format(format!("line {}: {msg}", number + 1));
+        let text = std::str::from_utf8(line).map_err(|_| at("not ASCII text".into()))?;
+        let mut parts = text.split(' ');
+        let (token, rank) = match (parts.next(), parts.next(), parts.next()) {
+            (Some(t), Some(r), None) => (t, r),
+            _ => return Err(at(format!("expected `<base64 token> <rank>`, found {text:?}"))),
+        };
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(token)
+            .map_err(|e| at(format!("invalid base64 {token:?}: {e}")))?;
+        let rank: u32 = rank.parse().map_err(|_| at(format!("invalid rank {rank:?}")))?;
+        out.push((bytes, rank));
+    }
+    if out.is_empty() {
+        return Err(Error::format("no tokens (empty rank file)"));
+    }
+    let mut ranks: Vec<u32> = out.iter().map(|(_, r)| *r).collect();
+    ranks.sort_unstable();
+    if let Some(w) = ranks.windows(2).find(|w| w[0] == w[1]) {
+        return Err(Error::format(format!("rank {} is given to two tokens", w[0])));
+    }
+    Ok(out)
+}
+
+/// Writes ranks as a `.tiktoken` file (plain text, rank order).
+pub fn write(path: &str, tokens: &[(Vec<u8>, u32)]) -> Result<()> {
+    let mut sorted: Vec<&(Vec<u8>, u32)> = tokens.iter().collect();
+    sorted.sort_unstable_by_key(|(_, r)| *r);
+    let mut out = String::new();
+    for (bytes, rank) in sorted {
+        out.push_str(&base64::engine::general_purpose::STANDARD.encode(bytes));
+        out.push(' ');
+        out.push_str(&rank.to_string());
+        out.push('\n');
+    }
+    std::fs::write(path, out).map_err(|e| Error::io(path, &e))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn errors_name_the_line() {
+        let e = super::parse(b"YQ== 0\nYg== x\n").unwrap_err();
+        assert!(e.message.starts_with("line 2: invalid rank"), "{}", e.message);
+        let e = super::parse(b"YQ== 0\n!!! 1\n").unwrap_err();
+        assert!(e.message.starts_with("line 2: invalid base64"), "{}", e.message);
+        let e = super::parse(b"YQ== 0\nYg== 0\n").unwrap_err();
+        assert!(e.message.contains("rank 0 is given to two"), "{}", e.message);
+        assert_eq!(super::parse(b"YQ== 0\n\nYg== 1").unwrap(), vec![(b"a".to_vec(), 0), (b"b".to_vec(), 1)]);
+    }
+}

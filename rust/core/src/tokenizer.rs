@@ -1,0 +1,475 @@
+//! A tokenizer: a BPE `Vocab`, a pre-tokenizer, and added/special tokens.
+//!
+//! Two flavours share it, one per file format:
+//! * tiktoken (`PreTokenizer::Regex`): special tokens split the text only where allowed, the
+//!   pattern's matches are the pieces.
+//! * Hugging Face (`PreTokenizer::Steps`): added tokens always split the text; a sequence of
+//!   `Split` / `Digits` / `ByteLevel` steps makes the pieces; tokens carry character offsets.
+
+use crate::error::{Error, Result};
+use crate::regex::Regex;
+use crate::vocab::{Sym, Vocab};
+use aho_corasick::{AhoCorasick, MatchKind};
+use rustc_hash::FxHashMap;
+
+/// A special (tiktoken) or added (Hugging Face) token, matched literally in the text.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AddedToken {
+    pub content: String,
+    pub id: u32,
+    pub special: bool,
+    /// HF: matched after normalization (no normalizer is supported, so it only sets the phase).
+    pub normalized: bool,
+}
+
+/// How a `Split` step treats the pattern's matches (Hugging Face `SplitDelimiterBehavior`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SplitBehavior {
+    Removed,
+    Isolated,
+    MergedWithPrevious,
+    MergedWithNext,
+    Contiguous,
+}
+
+pub enum Matcher {
+    Regex(Regex),
+    Literal(String),
+    /// Unicode numeric characters (`char::is_numeric`), one match per character.
+    Numeric,
+}
+
+/// One Hugging Face pre-tokenizer step.
+pub enum Step {
+    Split { matcher: Matcher, behavior: SplitBehavior, invert: bool },
+    /// Prefix a space to pieces that lack one; optionally split with the GPT-2 pattern.
+    /// Always the last step: it turns pieces into byte-level text.
+    ByteLevel { add_prefix_space: bool, regex: Option<Regex> },
+}
+
+pub enum PreTokenizer {
+    Regex(Regex),
+    Steps(Vec<Step>),
+}
+
+/// A piece of text to merge: `text[start..end]`, with a virtual leading space if `prefix_space`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Piece {
+    pub start: usize,
+    pub end: usize,
+    pub prefix_space: bool,
+}
+
+/// A token of a Hugging Face encoding, with its byte offsets in the input.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SpannedToken {
+    pub id: u32,
+    pub start: usize,
+    pub end: usize,
+    pub added: bool,
+}
+
+pub struct Tokenizer {
+    pub name: String,
+    pub vocab: Vocab,
+    pub pre_tokenizer: PreTokenizer,
+    added: Vec<AddedToken>,
+    /// Added-token matchers: all tokens (tiktoken); HF phase 1 (not normalized), phase 2.
+    matchers: [Option<AhoCorasick>; 2],
+    matcher_tokens: [Vec<usize>; 2],
+    added_by_content: FxHashMap<String, usize>,
+    added_by_id: FxHashMap<u32, usize>,
+}
+
+impl Tokenizer {
+    pub fn new(name: &str, vocab: Vocab, pre_tokenizer: PreTokenizer, added: Vec<AddedToken>) -> Result<Tokenizer> {
+        let mut added_by_content = FxHashMap::default();
+        let mut added_by_id = FxHashMap::default();
+        for (i, t) in added.iter().enumerate() {
+            if t.content.is_empty() {
+                return Err(Error::format(format!("special token with id {} has empty content", t.id)));
+            }
+            added_by_content.insert(t.content.clone(), i);
+            added_by_id.insert(t.id, i);
+        }
+        let hf = matches!(pre_tokenizer, PreTokenizer::Steps(_));
+        // tiktoken matches every special in one pass; HF first those not normalized, then the rest.
+        let mut matcher_tokens: [Vec<usize>; 2] = [Vec::new(), Vec::new()];
+        for (i, t) in added.iter().enumerate() {
+            matcher_tokens[usize::from(hf && t.normalized)].push(i);
+        }
+        let build = |ids: &Vec<usize>| -> Result<Option<AhoCorasick>> {
+            if ids.is_empty() {
+                return Ok(None);
+            }
+            AhoCorasick::builder()
+                .match_kind(MatchKind::LeftmostLongest)
+                .build(ids.iter().map(|&i| &added[i].content))
+                .map(Some)
+                .map_err(|e| Error::value(format!("cannot index special tokens: {e}")))
+        };
+        let matchers = [build(&matcher_tokens[0])?, build(&matcher_tokens[1])?];
+        Ok(Tokenizer {
+            name: name.to_string(),
+            vocab,
+            pre_tokenizer,
+            added,
+            matchers,
+            matcher_tokens,
+            added_by_content,
+            added_by_id,
+        })
+    }
+
+    pub fn added_tokens(&self) -> &[AddedToken] {
+        &self.added
+    }
+    pub fn added_token(&self, content: &str) -> Option<&AddedToken> {
+        self.added_by_content.get(content).map(|&i| &self.added[i])
+    }
+    pub fn added_by_id(&self, id: u32) -> Option<&AddedToken> {
+        self.added_by_id.get(&id).map(|&i| &self.added[i])
+    }
+    pub fn is_hf(&self) -> bool {
+        matches!(self.pre_tokenizer, PreTokenizer::Steps(_))
+    }
+
+    /// One past the largest id (ordinary or added).
+    pub fn id_bound(&self) -> usize {
+        let added = self.added.iter().map(|t| t.id as usize + 1).max().unwrap_or(0);
+        self.vocab.id_bound().max(added)
+    }
+
+    /// The bytes of a token id: an added token's content, or the vocabulary's bytes.
+    pub fn token_bytes(&self, id: u32) -> Option<&[u8]> {
+        match self.added_by_id(id) {
+            Some(t) => Some(t.content.as_bytes()),
+            None => self.vocab.token(id),
+        }
+    }
+
+    // ---------------------------------------------------------------- tiktoken flavour
+
+    /// Encodes text with no special-token handling (tiktoken's `encode_ordinary`).
+    pub fn encode_ordinary(&self, text: &str) -> Result<Vec<u32>> {
+        let mut out = Vec::with_capacity(text.len() / 4 + 1);
+        self.encode_ordinary_into(text, &mut out)?;
+        Ok(out)
+    }
+
+    fn encode_ordinary_into(&self, text: &str, out: &mut Vec<u32>) -> Result<()> {
+        let mut scratch = Vec::new();
+        match &self.pre_tokenizer {
+            PreTokenizer::Regex(re) => {
+                re.for_each_match(text, |s, e| self.vocab.encode_piece(&text.as_bytes()[s..e], out, &mut scratch))
+            }
+            PreTokenizer::Steps(_) => {
+                let mut syms = Vec::new();
+                for t in self.encode_hf_segment(text, 0, &mut syms)? {
+                    out.push(t.id);
+                }
+                Ok(())
+            }
+        }
+    }
+
+    /// Encodes text, turning the special tokens for which `allowed` holds into their ids and
+    /// treating all others as ordinary text (tiktoken's `encode` after its disallowed check).
+    pub fn encode_with_special(&self, text: &str, allowed: &dyn Fn(u32) -> bool) -> Result<Vec<u32>> {
+        let mut out = Vec::with_capacity(text.len() / 4 + 1);
+        let Some(matcher) = &self.matchers[0] else {
+            self.encode_ordinary_into(text, &mut out)?;
+            return Ok(out);
+        };
+        let (mut start, mut search) = (0, 0);
+        while search <= text.len() {
+            let found = matcher.find(aho_corasick::Input::new(text).span(search..text.len()));
+            match found {
+                Some(m) => {
+                    let token = &self.added[self.matcher_tokens[0][m.pattern().as_usize()]];
+                    if !allowed(token.id) {
+                        search = m.start() + 1;
+                        continue;
+                    }
+                    self.encode_ordinary_into(&text[start..m.start()], &mut out)?;
+                    out.push(token.id);
+                    start = m.end();
+                    search = start;
+                }
+                None => break,
+            }
+        }
+        self.encode_ordinary_into(&text[start..], &mut out)?;
+        Ok(out)
+    }
+
+    /// The first occurrence of any of `needles` in `text` (tiktoken's disallowed-special check).
+    pub fn find_first(text: &str, needles: &[String]) -> Option<String> {
+        let ac = AhoCorasick::builder().match_kind(MatchKind::LeftmostLongest).build(needles).ok()?;
+        ac.find(text).map(|m| needles[m.pattern().as_usize()].clone())
+    }
+
+    /// Decodes ids to bytes; an unknown id is an error (tiktoken's `decode_bytes`).
+    pub fn decode_bytes(&self, ids: &[u32]) -> Result<Vec<u8>> {
+        let mut out = Vec::with_capacity(ids.len() * 4);
+        for &id in ids {
+            match self.token_bytes(id) {
+                Some(b) => out.extend_from_slice(b),
+                None => return Err(Error::key(format!("invalid token for decoding: {id}"))),
+            }
+        }
+        Ok(out)
+    }
+
+    // ---------------------------------------------------------------- Hugging Face flavour
+
+    /// Encodes text the Hugging Face way: added tokens split first (those not normalized, then
+    /// the normalized ones), then the pre-tokenizer steps, then BPE. Offsets are byte offsets.
+    pub fn encode_hf(&self, text: &str) -> Result<Vec<SpannedToken>> {
+        let mut segments = vec![(0usize, text.len(), None)];
+        for phase in 0..2 {
+            if let Some(matcher) = &self.matchers[phase] {
+                let mut next = Vec::with_capacity(segments.len());
+                for (s, e, added) in segments {
+                    if added.is_some() {
+                        next.push((s, e, added));
+                        continue;
+                    }
+                    let mut pos = s;
+                    for m in matcher.find_iter(aho_corasick::Input::new(text).span(s..e)) {
+                        if m.start() > pos {
+                            next.push((pos, m.start(), None));
+                        }
+                        next.push((m.start(), m.end(), Some(self.matcher_tokens[phase][m.pattern().as_usize()])));
+                        pos = m.end();
+                    }
+                    if pos < e {
+                        next.push((pos, e, None));
+                    }
+                }
+                segments = next;
+            }
+        }
+        let mut out = Vec::new();
+        let mut syms = Vec::new();
+        for (s, e, added) in segments {
+            match added {
+                Some(i) => out.push(SpannedToken { id: self.added[i].id, start: s, end: e, added: true }),
+                None => out.extend(self.encode_hf_segment(&text[s..e], s, &mut syms)?),
+            }
+        }
+        Ok(out)
+    }
+
+    /// Pre-tokenizes and merges one segment free of added tokens; offsets are shifted by `base`.
+    fn encode_hf_segment(&self, text: &str, base: usize, syms: &mut Vec<Sym>) -> Result<Vec<SpannedToken>> {
+        let pieces = self.pieces(text)?;
+        let mut out = Vec::with_capacity(pieces.len());
+        let mut buf = Vec::new();
+        for p in pieces {
+            buf.clear();
+            if p.prefix_space {
+                buf.push(b' ');
+            }
+            buf.extend_from_slice(&text.as_bytes()[p.start..p.end]);
+            self.vocab.encode_piece_spans(&buf, syms);
+            // Byte j of the piece comes from text byte p.start + j - prefix; the virtual space
+            // stands for the piece's first character. Offsets cover whole characters.
+            let shift = usize::from(p.prefix_space);
+            let origin = |j: usize| (p.start + j).saturating_sub(shift).max(p.start);
+            for sym in syms.iter() {
+                let first = origin(sym.start as usize);
+                let last = origin(sym.end as usize - 1);
+                let start = char_start(text, first);
+                let end = char_end(text, last);
+                out.push(SpannedToken { id: sym.id, start: base + start, end: base + end, added: false });
+            }
+        }
+        Ok(out)
+    }
+
+    /// The pieces (pre-tokens) of a text free of added tokens.
+    pub fn pieces(&self, text: &str) -> Result<Vec<Piece>> {
+        match &self.pre_tokenizer {
+            PreTokenizer::Regex(re) => {
+                let mut out = Vec::new();
+                re.for_each_match(text, |start, end| out.push(Piece { start, end, prefix_space: false }))?;
+                Ok(out)
+            }
+            PreTokenizer::Steps(steps) => {
+                let mut pieces = vec![Piece { start: 0, end: text.len(), prefix_space: false }];
+                for step in steps {
+                    let mut next = Vec::with_capacity(pieces.len());
+                    for p in pieces {
+                        step.apply(text, p, &mut next)?;
+                    }
+                    pieces = next;
+                }
+                pieces.retain(|p| p.end > p.start || p.prefix_space);
+                Ok(pieces)
+            }
+        }
+    }
+}
+
+fn char_start(text: &str, mut i: usize) -> usize {
+    while !text.is_char_boundary(i) {
+        i -= 1;
+    }
+    i
+}
+
+fn char_end(text: &str, i: usize) -> usize {
+    let mut j = i + 1;
+    while j < text.len() && !text.is_char_boundary(j) {
+        j += 1;
+    }
+    j.min(text.len())
+}
+
+impl Step {
+    /// Splits one piece; pieces reaching a step never carry a prefix space (ByteLevel is last).
+    fn apply(&self, text: &str, piece: Piece, out: &mut Vec<Piece>) -> Result<()> {
+        let slice = &text[piece.start..piece.end];
+        if slice.is_empty() {
+            return Ok(());
+        }
+        match self {
+            Step::Split { matcher, behavior, invert } => {
+                let matches = find_matches(matcher, slice)?;
+                for (s, e) in split_by(matches, *behavior, *invert) {
+                    if e > s {
+                        out.push(Piece { start: piece.start + s, end: piece.start + e, prefix_space: false });
+                    }
+                }
+            }
+            Step::ByteLevel { add_prefix_space, regex } => {
+                let prefix = *add_prefix_space && !slice.starts_with(' ');
+                match regex {
+                    None => out.push(Piece { prefix_space: prefix, ..piece }),
+                    Some(re) => {
+                        // The regex sees the text with its prefix space; map matches back.
+                        let owned;
+                        let seen = if prefix {
+                            owned = format!(" {slice}");
+                            owned.as_str()
+                        } else {
+                            slice
+                        };
+                        let shift = usize::from(prefix);
+                        for (s, e) in split_by(find_matches_regex(re, seen)?, SplitBehavior::Isolated, false) {
+                            if e > s {
+                                let start = piece.start + s.saturating_sub(shift);
+                                let end = piece.start + e - shift;
+                                out.push(Piece { start, end, prefix_space: prefix && s == 0 });
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Hugging Face `Pattern::find_matches`: the text cut into matches and gaps, in order.
+fn find_matches(matcher: &Matcher, text: &str) -> Result<Vec<((usize, usize), bool)>> {
+    match matcher {
+        Matcher::Regex(re) => find_matches_regex(re, text),
+        Matcher::Literal(lit) => {
+            let mut spans = Vec::new();
+            let mut prev = 0;
+            for (s, m) in text.match_indices(lit.as_str()) {
+                if s > prev {
+                    spans.push(((prev, s), false));
+                }
+                spans.push(((s, s + m.len()), true));
+                prev = s + m.len();
+            }
+            if prev < text.len() {
+                spans.push(((prev, text.len()), false));
+            }
+            Ok(spans)
+        }
+        Matcher::Numeric => {
+            let mut spans = Vec::new();
+            let mut prev = 0;
+            for (i, c) in text.char_indices() {
+                if c.is_numeric() {
+                    if i > prev {
+                        spans.push(((prev, i), false));
+                    }
+                    spans.push(((i, i + c.len_utf8()), true));
+                    prev = i + c.len_utf8();
+                }
+            }
+            if prev < text.len() {
+                spans.push(((prev, text.len()), false));
+            }
+            Ok(spans)
+        }
+    }
+}
+
+fn find_matches_regex(re: &Regex, text: &str) -> Result<Vec<((usize, usize), bool)>> {
+    let mut spans = Vec::new();
+    let mut prev = 0;
+    re.for_each_match(text, |s, e| {
+        if s > prev {
+            spans.push(((prev, s), false));
+        }
+        spans.push(((s, e), true));
+        prev = e;
+    })?;
+    if prev < text.len() {
+        spans.push(((prev, text.len()), false));
+    }
+    Ok(spans)
+}
+
+/// Hugging Face `NormalizedString::split`: which spans survive as pieces.
+fn split_by(matches: Vec<((usize, usize), bool)>, behavior: SplitBehavior, invert: bool) -> Vec<(usize, usize)> {
+    let matches = matches.into_iter().map(|(o, m)| (o, m != invert));
+    match behavior {
+        SplitBehavior::Isolated => matches.map(|(o, _)| o).collect(),
+        SplitBehavior::Removed => matches.filter(|(_, m)| !m).map(|(o, _)| o).collect(),
+        SplitBehavior::Contiguous => {
+            let mut out: Vec<(usize, usize)> = Vec::new();
+            let mut previous = false;
+            for (o, m) in matches {
+                match out.last_mut() {
+                    Some(last) if m == previous => last.1 = o.1,
+                    _ => out.push(o),
+                }
+                previous = m;
+            }
+            out
+        }
+        SplitBehavior::MergedWithPrevious => {
+            let mut out: Vec<(usize, usize)> = Vec::new();
+            let mut previous = false;
+            for (o, m) in matches {
+                match out.last_mut() {
+                    Some(last) if m && !previous => last.1 = o.1,
+                    _ => out.push(o),
+                }
+                previous = m;
+            }
+            out
+        }
+        SplitBehavior::MergedWithNext => {
+            let mut out: Vec<(usize, usize)> = Vec::new();
+            let mut previous = false;
+            let all: Vec<_> = matches.collect();
+            for (o, m) in all.into_iter().rev() {
+                match out.last_mut() {
+                    Some(last) if m && !previous => last.0 = o.0,
+                    _ => out.push(o),
+                }
+                previous = m;
+            }
+            out.reverse();
+            out
+        }
+    }
+}

@@ -1,0 +1,446 @@
+//! The BPE model: token bytes by id, and the pair table that drives merging.
+//!
+//! Two merge rules exist, one per file format, and both reduce to one table
+//! `(left id, right id) -> (rank, merged id)`; merging always applies the pair of lowest rank,
+//! leftmost first, until none applies:
+//! * tiktoken (`from_ranks`): any two adjacent parts whose concatenation is a token merge,
+//!   with the token's rank as priority. The table therefore holds every split of every token.
+//! * Hugging Face (`from_merges`): only the listed merges apply, with their list index as rank.
+
+use crate::error::{Error, Result};
+use rayon::prelude::*;
+use rustc_hash::FxHashMap;
+use std::collections::BinaryHeap;
+use std::cmp::Reverse;
+
+pub const NO_TOKEN: u32 = u32::MAX;
+const NO_PAIR: u64 = u64::MAX;
+/// Pieces longer than this merge with a heap (O(n log n)); shorter ones with a linear scan.
+const HEAP_THRESHOLD: usize = 64;
+
+/// A symbol during merging: a token covering `piece[start..end]`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Sym {
+    pub id: u32,
+    pub start: u32,
+    pub end: u32,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MergeRule {
+    /// tiktoken: ranks are ids, every split of a token may merge.
+    Ranks,
+    /// Hugging Face: an ordered merge list.
+    MergeList,
+}
+
+#[derive(Clone)]
+pub struct Vocab {
+    /// Bytes of token `id` are `bytes[offsets[id]..offsets[id + 1]]`.
+    bytes: Vec<u8>,
+    offsets: Vec<u32>,
+    present: Vec<bool>,
+    /// Ordinary (mergeable) tokens by bytes.
+    ids: FxHashMap<Box<[u8]>, u32>,
+    byte_ids: [u32; 256],
+    /// `(left << 32 | right) -> (rank << 32 | merged id)`.
+    pairs: FxHashMap<u64, u64>,
+    /// The merge list in rank order (for tiktoken vocabularies: one canonical merge per token).
+    merges: Vec<(u32, u32)>,
+    pub rule: MergeRule,
+    /// Look a whole piece up before merging (tiktoken always; HF `ignore_merges`).
+    pub whole_piece_first: bool,
+    /// HF `unk_token`: stands for a byte that has no token (else the byte is dropped, as HF does).
+    pub unk: Option<u32>,
+}
+
+#[inline]
+fn pack(a: u32, b: u32) -> u64 {
+    (a as u64) << 32 | b as u64
+}
+
+impl Vocab {
+    /// A tiktoken vocabulary: `(bytes, rank)` pairs; the rank is the id.
+    pub fn from_ranks(tokens: Vec<(Vec<u8>, u32)>) -> Result<Vocab> {
+        let mut ids = FxHashMap::default();
+        ids.reserve(tokens.len());
+        for (bytes, rank) in &tokens {
+            if *rank == NO_TOKEN {
+                return Err(Error::format(format!("rank {rank} is too large")));
+            }
+            if let Some(old) = ids.insert(bytes.clone().into_boxed_slice(), *rank) {
+                return Err(Error::format(format!(
+                    "token {:?} appears twice (ranks {old} and {rank})",
+                    String::from_utf8_lossy(bytes)
+                )));
+            }
+        }
+        let mut vocab = Vocab::with_tokens(tokens.iter().map(|(b, r)| (b.as_slice(), *r)), ids)?;
+        if let Some(b) = (0..256).find(|&b| vocab.byte_ids[b] == NO_TOKEN) {
+            return Err(Error::format(format!(
+                "the vocabulary has no token for the single byte 0x{b:02x}; byte-level BPE needs all 256"
+            )));
+        }
+        // Every split of a token into two tokens is a pair that may merge, with the token's rank.
+        let pairs: Vec<(u64, u64)> = tokens
+            .par_iter()
+            .flat_map_iter(|(bytes, rank)| {
+                let ids = &vocab.ids;
+                (1..bytes.len()).filter_map(move |i| {
+                    let left = ids.get(&bytes[..i])?;
+                    let right = ids.get(&bytes[i..])?;
+                    Some((pack(*left, *right), pack(*rank, *rank)))
+                })
+            })
+            .collect();
+        vocab.pairs.reserve(pairs.len());
+        vocab.pairs.extend(pairs);
+        vocab.rule = MergeRule::Ranks;
+        vocab.whole_piece_first = true;
+        vocab.merges = vocab.canonical_merges();
+        Ok(vocab)
+    }
+
+    /// A Hugging Face BPE model: `(string bytes, id)` tokens (`None` bytes for strings outside the
+    /// byte-level alphabet: decodable, never produced by merging) and a merge list of token pairs.
+    pub fn from_merges(
+        tokens: Vec<(Vec<u8>, bool, u32)>,
+        merges: &[(Vec<u8>, Vec<u8>)],
+        ignore_merges: bool,
+        unk: Option<u32>,
+    ) -> Result<Vocab> {
+        let mut ids = FxHashMap::default();
+        for (bytes, byte_level, id) in &tokens {
+            if *byte_level {
+                ids.insert(bytes.clone().into_boxed_slice(), *id);
+            }
+        }
+        let mut vocab = Vocab::with_tokens(tokens.iter().map(|(b, _, id)| (b.as_slice(), *id)), ids)?;
+        let mut merge_list = Vec::with_capacity(merges.len());
+        for (rank, (a, b)) in merges.iter().enumerate() {
+            let find = |t: &[u8]| {
+                vocab.ids.get(t).copied().ok_or_else(|| {
+                    Error::format(format!(
+                        "model.merges[{rank}]: token {:?} is not in the vocabulary",
+                        crate::bytelevel::encode(t)
+                    ))
+                })
+            };
+            let (left, right) = (find(a)?, find(b)?);
+            let merged = find(&[a.as_slice(), b.as_slice()].concat())?;
+            // A repeated merge keeps its last rank, as Hugging Face's map insertion does.
+            vocab.pairs.insert(pack(left, right), pack(rank as u32, merged));
+            merge_list.push((left, right));
+        }
+        vocab.merges = merge_list;
+        vocab.rule = MergeRule::MergeList;
+        vocab.whole_piece_first = ignore_merges;
+        vocab.unk = unk;
+        Ok(vocab)
+    }
+
+    fn with_tokens<'a>(
+        tokens: impl Iterator<Item = (&'a [u8], u32)> + Clone,
+        ids: FxHashMap<Box<[u8]>, u32>,
+    ) -> Result<Vocab> {
+        let n = tokens.clone().map(|(_, id)| id as usize + 1).max().unwrap_or(0);
+        let mut by_id: Vec<Option<&[u8]>> = vec![None; n];
+        for (bytes, id) in tokens {
+            if by_id[id as usize].replace(bytes).is_some() {
+                return Err(Error::format(format!("id {id} is given to two tokens")));
+            }
+        }
+        let mut bytes = Vec::new();
+        let mut offsets = Vec::with_capacity(n + 1);
+        offsets.push(0u32);
+        for t in &by_id {
+            bytes.extend_from_slice(t.unwrap_or(&[]));
+            offsets.push(bytes.len() as u32);
+        }
+        let mut byte_ids = [NO_TOKEN; 256];
+        for b in 0..256 {
+            if let Some(&id) = ids.get(&[b as u8][..]) {
+                byte_ids[b] = id;
+            }
+        }
+        Ok(Vocab {
+            bytes,
+            offsets,
+            present: by_id.iter().map(Option::is_some).collect(),
+            ids,
+            byte_ids,
+            pairs: FxHashMap::default(),
+            merges: Vec::new(),
+            rule: MergeRule::Ranks,
+            whole_piece_first: false,
+            unk: None,
+        })
+    }
+
+    /// One past the largest id.
+    pub fn id_bound(&self) -> usize {
+        self.present.len()
+    }
+    pub fn len(&self) -> usize {
+        self.present.iter().filter(|p| **p).count()
+    }
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+    pub fn token(&self, id: u32) -> Option<&[u8]> {
+        let i = id as usize;
+        if i < self.present.len() && self.present[i] {
+            Some(&self.bytes[self.offsets[i] as usize..self.offsets[i + 1] as usize])
+        } else {
+            None
+        }
+    }
+    pub fn id_of(&self, bytes: &[u8]) -> Option<u32> {
+        self.ids.get(bytes).copied()
+    }
+    /// Ordinary tokens as `(bytes, id)`, in id order.
+    pub fn tokens(&self) -> impl Iterator<Item = (&[u8], u32)> {
+        (0..self.present.len() as u32).filter_map(|id| self.token(id).map(|t| (t, id)))
+    }
+    /// The merge list in rank order, as token id pairs.
+    pub fn merges(&self) -> &[(u32, u32)] {
+        &self.merges
+    }
+    pub fn is_mergeable(&self, id: u32) -> bool {
+        self.token(id).is_some_and(|t| self.ids.get(t) == Some(&id))
+    }
+
+    #[inline]
+    fn pair(&self, left: u32, right: u32) -> u64 {
+        self.pairs.get(&pack(left, right)).copied().unwrap_or(NO_PAIR)
+    }
+
+    /// Encode one pre-token; appends its token ids to `out`.
+    pub fn encode_piece(&self, piece: &[u8], out: &mut Vec<u32>, scratch: &mut Vec<Sym>) {
+        if self.whole_piece_first {
+            if let Some(&id) = self.ids.get(piece) {
+                out.push(id);
+                return;
+            }
+        }
+        self.merge(piece, NO_PAIR, scratch);
+        out.extend(scratch.iter().map(|s| s.id));
+    }
+
+    /// Encode one pre-token into symbols with their byte spans inside the piece.
+    pub fn encode_piece_spans(&self, piece: &[u8], out: &mut Vec<Sym>) {
+        if self.whole_piece_first {
+            if let Some(&id) = self.ids.get(piece) {
+                out.clear();
+                out.push(Sym { id, start: 0, end: piece.len() as u32 });
+                return;
+            }
+        }
+        self.merge(piece, NO_PAIR, out);
+    }
+
+    /// Merge `piece` into `syms`, applying only pairs whose packed rank is below `limit`.
+    fn merge(&self, piece: &[u8], limit: u64, syms: &mut Vec<Sym>) {
+        syms.clear();
+        for (i, &b) in piece.iter().enumerate() {
+            let id = match (self.byte_ids[b as usize], self.unk) {
+                (NO_TOKEN, Some(unk)) => unk,
+                (NO_TOKEN, None) => continue,
+                (id, _) => id,
+            };
+            syms.push(Sym { id, start: i as u32, end: i as u32 + 1 });
+        }
+        if syms.len() < 2 {
+            return;
+        }
+        if syms.len() <= HEAP_THRESHOLD {
+            self.merge_linear(syms, limit)
+        } else {
+            self.merge_heap(syms, limit)
+        }
+    }
+
+    /// Lowest-rank pair first, leftmost among equals: O(n^2), fast for short pieces.
+    fn merge_linear(&self, syms: &mut Vec<Sym>, limit: u64) {
+        let mut ranks: Vec<u64> = syms.windows(2).map(|w| self.pair(w[0].id, w[1].id)).collect();
+        loop {
+            let (mut best, mut at) = (NO_PAIR, 0);
+            for (i, &r) in ranks.iter().enumerate() {
+                if r < best {
+                    best = r;
+                    at = i;
+                }
+            }
+            if best >= limit || best == NO_PAIR {
+                return;
+            }
+            syms[at].id = best as u32;
+            syms[at].end = syms[at + 1].end;
+            syms.remove(at + 1);
+            ranks.remove(at);
+            if at < ranks.len() {
+                ranks[at] = self.pair(syms[at].id, syms[at + 1].id);
+            }
+            if at > 0 {
+                ranks[at - 1] = self.pair(syms[at - 1].id, syms[at].id);
+            }
+        }
+    }
+
+    /// The same rule with a lazily validated heap over a linked list: O(n log n).
+    fn merge_heap(&self, syms: &mut Vec<Sym>, limit: u64) {
+        let n = syms.len();
+        let mut next: Vec<u32> = (1..=n as u32).collect();
+        next[n - 1] = NO_TOKEN;
+        let mut prev: Vec<u32> = (0..n as u32).map(|i| i.wrapping_sub(1)).collect();
+        prev[0] = NO_TOKEN;
+        let mut alive = vec![true; n];
+        // Entries order by (rank, position); node indices follow positions.
+        let mut heap: BinaryHeap<Reverse<(u64, u32)>> = BinaryHeap::with_capacity(n);
+        for i in 0..n - 1 {
+            let r = self.pair(syms[i].id, syms[i + 1].id);
+            if r < limit {
+                heap.push(Reverse((r, i as u32)));
+            }
+        }
+        while let Some(Reverse((rank, i))) = heap.pop() {
+            let i = i as usize;
+            let j = next[i];
+            if !alive[i] || j == NO_TOKEN || self.pair(syms[i].id, syms[j as usize].id) != rank {
+                continue; // stale entry
+            }
+            let j = j as usize;
+            syms[i].id = rank as u32;
+            syms[i].end = syms[j].end;
+            alive[j] = false;
+            next[i] = next[j];
+            if next[j] != NO_TOKEN {
+                prev[next[j] as usize] = i as u32;
+                let r = self.pair(syms[i].id, syms[next[i] as usize].id);
+                if r < limit {
+                    heap.push(Reverse((r, i as u32)));
+                }
+            }
+            if prev[i] != NO_TOKEN {
+                let p = prev[i] as usize;
+                let r = self.pair(syms[p].id, syms[i].id);
+                if r < limit {
+                    heap.push(Reverse((r, p as u32)));
+                }
+            }
+        }
+        let mut k = 0;
+        for i in 0..n {
+            if alive[i] {
+                syms[k] = syms[i];
+                k += 1;
+            }
+        }
+        syms.truncate(k);
+    }
+
+    /// For a tiktoken vocabulary, the merge that makes each token: BPE of the token's bytes
+    /// with only lower ranks ends in exactly two parts. Tokens that BPE cannot reach get none.
+    fn canonical_merges(&self) -> Vec<(u32, u32)> {
+        let mut order: Vec<(u32, &[u8])> = self.tokens().filter(|(t, _)| t.len() > 1).map(|(t, id)| (id, t)).collect();
+        order.sort_unstable_by_key(|(id, _)| *id);
+        order
+            .par_iter()
+            .map_init(Vec::new, |syms, (id, bytes)| {
+                self.merge(bytes, pack(*id, 0), syms);
+                (syms.len() == 2).then(|| (syms[0].id, syms[1].id))
+            })
+            .collect::<Vec<_>>()
+            .into_iter()
+            .flatten()
+            .collect()
+    }
+
+    /// Check that the vocabulary is byte-level with ranks usable as tiktoken ranks: every merged
+    /// token's id is larger than its parts' ids and the merges follow id order.
+    pub fn as_ranks(&self) -> Result<Vec<(Vec<u8>, u32)>> {
+        if (0..256).any(|b| self.byte_ids[b] == NO_TOKEN) {
+            return Err(Error::value("cannot convert: the vocabulary lacks some single-byte tokens"));
+        }
+        if self.rule == MergeRule::MergeList {
+            let mut last = 0u32;
+            for &(a, b) in &self.merges {
+                let merged = (self.pair(a, b) & 0xffff_ffff) as u32;
+                if merged <= a.max(b) || merged < last {
+                    return Err(Error::value(
+                        "cannot convert: token ids do not follow merge order, so they cannot serve as tiktoken ranks",
+                    ));
+                }
+                last = merged;
+            }
+        }
+        Ok(self.ids.iter().map(|(b, id)| (b.to_vec(), *id)).collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lcg(seed: &mut u64) -> u64 {
+        *seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        *seed >> 33
+    }
+
+    /// A small random vocabulary over bytes a..d built by random merges.
+    fn random_vocab(seed: &mut u64) -> Vocab {
+        let mut toks: Vec<Vec<u8>> = (0..=255u8).map(|b| vec![b]).collect();
+        for _ in 0..60 {
+            let a = 97 + (lcg(seed) % 4) as usize;
+            let pick = |s: &mut u64, toks: &Vec<Vec<u8>>| {
+                if lcg(s) % 2 == 0 { toks[97 + (lcg(s) % 4) as usize].clone() } else { toks[256 + (lcg(s) as usize % (toks.len() - 255).max(1)).min(toks.len() - 257)].clone() }
+            };
+            let left = if toks.len() > 256 { pick(seed, &toks) } else { toks[a].clone() };
+            let right = if toks.len() > 256 { pick(seed, &toks) } else { toks[97].clone() };
+            let t = [left, right].concat();
+            if !toks.contains(&t) {
+                toks.push(t);
+            }
+        }
+        Vocab::from_ranks(toks.into_iter().enumerate().map(|(i, t)| (t, i as u32)).collect()).unwrap()
+    }
+
+    #[test]
+    fn heap_equals_linear() {
+        let mut seed = 7u64;
+        for _ in 0..200 {
+            let v = random_vocab(&mut seed);
+            let len = 1 + (lcg(&mut seed) % 300) as usize;
+            let piece: Vec<u8> = (0..len).map(|_| 97 + (lcg(&mut seed) % 4) as u8).collect();
+            let init = |v: &Vocab| -> Vec<Sym> {
+                piece.iter().enumerate().map(|(i, &b)| Sym { id: v.byte_ids[b as usize], start: i as u32, end: i as u32 + 1 }).collect()
+            };
+            let (mut a, mut b) = (init(&v), init(&v));
+            v.merge_linear(&mut a, NO_PAIR);
+            v.merge_heap(&mut b, NO_PAIR);
+            assert_eq!(a, b);
+            let joined: Vec<u8> = a.iter().flat_map(|s| v.token(s.id).unwrap().to_vec()).collect();
+            assert_eq!(joined, piece);
+        }
+    }
+
+    #[test]
+    fn tiktoken_rule_merges_any_split() {
+        // "ab" (256), "bc" (257), "abc" (258): the split a+bc also reaches abc.
+        let mut toks: Vec<(Vec<u8>, u32)> = (0..=255u8).map(|b| (vec![b], b as u32)).collect();
+        toks.push((b"bc".to_vec(), 256));
+        toks.push((b"abc".to_vec(), 257));
+        let v = Vocab::from_ranks(toks).unwrap();
+        let (mut out, mut s) = (Vec::new(), Vec::new());
+        v.encode_piece(b"abcabc", &mut out, &mut s);
+        assert_eq!(out, vec![257, 257]);
+        assert_eq!(v.merges(), &[(b'b' as u32, b'c' as u32), (b'a' as u32, 256)]);
+    }
+
+    #[test]
+    fn duplicate_tokens_are_rejected() {
+        let mut toks: Vec<(Vec<u8>, u32)> = (0..=255u8).map(|b| (vec![b], b as u32)).collect();
+        toks.push((b"a".to_vec(), 300));
+        assert!(Vocab::from_ranks(toks).err().unwrap().message.contains("twice"));
+    }
+}
