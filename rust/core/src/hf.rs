@@ -509,3 +509,37 @@ pub fn document_for(tok: &Tokenizer, pattern: &str) -> Value {
                   "ignore_merges": true, "vocab": Value::Object(vocab), "merges": merges}
     })
 }
+
+/// The `tokenizer.json` text of a tokenizer: the loaded document for a Hugging Face one, a
+/// converted document for a tiktoken one.
+pub fn to_json(tok: &Tokenizer, extras: Option<&HfExtras>, pretty: bool) -> Result<String> {
+    let doc = match (extras, &tok.pre_tokenizer) {
+        (Some(h), _) => h.document.clone(),
+        (None, PreTokenizer::Regex(re)) => document_for(tok, re.pattern()),
+        (None, PreTokenizer::Steps(_)) => return Err(Error::value("a tokenizer.json tokenizer needs its document")),
+    };
+    let text = if pretty { serde_json::to_string_pretty(&doc) } else { serde_json::to_string(&doc) };
+    text.map_err(|e| Error::value(e.to_string()))
+}
+
+/// What a tiktoken encoding needs from a `tokenizer.json` tokenizer: ranks, the pattern in
+/// tiktoken's dialect, special tokens. Only for a pre-tokenizer tiktoken can express (one
+/// `Split` regex, isolated, then a plain `ByteLevel`) and ids that follow merge order.
+pub type TiktokenParts = (Vec<(Vec<u8>, u32)>, String, Vec<(String, u32)>);
+
+pub fn tiktoken_parts(tok: &Tokenizer) -> Result<TiktokenParts> {
+    let pattern = match &tok.pre_tokenizer {
+        PreTokenizer::Regex(re) => re.pattern().to_string(),
+        PreTokenizer::Steps(steps) => match steps.as_slice() {
+            [Step::Split { matcher: Matcher::Regex(re), behavior: SplitBehavior::Isolated, invert: false }, Step::ByteLevel { add_prefix_space: false, regex: None }]
+            | [Step::ByteLevel { add_prefix_space: false, regex: Some(re) }] => crate::regex::onig_to_pcre(re.pattern()),
+            _ => {
+                return Err(Error::value(
+                    "cannot convert: tiktoken needs the pre-tokenizer to be one Split regex (Isolated) followed by ByteLevel(add_prefix_space=False, use_regex=False)",
+                ))
+            }
+        },
+    };
+    let specials = tok.added_tokens().iter().map(|t| (t.content.clone(), t.id)).collect();
+    Ok((tok.vocab.as_ranks()?, pattern, specials))
+}

@@ -174,8 +174,10 @@ impl Tokenizer {
     }
 
     /// Encodes text, turning the special tokens for which `allowed` holds into their ids and
-    /// treating all others as ordinary text (tiktoken's `encode` after its disallowed check).
-    pub fn encode_with_special(&self, text: &str, allowed: &dyn Fn(u32) -> bool) -> Result<Vec<u32>> {
+    /// treating the others as ordinary text, or, with `reject_others`, refusing them with a
+    /// `Value` error that names the token (tiktoken's `encode` with its default
+    /// `disallowed_special="all"`).
+    pub fn encode_with_special(&self, text: &str, allowed: &dyn Fn(u32) -> bool, reject_others: bool) -> Result<Vec<u32>> {
         let mut out = Vec::with_capacity(text.len() / 4 + 1);
         let Some(matcher) = &self.matchers[0] else {
             self.encode_ordinary_into(text, &mut out)?;
@@ -188,6 +190,9 @@ impl Tokenizer {
                 Some(m) => {
                     let token = &self.added[self.matcher_tokens[0][m.pattern().as_usize()]];
                     if !allowed(token.id) {
+                        if reject_others {
+                            return Err(disallowed_special(&token.content));
+                        }
                         search = m.start() + 1;
                         continue;
                     }
@@ -310,6 +315,18 @@ impl Tokenizer {
             }
         }
     }
+}
+
+/// The error for a special token found in text where it is not allowed (wording after tiktoken).
+pub fn disallowed_special(token: &str) -> Error {
+    Error::value(format!(
+        "Encountered text corresponding to disallowed special token {token:?}.\n\
+         If you want this text to be encoded as a special token, pass it to `allowed_special`, \
+         e.g. `allowed_special={{{token:?}, ...}}`.\n\
+         If you want this text to be encoded as normal text, disable the check for this token by \
+         passing `disallowed_special=(enc.special_tokens_set - {{{token:?}}})`.\n\
+         To disable this check for all special tokens, pass `disallowed_special=()`.\n"
+    ))
 }
 
 fn char_start(text: &str, mut i: usize) -> usize {

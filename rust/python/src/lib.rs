@@ -1,1 +1,324 @@
+//! Python bindings of toksmith: argument conversion, GIL release and error mapping only.
+//! Every algorithm lives in `toksmith-core`.
 
+use numpy::{PyArray1, IntoPyArray};
+use pyo3::exceptions::{PyFileNotFoundError, PyKeyError, PyOSError, PyValueError};
+use pyo3::prelude::*;
+use pyo3::types::{PyBytes, PyDict};
+use std::collections::HashMap;
+use std::sync::Arc;
+use toksmith_core::hf::{self, HfEncoding, HfExtras};
+use toksmith_core::regex::Regex;
+use toksmith_core::{pool, tiktoken_file, AddedToken, ErrorKind, PreTokenizer, Tokenizer, Vocab};
+
+fn to_py(e: toksmith_core::Error) -> PyErr {
+    match e.kind {
+        ErrorKind::NotFound => PyFileNotFoundError::new_err(e.message),
+        ErrorKind::Io => PyOSError::new_err(e.message),
+        ErrorKind::Key => PyKeyError::new_err(e.message),
+        ErrorKind::Format | ErrorKind::Unsupported | ErrorKind::Value => PyValueError::new_err(e.message),
+    }
+}
+
+/// The engine object behind `toksmith.Encoding` and `toksmith.Tokenizer`.
+#[pyclass(frozen, module = "toksmith._toksmith")]
+struct CoreTokenizer {
+    tok: Arc<Tokenizer>,
+    /// Present for tokenizers that follow `tokenizer.json` semantics.
+    hf: Option<Arc<HfExtras>>,
+}
+
+type Encoded<'py> = (Bound<'py, PyArray1<u32>>, Bound<'py, PyArray1<i64>>);
+
+fn specials(map: HashMap<String, u32>) -> Vec<AddedToken> {
+    let mut out: Vec<AddedToken> =
+        map.into_iter().map(|(content, id)| AddedToken { content, id, special: true, normalized: false }).collect();
+    out.sort_by_key(|t| t.id);
+    out
+}
+
+fn flatten(batch: Vec<Vec<u32>>) -> (Vec<u32>, Vec<i64>) {
+    let mut offsets = Vec::with_capacity(batch.len() + 1);
+    offsets.push(0i64);
+    let total = batch.iter().map(Vec::len).sum();
+    let mut ids = Vec::with_capacity(total);
+    for b in batch {
+        ids.extend_from_slice(&b);
+        offsets.push(ids.len() as i64);
+    }
+    (ids, offsets)
+}
+
+impl CoreTokenizer {
+    fn hf(&self) -> PyResult<&HfExtras> {
+        self.hf.as_deref().ok_or_else(|| PyValueError::new_err("this is not a tokenizer.json tokenizer"))
+    }
+
+    fn allowed_fn(&self, allowed: Option<Vec<String>>) -> impl Fn(u32) -> bool + Sync {
+        let ids: Option<Vec<u32>> =
+            allowed.map(|a| a.iter().filter_map(|s| self.tok.added_token(s).map(|t| t.id)).collect());
+        move |id| ids.as_ref().is_none_or(|ids| ids.contains(&id))
+    }
+}
+
+#[pymethods]
+impl CoreTokenizer {
+    /// A tiktoken encoding from a rank file (plain or gzip).
+    #[staticmethod]
+    #[pyo3(signature = (path, pattern, special_tokens, name, expected_sha256=None))]
+    fn from_tiktoken_file(
+        py: Python<'_>,
+        path: &str,
+        pattern: &str,
+        special_tokens: HashMap<String, u32>,
+        name: &str,
+        expected_sha256: Option<&str>,
+    ) -> PyResult<Self> {
+        py.detach(|| {
+            let ranks = tiktoken_file::read(path, expected_sha256)?;
+            let vocab = Vocab::from_ranks(ranks).map_err(|e| toksmith_core::Error::new(e.kind, format!("{path}: {}", e.message)))?;
+            Tokenizer::new(name, vocab, PreTokenizer::Regex(Regex::tiktoken(pattern)?), specials(special_tokens))
+        })
+        .map(|tok| CoreTokenizer { tok: Arc::new(tok), hf: None })
+        .map_err(to_py)
+    }
+
+    /// A tiktoken encoding from `{token bytes: rank}` (tiktoken's `Encoding` constructor).
+    #[staticmethod]
+    fn from_ranks(
+        py: Python<'_>,
+        ranks: Vec<(Vec<u8>, u32)>,
+        pattern: &str,
+        special_tokens: HashMap<String, u32>,
+        name: &str,
+    ) -> PyResult<Self> {
+        py.detach(|| {
+            let vocab = Vocab::from_ranks(ranks)?;
+            Tokenizer::new(name, vocab, PreTokenizer::Regex(Regex::tiktoken(pattern)?), specials(special_tokens))
+        })
+        .map(|tok| CoreTokenizer { tok: Arc::new(tok), hf: None })
+        .map_err(to_py)
+    }
+
+    /// A tokenizer from the text of a `tokenizer.json`.
+    #[staticmethod]
+    #[pyo3(signature = (json, name=""))]
+    fn from_hf_str(py: Python<'_>, json: &str, name: &str) -> PyResult<Self> {
+        py.detach(|| hf::from_json(json, name))
+            .map(|(tok, extras)| CoreTokenizer { tok: Arc::new(tok), hf: Some(Arc::new(extras)) })
+            .map_err(to_py)
+    }
+
+    /// The `tokenizer.json` text of this tokenizer.
+    #[pyo3(signature = (pretty=false))]
+    fn to_hf_str(&self, pretty: bool) -> PyResult<String> {
+        hf::to_json(&self.tok, self.hf.as_deref(), pretty).map_err(to_py)
+    }
+
+    /// `(ranks, pattern in tiktoken syntax, special tokens)` for building a tiktoken encoding.
+    fn to_tiktoken_parts(&self) -> PyResult<hf::TiktokenParts> {
+        hf::tiktoken_parts(&self.tok).map_err(to_py)
+    }
+
+    fn save_tiktoken(&self, py: Python<'_>, path: &str) -> PyResult<()> {
+        let ranks = self.tok.vocab.as_ranks().map_err(to_py)?;
+        py.detach(|| tiktoken_file::write(path, &ranks)).map_err(to_py)
+    }
+
+    #[getter]
+    fn name(&self) -> String {
+        self.tok.name.clone()
+    }
+    #[getter]
+    fn pattern(&self) -> Option<String> {
+        match &self.tok.pre_tokenizer {
+            PreTokenizer::Regex(re) => Some(re.pattern().to_string()),
+            PreTokenizer::Steps(_) => None,
+        }
+    }
+    #[getter]
+    fn uses_fast_pretokenizer(&self) -> bool {
+        matches!(&self.tok.pre_tokenizer, PreTokenizer::Regex(re) if re.is_fast())
+    }
+    #[getter]
+    fn n_vocab(&self) -> usize {
+        self.tok.id_bound()
+    }
+    #[getter]
+    fn n_mergeable(&self) -> usize {
+        self.tok.vocab.len()
+    }
+    /// Added/special tokens: `[(content, id, special)]`.
+    #[getter]
+    fn added_tokens(&self) -> Vec<(String, u32, bool)> {
+        self.tok.added_tokens().iter().map(|t| (t.content.clone(), t.id, t.special)).collect()
+    }
+    /// All ordinary tokens as `[(bytes, id)]`.
+    fn mergeable_ranks<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let d = PyDict::new(py);
+        for (bytes, id) in self.tok.vocab.tokens() {
+            if self.tok.vocab.is_mergeable(id) {
+                d.set_item(PyBytes::new(py, bytes), id)?;
+            }
+        }
+        Ok(d)
+    }
+    /// The merge list as pairs of token bytes.
+    fn merges<'py>(&self, py: Python<'py>) -> Vec<(Bound<'py, PyBytes>, Bound<'py, PyBytes>)> {
+        let v = &self.tok.vocab;
+        v.merges()
+            .iter()
+            .map(|&(a, b)| (PyBytes::new(py, v.token(a).unwrap_or_default()), PyBytes::new(py, v.token(b).unwrap_or_default())))
+            .collect()
+    }
+
+    // ------------------------------------------------------------ tiktoken flavour
+
+    fn encode_ordinary(&self, py: Python<'_>, text: &str) -> PyResult<Vec<u32>> {
+        py.detach(|| self.tok.encode_ordinary(text)).map_err(to_py)
+    }
+
+    /// `allowed`: the special tokens to recognise (`None`: all of them).
+    /// `reject_others`: raise `ValueError` on any other special token (tiktoken's default).
+    #[pyo3(signature = (text, allowed=None, reject_others=false))]
+    fn encode(&self, py: Python<'_>, text: &str, allowed: Option<Vec<String>>, reject_others: bool) -> PyResult<Vec<u32>> {
+        let allowed = self.allowed_fn(allowed);
+        py.detach(|| self.tok.encode_with_special(text, &allowed, reject_others)).map_err(to_py)
+    }
+
+    #[pyo3(signature = (texts, allowed=None, reject_others=false, num_threads=None))]
+    fn encode_batch(&self, py: Python<'_>, texts: Vec<String>, allowed: Option<Vec<String>>, reject_others: bool, num_threads: Option<usize>) -> PyResult<Vec<Vec<u32>>> {
+        let allowed = self.allowed_fn(allowed);
+        py.detach(|| pool::map_ordered(&texts, num_threads, |t| self.tok.encode_with_special(t, &allowed, reject_others)).into_iter().collect::<Result<Vec<_>, _>>())
+            .map_err(to_py)
+    }
+
+    #[pyo3(signature = (texts, num_threads=None))]
+    fn encode_ordinary_batch(&self, py: Python<'_>, texts: Vec<String>, num_threads: Option<usize>) -> PyResult<Vec<Vec<u32>>> {
+        py.detach(|| pool::map_ordered(&texts, num_threads, |t| self.tok.encode_ordinary(t)).into_iter().collect::<Result<Vec<_>, _>>())
+            .map_err(to_py)
+    }
+
+    #[pyo3(signature = (text, allowed=None, reject_others=false))]
+    fn encode_to_numpy<'py>(&self, py: Python<'py>, text: &str, allowed: Option<Vec<String>>, reject_others: bool) -> PyResult<Bound<'py, PyArray1<u32>>> {
+        let allowed = self.allowed_fn(allowed);
+        let ids = py.detach(|| self.tok.encode_with_special(text, &allowed, reject_others)).map_err(to_py)?;
+        Ok(ids.into_pyarray(py))
+    }
+
+    /// Flat `uint32` ids and `int64` offsets (length B + 1): text i is `ids[offsets[i]:offsets[i+1]]`.
+    #[pyo3(signature = (texts, allowed=None, reject_others=false, num_threads=None))]
+    fn encode_batch_to_numpy<'py>(&self, py: Python<'py>, texts: Vec<String>, allowed: Option<Vec<String>>, reject_others: bool, num_threads: Option<usize>) -> PyResult<Encoded<'py>> {
+        let allowed = self.allowed_fn(allowed);
+        let (ids, offsets) = py
+            .detach(|| {
+                let batch = pool::map_ordered(&texts, num_threads, |t| self.tok.encode_with_special(t, &allowed, reject_others));
+                batch.into_iter().collect::<Result<Vec<_>, _>>().map(flatten)
+            })
+            .map_err(to_py)?;
+        Ok((ids.into_pyarray(py), offsets.into_pyarray(py)))
+    }
+
+    fn decode_bytes<'py>(&self, py: Python<'py>, ids: Vec<u32>) -> PyResult<Bound<'py, PyBytes>> {
+        let bytes = py.detach(|| self.tok.decode_bytes(&ids)).map_err(to_py)?;
+        Ok(PyBytes::new(py, &bytes))
+    }
+
+    fn decode_batch_bytes<'py>(&self, py: Python<'py>, batch: Vec<Vec<u32>>, num_threads: Option<usize>) -> PyResult<Vec<Bound<'py, PyBytes>>> {
+        let out = py
+            .detach(|| pool::map_ordered(&batch, num_threads, |ids| self.tok.decode_bytes(ids)).into_iter().collect::<Result<Vec<_>, _>>())
+            .map_err(to_py)?;
+        Ok(out.iter().map(|b| PyBytes::new(py, b)).collect())
+    }
+
+    /// The bytes of one token, or `None`.
+    fn token_bytes<'py>(&self, py: Python<'py>, id: u32) -> Option<Bound<'py, PyBytes>> {
+        self.tok.token_bytes(id).map(|b| PyBytes::new(py, b))
+    }
+
+    /// The id of a token given by its bytes (ordinary tokens first, then special tokens).
+    fn token_id(&self, bytes: &[u8]) -> Option<u32> {
+        self.tok
+            .vocab
+            .id_of(bytes)
+            .or_else(|| std::str::from_utf8(bytes).ok().and_then(|s| self.tok.added_token(s)).map(|t| t.id))
+    }
+
+    /// The `ValueError` message for a disallowed special token found in text.
+    #[staticmethod]
+    fn disallowed_message(token: &str) -> String {
+        toksmith_core::tokenizer::disallowed_special(token).message
+    }
+
+    /// The first of `needles` found in `text`, if any.
+    #[staticmethod]
+    fn find_first(py: Python<'_>, text: &str, needles: Vec<String>) -> Option<String> {
+        py.detach(|| Tokenizer::find_first(text, &needles))
+    }
+
+    // ------------------------------------------------------------ Hugging Face flavour
+
+    /// `(ids, tokens, offsets, type_ids, special_tokens_mask)` of one input (or pair).
+    #[pyo3(signature = (text, pair=None, add_special_tokens=true))]
+    fn hf_encode(&self, py: Python<'_>, text: &str, pair: Option<&str>, add_special_tokens: bool) -> PyResult<HfTuple> {
+        let hf = self.hf()?;
+        py.detach(|| hf.encode(&self.tok, text, pair, add_special_tokens)).map(into_tuple).map_err(to_py)
+    }
+
+    #[pyo3(signature = (texts, add_special_tokens=true, num_threads=None))]
+    fn hf_encode_batch(&self, py: Python<'_>, texts: Vec<String>, add_special_tokens: bool, num_threads: Option<usize>) -> PyResult<Vec<HfTuple>> {
+        let hf = self.hf()?;
+        py.detach(|| {
+            pool::map_ordered(&texts, num_threads, |t| hf.encode(&self.tok, t, None, add_special_tokens))
+                .into_iter()
+                .map(|r| r.map(into_tuple))
+                .collect::<Result<Vec<_>, _>>()
+        })
+        .map_err(to_py)
+    }
+
+    #[pyo3(signature = (ids, skip_special_tokens=true))]
+    fn hf_decode(&self, py: Python<'_>, ids: Vec<u32>, skip_special_tokens: bool) -> PyResult<String> {
+        let hf = self.hf()?;
+        Ok(py.detach(|| hf.decode(&self.tok, &ids, skip_special_tokens)))
+    }
+
+    #[pyo3(signature = (batch, skip_special_tokens=true, num_threads=None))]
+    fn hf_decode_batch(&self, py: Python<'_>, batch: Vec<Vec<u32>>, skip_special_tokens: bool, num_threads: Option<usize>) -> PyResult<Vec<String>> {
+        let hf = self.hf()?;
+        Ok(py.detach(|| pool::map_ordered(&batch, num_threads, |ids| hf.decode(&self.tok, ids, skip_special_tokens))))
+    }
+
+    fn id_to_token(&self, id: u32) -> PyResult<Option<String>> {
+        Ok(self.hf()?.token_string(&self.tok, id))
+    }
+
+    /// `{token string: id}` of the vocabulary (and the added tokens if asked).
+    #[pyo3(signature = (with_added_tokens=true))]
+    fn get_vocab(&self, with_added_tokens: bool) -> PyResult<HashMap<String, u32>> {
+        let hf = self.hf()?;
+        let mut out: HashMap<String, u32> = hf
+            .token_strings
+            .iter()
+            .enumerate()
+            .filter_map(|(id, s)| s.clone().map(|s| (s, id as u32)))
+            .collect();
+        if with_added_tokens {
+            out.extend(self.tok.added_tokens().iter().map(|t| (t.content.clone(), t.id)));
+        }
+        Ok(out)
+    }
+}
+
+type HfTuple = (Vec<u32>, Vec<String>, Vec<(usize, usize)>, Vec<u32>, Vec<u32>);
+
+fn into_tuple(e: HfEncoding) -> HfTuple {
+    (e.ids, e.tokens, e.offsets, e.type_ids, e.special_tokens_mask)
+}
+
+#[pymodule]
+fn _toksmith(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<CoreTokenizer>()?;
+    m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    Ok(())
+}

@@ -1,0 +1,15 @@
+"""toksmith: exact, fast byte-level BPE tokenization.
+
+* :func:`get_encoding` / :class:`Encoding`: tiktoken's API and ids (bundled ``cl100k_base``,
+  ``o200k_base``; any ``.tiktoken`` file).
+* :class:`Tokenizer`: Hugging Face ``tokenizers``' API and ids for byte-level BPE
+  ``tokenizer.json`` files.
+* :mod:`toksmith.reference`: slow, obviously-correct pure-Python twins of the algorithms.
+"""
+
+from toksmith._toksmith import __version__
+from toksmith.encoding import Encoding
+from toksmith.registry import get_encoding, list_encoding_names
+from toksmith.tokenizer import HFEncoding, Tokenizer
+
+__all__ = ["Encoding", "HFEncoding", "Tokenizer", "get_encoding", "list_encoding_names", "__version__"]

@@ -1,0 +1,8 @@
+"""Pure-Python twins of toksmith's algorithms: slow, small, obviously correct.
+
+The Rust engine is tested equal to these on random inputs (see ``tests/``).
+"""
+
+from toksmith.reference.encode import ReferenceEncoder, bpe_merge, onig_to_pcre, pcre_to_onig
+
+__all__ = ["ReferenceEncoder", "bpe_merge", "onig_to_pcre", "pcre_to_onig"]
