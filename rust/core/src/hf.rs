@@ -481,6 +481,11 @@ pub fn document_for(tok: &Tokenizer, pattern: &str) -> Value {
     for (bytes, id) in tok.vocab.tokens() {
         vocab.insert(bytelevel::encode(bytes), json!(id));
     }
+    // `tokenizers` numbers added tokens after the vocabulary unless the vocabulary holds them:
+    // listing them keeps their ids when ids have gaps (cl100k has none at 100256).
+    for t in tok.added_tokens() {
+        vocab.insert(t.content.clone(), json!(t.id));
+    }
     let name = |id: u32| bytelevel::encode(tok.vocab.token(id).unwrap_or_default());
     let merges: Vec<Value> = tok.vocab.merges().iter().map(|&(a, b)| json!([name(a), name(b)])).collect();
     let mut added: Vec<&AddedToken> = tok.added_tokens().iter().collect();
@@ -541,5 +546,7 @@ pub fn tiktoken_parts(tok: &Tokenizer) -> Result<TiktokenParts> {
         },
     };
     let specials = tok.added_tokens().iter().map(|t| (t.content.clone(), t.id)).collect();
-    Ok((tok.vocab.as_ranks()?, pattern, specials))
+    let mut ranks = tok.vocab.as_ranks()?;
+    ranks.retain(|(_, id)| tok.added_by_id(*id).is_none());
+    Ok((ranks, pattern, specials))
 }

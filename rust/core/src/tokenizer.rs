@@ -320,11 +320,11 @@ impl Tokenizer {
 /// The error for a special token found in text where it is not allowed (wording after tiktoken).
 pub fn disallowed_special(token: &str) -> Error {
     Error::value(format!(
-        "Encountered text corresponding to disallowed special token {token:?}.\n\
+        "Encountered text corresponding to disallowed special token '{token}'.\n\
          If you want this text to be encoded as a special token, pass it to `allowed_special`, \
-         e.g. `allowed_special={{{token:?}, ...}}`.\n\
+         e.g. `allowed_special={{'{token}', ...}}`.\n\
          If you want this text to be encoded as normal text, disable the check for this token by \
-         passing `disallowed_special=(enc.special_tokens_set - {{{token:?}}})`.\n\
+         passing `disallowed_special=(enc.special_tokens_set - {{'{token}'}})`.\n\
          To disable this check for all special tokens, pass `disallowed_special=()`.\n"
     ))
 }

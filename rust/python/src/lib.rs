@@ -121,7 +121,7 @@ impl CoreTokenizer {
     }
 
     fn save_tiktoken(&self, py: Python<'_>, path: &str) -> PyResult<()> {
-        let ranks = self.tok.vocab.as_ranks().map_err(to_py)?;
+        let (ranks, _, _) = hf::tiktoken_parts(&self.tok).map_err(to_py)?;
         py.detach(|| tiktoken_file::write(path, &ranks)).map_err(to_py)
     }
 
