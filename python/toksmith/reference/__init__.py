@@ -3,6 +3,6 @@
 The Rust engine is tested equal to these on random inputs (see ``tests/``).
 """
 
-from toksmith.reference.encode import ReferenceEncoder, bpe_merge, onig_to_pcre, pcre_to_onig
+from toksmith.reference.encode import ReferenceEncoder, bpe_merge, bpe_merge_list, onig_to_pcre, pcre_to_onig
 
-__all__ = ["ReferenceEncoder", "bpe_merge", "onig_to_pcre", "pcre_to_onig"]
+__all__ = ["ReferenceEncoder", "bpe_merge", "bpe_merge_list", "onig_to_pcre", "pcre_to_onig"]

@@ -29,6 +29,23 @@ def bpe_merge(piece: bytes, ranks: dict[bytes, int]) -> list[int]:
     return [ranks[p] for p in parts]
 
 
+def bpe_merge_list(piece: bytes, merges: dict[tuple[bytes, bytes], int]) -> list[bytes]:
+    """Hugging Face's merge rule on one piece: only listed merges apply, lowest index first,
+    leftmost on ties. Returns the token bytes."""
+    parts = [piece[i : i + 1] for i in range(len(piece))]
+    while len(parts) > 1:
+        best = None
+        for i in range(len(parts) - 1):
+            rank = merges.get((parts[i], parts[i + 1]))
+            if rank is not None and (best is None or rank < best[0]):
+                best = (rank, i)
+        if best is None:
+            break
+        i = best[1]
+        parts[i : i + 2] = [parts[i] + parts[i + 1]]
+    return parts
+
+
 class ReferenceEncoder:
     """The naive encoder for a tiktoken-style vocabulary."""
 
