@@ -1,0 +1,31 @@
+import subprocess
+import sys
+
+import toksmith
+from toksmith.cli import main
+
+
+def test_encode_decode_and_count(capsys, tmp_path):
+    enc = toksmith.get_encoding("o200k_base")
+    assert main(["encode", "Hello, world"]) == 0
+    ids = [int(i) for i in capsys.readouterr().out.split()]
+    assert ids == enc.encode("Hello, world")
+    assert main(["decode", *map(str, ids)]) == 0
+    assert capsys.readouterr().out == "Hello, world\n"
+    path = tmp_path / "f.txt"
+    path.write_text("one line\ntwo <|endoftext|> lines\n")
+    assert main(["encode", "-f", str(path), "--count", "--encoding", "cl100k_base"]) == 0
+    count = int(capsys.readouterr().out.split()[0])
+    cl = toksmith.get_encoding("cl100k_base")
+    assert count == len(cl.encode("one line\n", disallowed_special=())) + len(cl.encode("two <|endoftext|> lines\n", disallowed_special=()))
+
+
+def test_errors_are_messages_not_tracebacks(capsys, tmp_path):
+    assert main(["encode", "x", "--encoding", "nope"]) == 1
+    assert "Unknown encoding 'nope'" in capsys.readouterr().err
+    assert main(["encode", "-f", str(tmp_path / "missing.txt")]) == 1
+
+
+def test_console_script_runs():
+    out = subprocess.run([sys.executable, "-m", "toksmith.cli", "list"], capture_output=True, text=True, check=True)
+    assert "o200k_base" in out.stdout and "cl100k_base" in out.stdout
