@@ -100,10 +100,10 @@ class Tokenizer:
         return self._core.get_vocab(with_added_tokens)
 
     def get_vocab_size(self, with_added_tokens: bool = True) -> int:
-        return len(self.get_vocab(with_added_tokens))
+        return self._core.get_vocab_size(with_added_tokens)
 
     def token_to_id(self, token: str) -> int | None:
-        return self.get_vocab().get(token)
+        return self._core.token_to_id(token)
 
     def id_to_token(self, id: int) -> str | None:
         return self._core.id_to_token(id) if 0 <= id < 2**32 else None

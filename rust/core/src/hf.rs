@@ -32,8 +32,9 @@ pub enum TemplatePiece {
 
 /// The parts of a `tokenizer.json` beyond what encoding needs.
 pub struct HfExtras {
-    /// Token strings by id, as written in the vocabulary.
+    /// Token strings by id, as written in the vocabulary, and back.
     pub token_strings: Vec<Option<String>>,
+    pub string_ids: rustc_hash::FxHashMap<String, u32>,
     pub post: Vec<PostStep>,
     /// The document this tokenizer was loaded from or built as; `to_str` writes it back.
     pub document: Value,
@@ -104,7 +105,8 @@ pub fn from_json(text: &str, name: &str) -> Result<(Tokenizer, HfExtras)> {
         }
     }
     let tokenizer = Tokenizer::new(name, vocab, PreTokenizer::Steps(steps), added)?;
-    Ok((tokenizer, HfExtras { token_strings, post, document: doc }))
+    let string_ids = token_strings.iter().enumerate().filter_map(|(id, s)| Some((s.clone()?, id as u32))).collect();
+    Ok((tokenizer, HfExtras { token_strings, string_ids, post, document: doc }))
 }
 
 fn parse_model(model: &Value) -> Result<(Vocab, Vec<Option<String>>)> {
@@ -343,6 +345,17 @@ impl HfExtras {
             return Some(t.content.clone());
         }
         self.token_strings.get(id as usize).cloned().flatten()
+    }
+
+    /// The id of a token string: an added token's content, or a vocabulary string.
+    pub fn token_to_id(&self, tok: &Tokenizer, token: &str) -> Option<u32> {
+        tok.added_token(token).map(|t| t.id).or_else(|| self.string_ids.get(token).copied())
+    }
+
+    /// The number of distinct token strings (the vocabulary's, plus added tokens outside it).
+    pub fn vocab_size(&self, tok: &Tokenizer, with_added_tokens: bool) -> usize {
+        let extra = tok.added_tokens().iter().filter(|t| !self.string_ids.contains_key(&t.content)).count();
+        self.string_ids.len() + if with_added_tokens { extra } else { 0 }
     }
 
     /// Encodes one sequence (or a pair) into a Hugging Face `Encoding`.

@@ -208,12 +208,6 @@ impl Tokenizer {
         Ok(out)
     }
 
-    /// The first occurrence of any of `needles` in `text` (tiktoken's disallowed-special check).
-    pub fn find_first(text: &str, needles: &[String]) -> Option<String> {
-        let ac = AhoCorasick::builder().match_kind(MatchKind::LeftmostLongest).build(needles).ok()?;
-        ac.find(text).map(|m| needles[m.pattern().as_usize()].clone())
-    }
-
     /// Decodes ids to bytes; an unknown id is an error (tiktoken's `decode_bytes`).
     pub fn decode_bytes(&self, ids: &[u32]) -> Result<Vec<u8>> {
         let mut out = Vec::with_capacity(ids.len() * 4);

@@ -250,12 +250,6 @@ impl CoreTokenizer {
         toksmith_core::tokenizer::disallowed_special(token).message
     }
 
-    /// The first of `needles` found in `text`, if any.
-    #[staticmethod]
-    fn find_first(py: Python<'_>, text: &str, needles: Vec<String>) -> Option<String> {
-        py.detach(|| Tokenizer::find_first(text, &needles))
-    }
-
     // ------------------------------------------------------------ Hugging Face flavour
 
     /// `(ids, tokens, offsets, type_ids, special_tokens_mask)` of one input (or pair).
@@ -287,6 +281,15 @@ impl CoreTokenizer {
     fn hf_decode_batch(&self, py: Python<'_>, batch: Vec<Vec<u32>>, skip_special_tokens: bool, num_threads: Option<usize>) -> PyResult<Vec<String>> {
         let hf = self.hf()?;
         Ok(py.detach(|| pool::map_ordered(&batch, num_threads, |ids| hf.decode(&self.tok, ids, skip_special_tokens))))
+    }
+
+    fn token_to_id(&self, token: &str) -> PyResult<Option<u32>> {
+        Ok(self.hf()?.token_to_id(&self.tok, token))
+    }
+
+    #[pyo3(signature = (with_added_tokens=true))]
+    fn get_vocab_size(&self, with_added_tokens: bool) -> PyResult<usize> {
+        Ok(self.hf()?.vocab_size(&self.tok, with_added_tokens))
     }
 
     fn id_to_token(&self, id: u32) -> PyResult<Option<String>> {
