@@ -7,9 +7,10 @@
 * :mod:`toksmith.reference`: slow, obviously-correct pure-Python twins of the algorithms.
 """
 
+from toksmith import patterns
 from toksmith._toksmith import __version__
 from toksmith.encoding import Encoding
 from toksmith.registry import get_encoding, list_encoding_names
 from toksmith.tokenizer import HFEncoding, Tokenizer
 
-__all__ = ["Encoding", "HFEncoding", "Tokenizer", "get_encoding", "list_encoding_names", "__version__"]
+__all__ = ["Encoding", "HFEncoding", "Tokenizer", "get_encoding", "list_encoding_names", "patterns", "__version__"]
