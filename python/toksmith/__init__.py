@@ -9,8 +9,9 @@
 
 from toksmith import patterns
 from toksmith._toksmith import __version__
+from toksmith.dynamic import DynamicBatch, merge_batch
 from toksmith.encoding import Encoding
 from toksmith.registry import get_encoding, list_encoding_names
 from toksmith.tokenizer import HFEncoding, Tokenizer
 
-__all__ = ["Encoding", "HFEncoding", "Tokenizer", "get_encoding", "list_encoding_names", "patterns", "__version__"]
+__all__ = ["DynamicBatch", "merge_batch", "Encoding", "HFEncoding", "Tokenizer", "get_encoding", "list_encoding_names", "patterns", "__version__"]

@@ -67,6 +67,8 @@ pub struct SpannedToken {
     pub start: usize,
     pub end: usize,
     pub added: bool,
+    /// Index of the pre-token (or added token) it comes from, counted over the input.
+    pub piece: u32,
 }
 
 pub struct Tokenizer {
@@ -165,7 +167,7 @@ impl Tokenizer {
             }
             PreTokenizer::Steps(_) => {
                 let mut syms = Vec::new();
-                for t in self.encode_hf_segment(text, 0, &mut syms)? {
+                for t in self.encode_hf_segment(text, 0, 0, &mut syms)? {
                     out.push(t.id);
                 }
                 Ok(())
@@ -220,6 +222,38 @@ impl Tokenizer {
         Ok(out)
     }
 
+    /// Every token of `text` with the index of the pre-token it comes from and whether it is
+    /// a special/added token (all special tokens recognised), for dynamic merging.
+    pub fn encode_with_pieces(&self, text: &str) -> Result<Vec<(u32, u32, bool)>> {
+        if self.is_hf() {
+            return Ok(self.encode_hf(text)?.into_iter().map(|t| (t.id, t.piece, t.added)).collect());
+        }
+        let mut out = Vec::new();
+        let mut piece = 0u32;
+        let mut scratch = Vec::new();
+        let mut ids = Vec::new();
+        let mut ordinary = |segment: &str, out: &mut Vec<(u32, u32, bool)>, piece: &mut u32| -> Result<()> {
+            let PreTokenizer::Regex(re) = &self.pre_tokenizer else { unreachable!() };
+            re.for_each_match(segment, |s, e| {
+                ids.clear();
+                self.vocab.encode_piece(&segment.as_bytes()[s..e], &mut ids, &mut scratch);
+                out.extend(ids.iter().map(|&id| (id, *piece, false)));
+                *piece += 1;
+            })
+        };
+        let mut start = 0;
+        if let Some(matcher) = &self.matchers[0] {
+            for m in matcher.find_iter(text) {
+                ordinary(&text[start..m.start()], &mut out, &mut piece)?;
+                out.push((self.added[self.matcher_tokens[0][m.pattern().as_usize()]].id, piece, true));
+                piece += 1;
+                start = m.end();
+            }
+        }
+        ordinary(&text[start..], &mut out, &mut piece)?;
+        Ok(out)
+    }
+
     // ---------------------------------------------------------------- Hugging Face flavour
 
     /// Encodes text the Hugging Face way: added tokens split first (those not normalized, then
@@ -249,23 +283,25 @@ impl Tokenizer {
                 segments = next;
             }
         }
-        let mut out = Vec::new();
+        let mut out: Vec<SpannedToken> = Vec::new();
         let mut syms = Vec::new();
         for (s, e, added) in segments {
+            let piece = out.last().map_or(0, |t| t.piece + 1);
             match added {
-                Some(i) => out.push(SpannedToken { id: self.added[i].id, start: s, end: e, added: true }),
-                None => out.extend(self.encode_hf_segment(&text[s..e], s, &mut syms)?),
+                Some(i) => out.push(SpannedToken { id: self.added[i].id, start: s, end: e, added: true, piece }),
+                None => out.extend(self.encode_hf_segment(&text[s..e], s, piece, &mut syms)?),
             }
         }
         Ok(out)
     }
 
     /// Pre-tokenizes and merges one segment free of added tokens; offsets are shifted by `base`.
-    fn encode_hf_segment(&self, text: &str, base: usize, syms: &mut Vec<Sym>) -> Result<Vec<SpannedToken>> {
+    fn encode_hf_segment(&self, text: &str, base: usize, first_piece: u32, syms: &mut Vec<Sym>) -> Result<Vec<SpannedToken>> {
         let pieces = self.pieces(text)?;
         let mut out = Vec::with_capacity(pieces.len());
         let mut buf = Vec::new();
-        for p in pieces {
+        for (index, p) in pieces.into_iter().enumerate() {
+            let piece = first_piece + index as u32;
             buf.clear();
             if p.prefix_space {
                 buf.push(b' ');
@@ -281,7 +317,7 @@ impl Tokenizer {
                 let last = origin(sym.end as usize - 1);
                 let start = char_start(text, first);
                 let end = char_end(text, last);
-                out.push(SpannedToken { id: sym.id, start: base + start, end: base + end, added: false });
+                out.push(SpannedToken { id: sym.id, start: base + start, end: base + end, added: false, piece });
             }
         }
         Ok(out)

@@ -9,6 +9,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use toksmith_core::hf::{self, HfEncoding, HfExtras};
 use toksmith_core::regex::Regex;
+use toksmith_core::dynamic::{self, Boundaries};
 use toksmith_core::{pool, tiktoken_file, AddedToken, ErrorKind, PreTokenizer, Tokenizer, Vocab};
 
 fn to_py(e: toksmith_core::Error) -> PyErr {
@@ -248,6 +249,46 @@ impl CoreTokenizer {
     #[staticmethod]
     fn disallowed_message(token: &str) -> String {
         toksmith_core::tokenizer::disallowed_special(token).message
+    }
+
+    // ------------------------------------------------------------ dynamic merging
+
+    /// Dynamic merging of a batch (texts, or ids with optional word ids). Returns
+    /// `(vocab, input ids, sequences [(vocab index, start, end)], log [(left, right, merged, count)], lengths)`.
+    #[pyo3(signature = (texts=None, ids=None, word_ids=None, boundaries="pretokens", max_merges=None, target_length=None, target_reduction=None))]
+    #[allow(clippy::too_many_arguments, clippy::type_complexity)]
+    fn merge_batch<'py>(
+        &self,
+        py: Python<'py>,
+        texts: Option<Vec<String>>,
+        ids: Option<Vec<Vec<u32>>>,
+        word_ids: Option<Vec<Vec<u32>>>,
+        boundaries: &str,
+        max_merges: Option<usize>,
+        target_length: Option<usize>,
+        target_reduction: Option<f64>,
+    ) -> PyResult<(Vec<Bound<'py, PyBytes>>, Vec<Vec<u32>>, Vec<Vec<(u32, u32, u32)>>, Vec<(u32, u32, u32, u64)>, Vec<usize>)> {
+        let boundaries = match boundaries {
+            "pretokens" => Boundaries::PreTokens,
+            "words" => Boundaries::Words,
+            other => return Err(PyValueError::new_err(format!("boundaries must be \"pretokens\" or \"words\", not {other:?}"))),
+        };
+        let tok = &self.tok;
+        let (inputs, result) = py
+            .detach(|| {
+                let seqs = match (texts, ids) {
+                    (Some(t), None) => dynamic::sequences_from_texts(tok, &t, boundaries)?,
+                    (None, Some(i)) => dynamic::sequences_from_ids(tok, i, word_ids)?,
+                    _ => return Err(toksmith_core::Error::value("give either texts or ids")),
+                };
+                let stop = dynamic::Stop { max_merges, target_length, target_reduction };
+                let result = dynamic::merge_batch(&|t| tok.token_bytes(t), &seqs, stop, &|| false)?;
+                Ok((seqs.into_iter().map(|s| s.tokens).collect::<Vec<_>>(), result))
+            })
+            .map_err(to_py)?;
+        let vocab = result.vocab.iter().map(|b| PyBytes::new(py, b)).collect();
+        let log = result.log.iter().map(|m| (m.left, m.right, m.merged, m.count)).collect();
+        Ok((vocab, inputs, result.sequences, log, result.lengths))
     }
 
     // ------------------------------------------------------------ Hugging Face flavour

@@ -1,0 +1,124 @@
+"""Batch dynamic merging (dynamic tokenization): shorten a batch of tokenized sequences by
+merging its most frequent adjacent pairs, BPE-style, never across a word boundary.
+
+See :func:`merge_batch`; the algorithm is in the Rust core (`rust/core/src/dynamic.rs`) and its
+naive twin in :mod:`toksmith.reference.dynamic`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+
+class DynamicBatch:
+    """The result of :func:`merge_batch`.
+
+    * ``vocab``: the distinct tokens of this batch, as bytes (base tokens first, then merged ones).
+    * ``ids``: per sequence, a ``uint32`` array of indices into ``vocab``.
+    * ``spans``: per sequence, an ``int64`` array ``[n, 2]``: each token's start and end over the
+      base tokens of that sequence (they tile it).
+    * ``base_ids``: per sequence, an ``int64`` array: a token's base id if it was not merged, else -1.
+    * ``log``: the merges in order, as ``(left bytes, right bytes, count)``.
+    * ``lengths``: total batch length before any merge and after each merge of the log.
+    """
+
+    def __init__(self, tokenizer, vocab, inputs, sequences, log, lengths):
+        self._tokenizer = tokenizer
+        self.vocab: list[bytes] = vocab
+        self._inputs = inputs
+        self.ids = [np.array([t[0] for t in seq], dtype=np.uint32) for seq in sequences]
+        self.spans = [np.array([(t[1], t[2]) for t in seq], dtype=np.int64).reshape(-1, 2) for seq in sequences]
+        self.base_ids = [
+            np.array([inp[s] if e - s == 1 else -1 for _, s, e in seq], dtype=np.int64)
+            for inp, seq in zip(inputs, sequences)
+        ]
+        self._log = log
+        self.log: list[tuple[bytes, bytes, int]] = [(vocab[a], vocab[b], count) for a, b, _, count in log]
+        self.lengths = np.array(lengths, dtype=np.int64)
+
+    def curve(self) -> np.ndarray:
+        """Total batch length after m merges, for m = 0 .. len(log): the merges → length curve."""
+        return self.lengths
+
+    def decode(self, i: int) -> bytes:
+        """The bytes of sequence ``i`` (equal to the base tokens' bytes)."""
+        return b"".join(self.vocab[t] for t in self.ids[i])
+
+    def tokens(self, i: int) -> list[bytes]:
+        return [self.vocab[t] for t in self.ids[i]]
+
+    def surface_matrix(self, maxlen: int, pad_id: int) -> np.ndarray:
+        """``[len(vocab), maxlen]`` int64: each vocab token re-tokenized by the base tokenizer
+        (ordinary text, no special-token handling; bytes that are not UTF-8 keep the base tokens
+        they were merged from), right-padded with ``pad_id`` and cut at ``maxlen``."""
+        composition = {}
+        for inp, ids, spans in zip(self._inputs, self.ids, self.spans):
+            for t, (s, e) in zip(ids.tolist(), spans.tolist()):
+                composition.setdefault(t, inp[s:e])
+        out = np.full((len(self.vocab), maxlen), pad_id, dtype=np.int64)
+        for t, token in enumerate(self.vocab):
+            try:
+                ids = self._encode_ordinary(token.decode("utf-8"))
+            except UnicodeDecodeError:
+                ids = composition.get(t, [])
+            ids = ids[:maxlen]
+            out[t, : len(ids)] = ids
+        return out
+
+    def _encode_ordinary(self, text: str) -> list[int]:
+        tok = self._tokenizer
+        if hasattr(tok, "encode_ordinary"):
+            return tok.encode_ordinary(text)
+        return tok.encode(text, add_special_tokens=False).ids
+
+    def __repr__(self) -> str:
+        return f"DynamicBatch(sequences={len(self.ids)}, merges={len(self.log)}, length {self.lengths[0]} -> {self.lengths[-1]})"
+
+
+def merge_batch(
+    batch: Sequence[str] | Sequence[Sequence[int]],
+    tokenizer,
+    *,
+    merges: int | None = None,
+    target_length: int | None = None,
+    target_reduction: float | None = None,
+    boundaries: str = "pretokens",
+    word_ids: Sequence[Sequence[int]] | None = None,
+) -> DynamicBatch:
+    """Merges a batch BPE-style until ``merges`` merges, a total length of ``target_length``, a
+    fractional ``target_reduction`` of the total length, or until nothing can merge (which gives
+    word-level tokenization).
+
+    ``batch``: texts (tokenized by ``tokenizer``, a :class:`toksmith.Encoding` or
+    :class:`toksmith.Tokenizer`, special tokens recognised), or token-id sequences of that
+    tokenizer. ``boundaries``: ``"pretokens"`` (the tokenizer's pre-tokens; needs texts) or
+    ``"words"`` (a word starts at a token that starts with whitespace or follows one that ends
+    with it); for id sequences, ``word_ids`` gives the segmentation explicitly.
+
+    Rule: the most frequent adjacent pair over the whole batch (overlapping occurrences count;
+    ties: earliest first occurrence, by sequence then position) is replaced left to right,
+    non-overlapping; never across a boundary, never touching a special token. Tokens are their
+    bytes. The merge list for m merges is a prefix of the one for m + 1: one run gives the whole
+    merges → length curve (:meth:`DynamicBatch.curve`).
+    """
+    core = tokenizer._core
+    batch = list(batch)
+    stop = {"max_merges": merges, "target_length": target_length, "target_reduction": target_reduction}
+    if batch and all(isinstance(x, str) for x in batch):
+        if word_ids is not None:
+            raise ValueError("word_ids go with id sequences, not texts")
+        result = core.merge_batch(texts=batch, boundaries=boundaries, **stop)
+    elif all(not isinstance(x, (str, bytes)) for x in batch):
+        if boundaries == "pretokens" and word_ids is None and batch:
+            raise ValueError('id sequences need word_ids=..., or boundaries="words"')
+        ids = [[int(t) for t in seq] for seq in batch]
+        for i, seq in enumerate(ids):
+            if any(t < 0 or t >= 2**32 for t in seq):
+                raise ValueError(f"sequence {i}: token ids must be in [0, 2**32)")
+        words = None if word_ids is None else [[int(w) for w in ws] for ws in word_ids]
+        result = core.merge_batch(ids=ids, word_ids=words, **stop)
+    else:
+        raise TypeError("batch must hold only texts (str) or only token-id sequences")
+    return DynamicBatch(tokenizer, *result)
