@@ -24,19 +24,21 @@ class DynamicBatch:
     * ``lengths``: total batch length before any merge and after each merge of the log.
     """
 
-    def __init__(self, tokenizer, vocab, inputs, sequences, log, lengths):
+    def __init__(self, tokenizer, vocab, input_ids, ids, starts, ends, offsets, log, lengths):
         self._tokenizer = tokenizer
         self.vocab: list[bytes] = vocab
-        self._inputs = inputs
-        self.ids = [np.array([t[0] for t in seq], dtype=np.uint32) for seq in sequences]
-        self.spans = [np.array([(t[1], t[2]) for t in seq], dtype=np.int64).reshape(-1, 2) for seq in sequences]
-        self.base_ids = [
-            np.array([inp[s] if e - s == 1 else -1 for _, s, e in seq], dtype=np.int64)
-            for inp, seq in zip(inputs, sequences)
-        ]
-        self._log = log
+        cuts = offsets[1:-1]
+        self.ids = np.split(ids, cuts)
+        self.spans = np.split(np.stack([starts, ends], axis=1), cuts)
+        # Base id of each unmerged token: input ids are laid out like the tokens' sequences.
+        input_offsets = np.zeros(len(offsets), dtype=np.int64)
+        input_offsets[1:] = np.cumsum([s[-1, 1] if len(s) else 0 for s in self.spans])
+        self._inputs = np.split(input_ids, input_offsets[1:-1])
+        seq_of_token = np.repeat(np.arange(len(offsets) - 1), np.diff(offsets))
+        base = input_ids[np.minimum(input_offsets[seq_of_token] + starts, max(len(input_ids) - 1, 0))]
+        self.base_ids = np.split(np.where(ends - starts == 1, base.astype(np.int64), -1), cuts)
         self.log: list[tuple[bytes, bytes, int]] = [(vocab[a], vocab[b], count) for a, b, _, count in log]
-        self.lengths = np.array(lengths, dtype=np.int64)
+        self.lengths = lengths
 
     def curve(self) -> np.ndarray:
         """Total batch length after m merges, for m = 0 .. len(log): the merges → length curve."""
@@ -56,7 +58,7 @@ class DynamicBatch:
         composition = {}
         for inp, ids, spans in zip(self._inputs, self.ids, self.spans):
             for t, (s, e) in zip(ids.tolist(), spans.tolist()):
-                composition.setdefault(t, inp[s:e])
+                composition.setdefault(t, inp[s:e].tolist())
         out = np.full((len(self.vocab), maxlen), pad_id, dtype=np.int64)
         for t, token in enumerate(self.vocab):
             try:

@@ -294,9 +294,7 @@ pub enum Boundaries {
 
 /// The input sequences of a batch of texts, tokenized by `tok` (special tokens recognised).
 pub fn sequences_from_texts(tok: &crate::Tokenizer, texts: &[String], boundaries: Boundaries) -> Result<Vec<Sequence>> {
-    texts
-        .iter()
-        .map(|text| {
+    crate::pool::map_ordered(texts, None, |text| {
             let encoded = tok.encode_with_pieces(text)?;
             let tokens: Vec<u32> = encoded.iter().map(|t| t.0).collect();
             let special: Vec<bool> = encoded.iter().map(|t| t.2).collect();
@@ -306,6 +304,7 @@ pub fn sequences_from_texts(tok: &crate::Tokenizer, texts: &[String], boundaries
             };
             Ok(Sequence { tokens, words, special })
         })
+        .into_iter()
         .collect()
 }
 

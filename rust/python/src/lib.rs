@@ -253,10 +253,18 @@ impl CoreTokenizer {
 
     // ------------------------------------------------------------ dynamic merging
 
+    /// `(ids, pre-token index per token, special flag per token)` of a text (all specials recognised).
+    fn encode_with_pieces(&self, py: Python<'_>, text: &str) -> PyResult<(Vec<u32>, Vec<u32>, Vec<bool>)> {
+        let tokens = py.detach(|| self.tok.encode_with_pieces(text)).map_err(to_py)?;
+        Ok((tokens.iter().map(|t| t.0).collect(), tokens.iter().map(|t| t.1).collect(), tokens.iter().map(|t| t.2).collect()))
+    }
+
     /// Dynamic merging of a batch (texts, or ids with optional word ids). Returns
-    /// `(vocab, input ids, sequences [(vocab index, start, end)], log [(left, right, merged, count)], lengths)`.
+    /// `(vocab, input ids flat, token vocab indices flat, token starts, token ends,
+    /// per-sequence offsets into the token arrays (B + 1), log [(left, right, merged, count)], lengths)`;
+    /// starts and ends count base tokens from the start of their sequence.
     #[pyo3(signature = (texts=None, ids=None, word_ids=None, boundaries="pretokens", max_merges=None, target_length=None, target_reduction=None))]
-    #[allow(clippy::too_many_arguments, clippy::type_complexity)]
+    #[allow(clippy::too_many_arguments)]
     fn merge_batch<'py>(
         &self,
         py: Python<'py>,
@@ -267,7 +275,7 @@ impl CoreTokenizer {
         max_merges: Option<usize>,
         target_length: Option<usize>,
         target_reduction: Option<f64>,
-    ) -> PyResult<(Vec<Bound<'py, PyBytes>>, Vec<Vec<u32>>, Vec<Vec<(u32, u32, u32)>>, Vec<(u32, u32, u32, u64)>, Vec<usize>)> {
+    ) -> PyResult<Bound<'py, pyo3::types::PyTuple>> {
         let boundaries = match boundaries {
             "pretokens" => Boundaries::PreTokens,
             "words" => Boundaries::Words,
@@ -286,9 +294,31 @@ impl CoreTokenizer {
                 Ok((seqs.into_iter().map(|s| s.tokens).collect::<Vec<_>>(), result))
             })
             .map_err(to_py)?;
-        let vocab = result.vocab.iter().map(|b| PyBytes::new(py, b)).collect();
-        let log = result.log.iter().map(|m| (m.left, m.right, m.merged, m.count)).collect();
-        Ok((vocab, inputs, result.sequences, log, result.lengths))
+        let vocab: Vec<Bound<'py, PyBytes>> = result.vocab.iter().map(|b| PyBytes::new(py, b)).collect();
+        let log: Vec<(u32, u32, u32, u64)> = result.log.iter().map(|m| (m.left, m.right, m.merged, m.count)).collect();
+        let (input_ids, _) = flatten(inputs);
+        let mut offsets = vec![0i64];
+        let (mut toks, mut starts, mut ends) = (Vec::new(), Vec::new(), Vec::new());
+        for seq in &result.sequences {
+            for &(t, s, e) in seq {
+                toks.push(t);
+                starts.push(s as i64);
+                ends.push(e as i64);
+            }
+            offsets.push(toks.len() as i64);
+        }
+        let lengths: Vec<i64> = result.lengths.iter().map(|&n| n as i64).collect();
+        (
+            vocab,
+            input_ids.into_pyarray(py),
+            toks.into_pyarray(py),
+            starts.into_pyarray(py),
+            ends.into_pyarray(py),
+            offsets.into_pyarray(py),
+            log,
+            lengths.into_pyarray(py),
+        )
+            .into_pyobject(py)
     }
 
     // ------------------------------------------------------------ Hugging Face flavour
