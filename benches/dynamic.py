@@ -1,9 +1,9 @@
 """Batch dynamic merging: engine vs the pure-Python reference, and the merges -> length curve.
 
-    python benches/dynamic.py [--corpora DIR] [--docs 256] [--tokens 512]
+    python benches/dynamic.py [--corpora DIR] [--docs 256] [--tokens 512] [--boundaries words]
 
 Builds batches of --docs documents of about --tokens o200k_base tokens each (English, C code,
-multilingual), merges each to saturation at pre-token boundaries, and prints the engine's time
+multilingual), merges each to saturation (at pre-token or word boundaries), and prints the engine's time
 (median of 5), the reference's time on the English batch, and the curve at a few merge counts.
 """
 
@@ -39,6 +39,7 @@ def main() -> None:
     parser.add_argument("--corpora", default=os.environ.get("TOKSMITH_CORPORA", "corpora"))
     parser.add_argument("--docs", type=int, default=256)
     parser.add_argument("--tokens", type=int, default=512)
+    parser.add_argument("--boundaries", choices=["pretokens", "words"], default="pretokens")
     args = parser.parse_args()
     enc = toksmith.get_encoding("o200k_base")
     for label, file in CORPORA.items():
@@ -46,7 +47,7 @@ def main() -> None:
         times = []
         for _ in range(5):
             t = time.perf_counter()
-            res = toksmith.merge_batch(docs, enc)
+            res = toksmith.merge_batch(docs, enc, boundaries=args.boundaries)
             times.append(time.perf_counter() - t)
         curve = res.curve()
         n = len(curve) - 1
@@ -54,7 +55,7 @@ def main() -> None:
         points = ", ".join(f"{m}: {curve[m]} ({100 * (1 - curve[m] / curve[0]):.1f}% shorter)" for m in marks)
         print(f"{label}: {len(docs)} docs, {curve[0]} base tokens, saturation after {n} merges; "
               f"engine {1000 * statistics.median(times):.1f} ms (median of 5)\n  curve: {points}")
-        if label == "english":
+        if label == "english" and args.boundaries == "pretokens":
             # The reference on the same batch (its input: base tokens and pre-token ids per text).
             seqs, words, special = [], [], []
             for d in docs:

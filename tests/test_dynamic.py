@@ -50,6 +50,21 @@ def test_engine_equals_reference(data, merges):
     assert got.curve().tolist() == want_lengths
 
 
+@given(data=batches(), budget_seed=st.lists(st.integers(0, 12), min_size=5, max_size=5))
+def test_replay_with_per_sequence_budgets_equals_reference(data, budget_seed):
+    """Sequence i after the first b_i merges of the global log == the reference run for b_i merges."""
+    seqs, words = data
+    full = toksmith.merge_batch(seqs, ENC, word_ids=words)
+    budgets = budget_seed[: len(seqs)]
+    ids, spans = full.replay(budgets)
+    for i, b in enumerate(budgets):
+        want, _, _ = _reference(seqs, words, merges=b)
+        got = [(full.vocab[t], s, e) for t, (s, e) in zip(ids[i].tolist(), spans[i].tolist())]
+        assert got == want[i]
+    same_ids, _ = full.replay(len(full.log))
+    assert all((a == b).all() for a, b in zip(same_ids, full.ids))
+
+
 @given(data=batches(), target=st.integers(1, 60))
 def test_target_length_equals_reference(data, target):
     seqs, words = data

@@ -24,8 +24,9 @@ class DynamicBatch:
     * ``lengths``: total batch length before any merge and after each merge of the log.
     """
 
-    def __init__(self, tokenizer, vocab, input_ids, ids, starts, ends, offsets, log, lengths):
+    def __init__(self, tokenizer, vocab, input_ids, ids, starts, ends, offsets, log, lengths, core):
         self._tokenizer = tokenizer
+        self._core = core
         self.vocab: list[bytes] = vocab
         cuts = offsets[1:-1]
         self.ids = np.split(ids, cuts)
@@ -43,6 +44,19 @@ class DynamicBatch:
     def curve(self) -> np.ndarray:
         """Total batch length after m merges, for m = 0 .. len(log): the merges → length curve."""
         return self.lengths
+
+    def replay(self, budgets: int | Sequence[int]) -> tuple[list[np.ndarray], list[np.ndarray]]:
+        """``(ids, spans)`` per sequence after only the first ``budgets[i]`` merges of the log for
+        sequence ``i`` (an int: the same budget for all). Exact: the merge list for m merges is a
+        prefix of the one for m + 1, so no re-run is needed."""
+        if isinstance(budgets, (int, np.integer)):
+            budgets = [int(budgets)] * len(self.ids)
+        budgets = [int(b) for b in budgets]
+        if any(b < 0 for b in budgets):
+            raise ValueError("budgets must be >= 0")
+        ids, starts, ends, offsets = self._core.replay(budgets)
+        cuts = offsets[1:-1]
+        return np.split(ids, cuts), np.split(np.stack([starts, ends], axis=1), cuts)
 
     def decode(self, i: int) -> bytes:
         """The bytes of sequence ``i`` (equal to the base tokens' bytes)."""

@@ -52,6 +52,59 @@ pub struct DynamicResult {
     pub log: Vec<Merge>,
     /// Total batch length before any merge and after each merge of the log.
     pub lengths: Vec<usize>,
+    /// How each merged token instance was made, for replaying fewer merges per sequence.
+    history: History,
+    /// Per sequence: its first flat position and its final token instances.
+    finals: Vec<(u32, Vec<u32>)>,
+}
+
+/// Token instances: the N base tokens, then one per replacement, made of two older instances.
+struct History {
+    tok: Vec<u32>,
+    /// `(log index, left instance, right instance)` of merged instances (index - N).
+    made: Vec<(u32, u32, u32)>,
+    base: usize,
+    end: Vec<u32>,
+}
+
+impl DynamicResult {
+    /// The sequences as they stand after only the first `budgets[s]` merges of the log
+    /// (each sequence its own budget): the log is a prefix-closed list, so this replays exactly.
+    pub fn replay(&self, budgets: &[usize]) -> Result<Vec<Vec<(u32, u32, u32)>>> {
+        if budgets.len() != self.finals.len() {
+            return Err(Error::value(format!("{} budgets for {} sequences", budgets.len(), self.finals.len())));
+        }
+        let h = &self.history;
+        let mut out = Vec::with_capacity(budgets.len());
+        for ((start, finals), &budget) in self.finals.iter().zip(budgets) {
+            let mut seq = Vec::with_capacity(finals.len());
+            let mut stack: Vec<u32> = Vec::new();
+            for &f in finals {
+                stack.push(f);
+                while let Some(i) = stack.pop() {
+                    let i = i as usize;
+                    if i >= h.base {
+                        let (step, left, right) = h.made[i - h.base];
+                        if step as usize >= budget {
+                            // Made by a merge beyond this sequence's budget: undo it.
+                            stack.extend([right, left]);
+                            continue;
+                        }
+                    }
+                    seq.push((h.tok[i], leftmost_base(h, i as u32) - start, h.end[i] - start));
+                }
+            }
+            out.push(seq);
+        }
+        Ok(out)
+    }
+}
+
+fn leftmost_base(h: &History, mut i: u32) -> u32 {
+    while (i as usize) >= h.base {
+        i = h.made[i as usize - h.base].1;
+    }
+    i
 }
 
 struct Pair {
@@ -207,6 +260,8 @@ pub fn merge_batch<'a>(
         st.push(k);
     }
 
+    let mut history = History { tok: st.tok.clone(), made: Vec::new(), base: total, end: st.end.clone() };
+    let mut instance: Vec<u32> = (0..total as u32).collect();
     let mut log = Vec::new();
     let mut lengths = vec![total];
     let mut length = total;
@@ -249,6 +304,10 @@ pub fn merge_batch<'a>(
             if after != NONE {
                 st.prev[after as usize] = p;
             }
+            history.made.push((log.len() as u32, instance[p as usize], instance[q as usize]));
+            history.tok.push(merged);
+            history.end.push(st.end[p as usize]);
+            instance[p as usize] = (history.tok.len() - 1) as u32;
             st.prev[q as usize] = NONE;
             st.next[q as usize] = NONE;
             if before != NONE {
@@ -268,19 +327,19 @@ pub fn merge_batch<'a>(
     }
 
     let mut sequences = Vec::with_capacity(batch.len());
-    for (s, seq) in batch.iter().enumerate() {
-        let mut out = Vec::new();
-        let start = starts[s];
-        if !seq.tokens.is_empty() {
-            let mut p = start;
-            while p != NONE {
-                out.push((st.tok[p as usize], p - start, st.end[p as usize] - start));
-                p = st.next[p as usize];
-            }
+    let mut finals = Vec::with_capacity(batch.len());
+    for &start in &starts {
+        let (mut out, mut inst) = (Vec::new(), Vec::new());
+        let mut p = start;
+        while p != NONE {
+            out.push((st.tok[p as usize], p - start, st.end[p as usize] - start));
+            inst.push(instance[p as usize]);
+            p = st.next[p as usize];
         }
         sequences.push(out);
+        finals.push((start, inst));
     }
-    Ok(DynamicResult { vocab, sequences, log, lengths })
+    Ok(DynamicResult { vocab, sequences, log, lengths, history, finals })
 }
 
 /// Where merges may not cross.
@@ -381,5 +440,10 @@ mod tests {
         assert_eq!(r.lengths, vec![8, 7, 5, 4]);
         let words: Vec<Vec<u8>> = r.sequences[1].iter().map(|t| r.vocab[t.0 as usize].clone()).collect();
         assert_eq!(words, vec![b"ab".to_vec(), b" ".to_vec(), b"ab".to_vec()]);
+        // Replaying the whole log gives the result; replaying none gives the input.
+        assert_eq!(r.replay(&[3, 3]).unwrap(), r.sequences);
+        let base = r.replay(&[0, 0]).unwrap();
+        assert_eq!(base[0].len(), 3);
+        assert_eq!(base[1].iter().map(|t| (t.1, t.2)).collect::<Vec<_>>(), vec![(0, 1), (1, 2), (2, 3), (3, 4), (4, 5)]);
     }
 }

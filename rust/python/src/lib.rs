@@ -297,16 +297,7 @@ impl CoreTokenizer {
         let vocab: Vec<Bound<'py, PyBytes>> = result.vocab.iter().map(|b| PyBytes::new(py, b)).collect();
         let log: Vec<(u32, u32, u32, u64)> = result.log.iter().map(|m| (m.left, m.right, m.merged, m.count)).collect();
         let (input_ids, _) = flatten(inputs);
-        let mut offsets = vec![0i64];
-        let (mut toks, mut starts, mut ends) = (Vec::new(), Vec::new(), Vec::new());
-        for seq in &result.sequences {
-            for &(t, s, e) in seq {
-                toks.push(t);
-                starts.push(s as i64);
-                ends.push(e as i64);
-            }
-            offsets.push(toks.len() as i64);
-        }
+        let (toks, starts, ends, offsets) = flat_sequences(&result.sequences);
         let lengths: Vec<i64> = result.lengths.iter().map(|&n| n as i64).collect();
         (
             vocab,
@@ -317,6 +308,7 @@ impl CoreTokenizer {
             offsets.into_pyarray(py),
             log,
             lengths.into_pyarray(py),
+            CoreDynamic { result },
         )
             .into_pyobject(py)
     }
@@ -384,6 +376,37 @@ impl CoreTokenizer {
     }
 }
 
+/// Sequences of `(vocab index, start, end)` as flat arrays plus per-sequence offsets (B + 1).
+fn flat_sequences(sequences: &[Vec<(u32, u32, u32)>]) -> (Vec<u32>, Vec<i64>, Vec<i64>, Vec<i64>) {
+    let mut offsets = vec![0i64];
+    let (mut toks, mut starts, mut ends) = (Vec::new(), Vec::new(), Vec::new());
+    for seq in sequences {
+        for &(t, s, e) in seq {
+            toks.push(t);
+            starts.push(s as i64);
+            ends.push(e as i64);
+        }
+        offsets.push(toks.len() as i64);
+    }
+    (toks, starts, ends, offsets)
+}
+
+/// A dynamic-merging result kept in the engine, for per-sequence replays.
+#[pyclass(frozen, module = "toksmith._toksmith")]
+struct CoreDynamic {
+    result: dynamic::DynamicResult,
+}
+
+#[pymethods]
+impl CoreDynamic {
+    /// `(vocab indices, starts, ends, offsets)` after the first `budgets[s]` merges per sequence.
+    fn replay<'py>(&self, py: Python<'py>, budgets: Vec<usize>) -> PyResult<Bound<'py, pyo3::types::PyTuple>> {
+        let seqs = py.detach(|| self.result.replay(&budgets)).map_err(to_py)?;
+        let (toks, starts, ends, offsets) = flat_sequences(&seqs);
+        (toks.into_pyarray(py), starts.into_pyarray(py), ends.into_pyarray(py), offsets.into_pyarray(py)).into_pyobject(py)
+    }
+}
+
 type HfTuple = (Vec<u32>, Vec<String>, Vec<(usize, usize)>, Vec<u32>, Vec<u32>);
 
 fn into_tuple(e: HfEncoding) -> HfTuple {
@@ -393,6 +416,7 @@ fn into_tuple(e: HfEncoding) -> HfTuple {
 #[pymodule]
 fn _toksmith(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<CoreTokenizer>()?;
+    m.add_class::<CoreDynamic>()?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())
 }
