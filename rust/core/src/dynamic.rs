@@ -270,7 +270,7 @@ pub fn merge_batch<'a>(
             break;
         }
         if log.len() % 256 == 0 && cancelled() {
-            return Err(Error::new(crate::error::ErrorKind::Value, "interrupted"));
+            return Err(Error::interrupted());
         }
         let Some((k, count)) = st.pop_best() else { break };
         let (left, right) = ((k >> 32) as u32, k as u32);

@@ -18,6 +18,8 @@ pub enum ErrorKind {
     Value,
     /// A lookup of something that does not exist (unknown token id or token string).
     Key,
+    /// A long call was stopped by its caller (Ctrl-C).
+    Interrupted,
 }
 
 #[derive(Debug, Clone)]
@@ -41,6 +43,9 @@ impl Error {
     }
     pub fn key(message: impl Into<String>) -> Self {
         Self::new(ErrorKind::Key, message)
+    }
+    pub fn interrupted() -> Self {
+        Self::new(ErrorKind::Interrupted, "interrupted")
     }
     pub fn io(path: &str, err: &std::io::Error) -> Self {
         let kind = if err.kind() == std::io::ErrorKind::NotFound { ErrorKind::NotFound } else { ErrorKind::Io };

@@ -13,6 +13,7 @@ pub mod pool;
 pub mod regex;
 pub mod tiktoken_file;
 pub mod tokenizer;
+pub mod train;
 pub mod vocab;
 
 pub use error::{Error, ErrorKind, Result};

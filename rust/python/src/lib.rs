@@ -10,6 +10,7 @@ use std::sync::Arc;
 use toksmith_core::hf::{self, HfEncoding, HfExtras};
 use toksmith_core::regex::Regex;
 use toksmith_core::dynamic::{self, Boundaries};
+use toksmith_core::train;
 use toksmith_core::{pool, tiktoken_file, AddedToken, ErrorKind, PreTokenizer, Tokenizer, Vocab};
 
 fn to_py(e: toksmith_core::Error) -> PyErr {
@@ -17,6 +18,7 @@ fn to_py(e: toksmith_core::Error) -> PyErr {
         ErrorKind::NotFound => PyFileNotFoundError::new_err(e.message),
         ErrorKind::Io => PyOSError::new_err(e.message),
         ErrorKind::Key => PyKeyError::new_err(e.message),
+        ErrorKind::Interrupted => pyo3::exceptions::PyKeyboardInterrupt::new_err("interrupted"),
         ErrorKind::Format | ErrorKind::Unsupported | ErrorKind::Value => PyValueError::new_err(e.message),
     }
 }
@@ -407,6 +409,94 @@ impl CoreDynamic {
     }
 }
 
+/// Piece counting and BPE training. Counting can be fed files and batches of text units;
+/// `train` runs the merge loop. Long calls release the GIL, show progress and stop on Ctrl-C.
+#[pyclass(module = "toksmith._toksmith")]
+struct CoreTrainer {
+    regex: Regex,
+    pattern: String,
+    counts: train::PieceCounts,
+    progress: bool,
+}
+
+fn interrupted() -> bool {
+    Python::attach(|py| py.check_signals().is_err())
+}
+
+fn bar(show: bool, total: u64, message: &'static str) -> indicatif::ProgressBar {
+    if !show {
+        return indicatif::ProgressBar::hidden();
+    }
+    let style = indicatif::ProgressStyle::with_template("{msg:<16} [{elapsed_precise}] {wide_bar} {human_pos}/{human_len} (ETA {eta})")
+        .expect("valid template");
+    indicatif::ProgressBar::new(total).with_style(style).with_message(message)
+}
+
+#[pymethods]
+impl CoreTrainer {
+    #[new]
+    #[pyo3(signature = (pattern, progress=true))]
+    fn new(pattern: &str, progress: bool) -> PyResult<Self> {
+        let regex = Regex::tiktoken(pattern).map_err(to_py)?;
+        Ok(CoreTrainer { regex, pattern: pattern.to_string(), counts: Default::default(), progress })
+    }
+
+    /// Counts the lines of these files (streamed, in parallel).
+    #[pyo3(signature = (paths, num_threads=None))]
+    fn add_files(&mut self, py: Python<'_>, paths: Vec<String>, num_threads: Option<usize>) -> PyResult<()> {
+        let total: u64 = paths.iter().map(|p| std::fs::metadata(p).map_or(0, |m| m.len())).sum();
+        let bar = bar(self.progress, total, "counting pieces");
+        bar.set_style(bar.style().template("{msg:<16} [{elapsed_precise}] {wide_bar} {binary_bytes}/{binary_total_bytes} (ETA {eta})").expect("valid template"));
+        let regex = &self.regex;
+        let counts = py
+            .detach(|| {
+                train::count_files(regex, &paths, num_threads, &mut |done| {
+                    bar.set_position(done);
+                    !interrupted()
+                })
+            });
+        bar.finish_and_clear();
+        let counts = counts.map_err(to_py)?;
+        self.counts.merge(counts);
+        Ok(())
+    }
+
+    /// Counts a batch of text units (each pre-tokenized on its own).
+    #[pyo3(signature = (units, num_threads=None))]
+    fn add_units(&mut self, py: Python<'_>, units: Vec<String>, num_threads: Option<usize>) -> PyResult<()> {
+        let regex = &self.regex;
+        let counts = py.detach(|| train::PieceCounts::from_units(regex, &units, num_threads)).map_err(to_py)?;
+        self.counts.merge(counts);
+        Ok(())
+    }
+
+    /// Number of distinct pieces and total pieces counted so far.
+    fn stats(&self) -> (usize, u64) {
+        (self.counts.counts.len(), self.counts.counts.values().sum())
+    }
+
+    /// Learns merges; returns the `tokenizer.json` text of the trained tokenizer.
+    #[pyo3(signature = (vocab_size, special_tokens, min_frequency=1))]
+    fn train(&self, py: Python<'_>, vocab_size: usize, special_tokens: Vec<String>, min_frequency: u64) -> PyResult<String> {
+        if self.counts.counts.is_empty() {
+            return Err(PyValueError::new_err("empty corpus: no text to learn from"));
+        }
+        let bar = bar(self.progress, vocab_size.saturating_sub(256 + special_tokens.len()) as u64, "merging");
+        let counts = &self.counts;
+        let n_special = special_tokens.len();
+        let trained = py.detach(|| {
+            train::train(counts, vocab_size, n_special, min_frequency, &mut |done| {
+                bar.set_position(done as u64);
+                !interrupted()
+            })
+        });
+        bar.finish_and_clear();
+        let trained = trained.map_err(to_py)?;
+        let doc = train::document(&trained.merges, &self.pattern, &special_tokens);
+        Ok(doc.to_string())
+    }
+}
+
 type HfTuple = (Vec<u32>, Vec<String>, Vec<(usize, usize)>, Vec<u32>, Vec<u32>);
 
 fn into_tuple(e: HfEncoding) -> HfTuple {
@@ -417,6 +507,7 @@ fn into_tuple(e: HfEncoding) -> HfTuple {
 fn _toksmith(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<CoreTokenizer>()?;
     m.add_class::<CoreDynamic>()?;
+    m.add_class::<CoreTrainer>()?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())
 }
