@@ -134,19 +134,17 @@ def compare_ids(ids: list[list[int]], ref: list[list[int]]) -> tuple[int, int, i
     return len(bad), bad[0], first_difference(ids[bad[0]], ref[bad[0]])
 
 
-def time_median(fn: Callable[[], object], repeat: int) -> float:
-    times = []
-    for _ in range(repeat):
-        gc.collect()
-        gc.disable()  # collector pauses on the id lists would be charged to whoever runs next
-        try:
-            t0 = time.perf_counter()
-            out = fn()
-            times.append(time.perf_counter() - t0)
-            del out  # freeing the ids is not part of encoding
-        finally:
-            gc.enable()
-    return statistics.median(times)
+def time_once(fn: Callable[[], object]) -> float:
+    gc.collect()
+    gc.disable()  # collector pauses on the id lists would be charged to whoever runs next
+    try:
+        t0 = time.perf_counter()
+        out = fn()
+        secs = time.perf_counter() - t0
+        del out  # freeing the ids is not part of encoding
+    finally:
+        gc.enable()
+    return secs
 
 
 def run(args: argparse.Namespace) -> Results:
@@ -188,9 +186,13 @@ def run(args: argparse.Namespace) -> Results:
                                  f"{len(ds)} documents (first: {first}); expected where the regex dialects differ")
             del ids
             nbytes = res.sizes[label][1]
+            # engines take turns within each round, so a burst of background load hits them all
+            times = {e.name: [] for e in engines}
+            for _ in range(args.repeat):
+                for e in engines:
+                    times[e.name].append(time_once(lambda: e.encode_all(ds)))
             for e in engines:
-                secs = time_median(lambda: e.encode_all(ds), args.repeat)
-                res.mbps[name, label, e.name] = nbytes / secs / 1e6
+                res.mbps[name, label, e.name] = nbytes / statistics.median(times[e.name]) / 1e6
                 print(f"{name:12} {label:28} {e.name:42} {res.mbps[name, label, e.name]:8.2f} MB/s",
                       file=sys.stderr, flush=True)
     return res

@@ -29,3 +29,25 @@ def test_errors_are_messages_not_tracebacks(capsys, tmp_path):
 def test_console_script_runs():
     out = subprocess.run([sys.executable, "-m", "toksmith.cli", "list"], capture_output=True, text=True, check=True)
     assert "o200k_base" in out.stdout and "cl100k_base" in out.stdout
+
+
+def test_train_writes_a_tokenizer_and_reports(tmp_path, capsys):
+    corpus = tmp_path / "corpus.txt"
+    corpus.write_text("the quick brown fox jumps over the lazy dog\n" * 50 + "pack my box with five dozen jugs\n" * 30)
+    out = tmp_path / "tok.json"
+    assert main(["train", str(corpus), "--vocab-size", "300", "--special-token", "<|endoftext|>", "-o", str(out), "-q"]) == 0
+    assert "trained 43 merges" in capsys.readouterr().out
+    tok = toksmith.Tokenizer.from_file(out)
+    assert tok.get_vocab_size() == 300 and tok.token_to_id("<|endoftext|>") == 299
+    assert tok.decode(tok.encode("the lazy fox").ids) == "the lazy fox"
+
+
+def test_train_failure_leaves_no_output(tmp_path, capsys):
+    out = tmp_path / "tok.json"
+    assert main(["train", str(tmp_path / "missing.txt"), "-o", str(out), "-q"]) == 1
+    assert "no such file" in capsys.readouterr().err
+    empty = tmp_path / "empty.txt"
+    empty.write_text("")
+    assert main(["train", str(empty), "-o", str(out), "-q"]) == 1
+    assert "empty corpus" in capsys.readouterr().err
+    assert not out.exists() and list(tmp_path.iterdir()) == [empty]

@@ -5,6 +5,8 @@
     toksmith encode --tokenizer tokenizer.json ... with a tokenizer.json
     toksmith decode 9906 1917                      text of ids
     toksmith list                                  bundled encodings
+    toksmith train [FILES...] --vocab-size N --pattern o200k -o tokenizer.json
+                                                   (no FILES: the Python standard library's sources)
 """
 
 from __future__ import annotations
@@ -78,6 +80,60 @@ def cmd_list(args) -> int:
     return 0
 
 
+def _stdlib_sources() -> list[str]:
+    """The default corpus, present on every machine: the standard library's own .py files."""
+    import sysconfig
+    from pathlib import Path
+
+    root = Path(sysconfig.get_paths()["stdlib"])
+    return sorted(str(p) for p in root.rglob("*.py") if "site-packages" not in p.parts)
+
+
+def _peak_rss_mb() -> float:
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def cmd_train(args) -> int:
+    import os
+    import tempfile
+
+    import toksmith
+
+    files = args.files or _stdlib_sources()
+    # Every 20th file is held out to measure bytes per token on text the trainer never saw.
+    held_out = files[::20] if len(files) >= 20 else []
+    train_files = [f for f in files if f not in set(held_out)]
+    size = sum(os.path.getsize(f) for f in train_files if os.path.isfile(f))
+    start = time.perf_counter()
+    tok = toksmith.train_bpe(train_files, vocab_size=args.vocab_size, pattern=args.pattern,
+                             special_tokens=args.special_token, min_frequency=args.min_frequency,
+                             num_threads=args.threads, progress=not args.quiet)
+    seconds = time.perf_counter() - start
+    # Write next to the target, then rename: no partial file is ever left behind.
+    out_dir = os.path.dirname(os.path.abspath(args.output))
+    fd, tmp = tempfile.mkstemp(dir=out_dir, prefix=".toksmith-", suffix=".json")
+    os.close(fd)
+    umask = os.umask(0)
+    os.umask(umask)
+    try:
+        os.chmod(tmp, 0o666 & ~umask)
+        tok.save(tmp)
+        os.replace(tmp, args.output)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    print(f"trained {len(tok.merges)} merges on {len(train_files)} files, {size / 1e6:.1f} MB, in {seconds:.1f} s; "
+          f"peak memory {_peak_rss_mb():.0f} MB; saved {args.output}")
+    if held_out:
+        text = "".join(open(f, encoding="utf-8", errors="replace").read() for f in held_out)
+        n = sum(len(e.ids) for e in tok.encode_batch(text.splitlines(keepends=True), add_special_tokens=False))
+        print(f"held-out slice ({len(held_out)} files, {len(text.encode()) / 1e6:.1f} MB): "
+              f"{len(text.encode()) / max(n, 1):.2f} bytes per token")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="toksmith", description="Exact, fast byte-level BPE tokenization.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -98,6 +154,17 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("ids", nargs="+")
     vocab_options(p)
     p.set_defaults(run=cmd_decode)
+
+    p = sub.add_parser("train", help="train a byte-level BPE tokenizer")
+    p.add_argument("files", nargs="*", help="text files (default: the Python standard library's sources)")
+    p.add_argument("--vocab-size", type=int, default=8192, help="vocabulary size, bytes and specials included")
+    p.add_argument("--pattern", default="o200k", help="gpt2, cl100k, o200k, llama3, qwen2 or a regex")
+    p.add_argument("--special-token", action="append", default=[], help="a special token (repeatable)")
+    p.add_argument("--min-frequency", type=int, default=1)
+    p.add_argument("--threads", type=int, default=None)
+    p.add_argument("-o", "--output", default="tokenizer.json")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
+    p.set_defaults(run=cmd_train)
 
     p = sub.add_parser("list", help="bundled encodings")
     p.set_defaults(run=cmd_list)
