@@ -70,6 +70,7 @@ class Results:
     sizes: dict = field(default_factory=dict)  # label -> (documents, bytes)
     mismatches: list = field(default_factory=list)  # (Mismatch, fails the run)
     notes: list = field(default_factory=list)
+    load_start: str = ""  # a busy machine makes timings meaningless; say so in the report
 
 
 def one_at_a_time(encode_one: Callable[[str], list[int]]) -> Callable[[list[str]], list[list[int]]]:
@@ -148,7 +149,7 @@ def time_once(fn: Callable[[], object]) -> float:
 
 
 def run(args: argparse.Namespace) -> Results:
-    res = Results()
+    res = Results(load_start=load_average())
     if args.corpora:
         sources, fell_back = corpus.default_corpora(args.corpora), False
         if not sources:
@@ -222,7 +223,14 @@ def version(dist: str) -> str:
         return "not installed"
 
 
-def environment() -> list[str]:
+def load_average() -> str:
+    try:
+        return "%.2f %.2f %.2f" % os.getloadavg()
+    except OSError:
+        return "?"
+
+
+def environment(load_start: str) -> list[str]:
     cpu = platform.processor() or platform.machine()
     try:
         cpu = next(line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name"))
@@ -233,15 +241,11 @@ def environment() -> list[str]:
                                 cwd=corpus.REPO_ROOT).stdout.strip()
     except OSError:
         commit = "?"
-    try:
-        load = "%.2f %.2f %.2f" % os.getloadavg()
-    except OSError:
-        load = "?"
     peers_v = ", ".join(f"{p} {version(p)}" for p in OPTIONAL_PEERS)
     return [
         f"- command: `{shlex.join([Path(sys.executable).name] + sys.argv)}`",
         f"- date: {datetime.datetime.now(datetime.timezone.utc).strftime('%Y-%m-%d %H:%M UTC')}",
-        f"- machine: {cpu}, nproc {os.cpu_count()}, load average at the end {load}",
+        f"- machine: {cpu}, nproc {os.cpu_count()}, load average (1/5/15 min) at the start {load_start}, at the end {load_average()}",
         f"- python {platform.python_version()}, toksmith {toksmith.__version__} ({commit}), "
         f"tiktoken {tiktoken.__version__}, tokenizers {tokenizers.__version__}; {peers_v}",
     ]
@@ -249,7 +253,7 @@ def environment() -> list[str]:
 
 def report(res: Results, args: argparse.Namespace) -> str:
     out = ["# Encode throughput", ""]
-    out += environment()
+    out += environment(res.load_start)
     out += ["", "Cells: MB/s (10^6 input bytes per second, median of %d runs) and, in brackets, the ratio "
             "to tiktoken on the same corpus. Single-thread rows encode one document per call; the batch "
             "rows pass all documents in one call with num_threads=T; the last ones also give the scaling over the first T." % args.repeat, "", "Corpora (~%d-byte documents cut "
