@@ -128,3 +128,33 @@ def test_bad_input(kwargs, error, exc):
 def test_directory_is_refused(tmp_path):
     with pytest.raises(IsADirectoryError):
         toksmith.train_bpe(str(tmp_path), vocab_size=300, progress=False)
+
+
+def test_save_tiktoken_of_a_trained_tokenizer(tmp_path):
+    units = samples()["english"][:100_000].splitlines(keepends=True)
+    tok = toksmith.train_bpe(iterator=units, vocab_size=700, pattern="o200k", progress=False, special_tokens=["<|e|>"])
+    path = tmp_path / "trained.tiktoken"
+    tok.save_tiktoken(path)
+    enc = toksmith.Encoding.from_tiktoken_file(str(path), pat_str=patterns.O200K, special_tokens={"<|e|>": 699})
+    text = "".join(units[-50:]) + "<|e|>"
+    assert enc.encode(text, allowed_special="all") == tok.encode(text).ids
+
+
+def test_ctrl_c_stops_training_with_keyboard_interrupt(tmp_path):
+    import subprocess
+    import sys
+
+    corpus = tmp_path / "big.txt"
+    corpus.write_text(samples()["english"] * 80, encoding="utf-8")  # ~24 MB: seconds of work
+    code = (
+        "import os, signal, threading, time, toksmith\n"
+        "threading.Timer(0.3, os.kill, (os.getpid(), signal.SIGINT)).start()\n"
+        "start = time.time()\n"
+        "try:\n"
+        f"    toksmith.train_bpe({str(corpus)!r}, vocab_size=100_000, progress=False)\n"
+        "    print('finished')\n"
+        "except KeyboardInterrupt:\n"
+        "    print('interrupted after', round(time.time() - start, 1))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120).stdout
+    assert out.startswith("interrupted"), out

@@ -64,6 +64,11 @@ class Tokenizer:
     def save(self, path: str | Path, pretty: bool = True) -> None:
         Path(path).write_text(self.to_str(pretty), encoding="utf-8")
 
+    def save_tiktoken(self, path: str | Path) -> None:
+        """Saves the ranks as a ``.tiktoken`` file, where the vocabulary allows it (see
+        :meth:`to_encoding`); the pattern is :attr:`Encoding.pattern` of ``to_encoding()``."""
+        self._core.save_tiktoken(str(path))
+
     def to_encoding(self, name: str | None = None) -> Encoding:
         """The tiktoken-style :class:`Encoding` of this vocabulary, where the vocabulary allows it
         (one ``Split`` regex + plain ``ByteLevel``, ids in merge order); else ``ValueError``."""
