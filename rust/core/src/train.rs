@@ -287,25 +287,33 @@ pub fn train(
     Ok(Trained { merges })
 }
 
-/// Replaces every non-overlapping `(a, b)` in `word`, left to right, recording the pair count
-/// changes around each replacement (the pair `(a, b)` itself is not recorded).
+/// Replaces every non-overlapping `(a, b)` in `word`, left to right, in one compacting pass,
+/// recording the pair count changes around each replacement (the pair `(a, b)` itself is not
+/// recorded, as in `tokenizers`).
 fn merge_word(word: &mut Vec<u32>, a: u32, b: u32, new_id: u32, changes: &mut Vec<(u64, i64)>) {
-    let mut i = 0;
-    while i + 1 < word.len() {
-        if word[i] == a && word[i + 1] == b {
-            if i > 0 {
-                changes.push((key((word[i - 1], a)), -1));
-                changes.push((key((word[i - 1], new_id)), 1));
+    let n = word.len();
+    let (mut read, mut write) = (0, 0);
+    while read < n {
+        if read + 1 < n && word[read] == a && word[read + 1] == b {
+            if write > 0 {
+                let before = word[write - 1];
+                changes.push((key((before, a)), -1));
+                changes.push((key((before, new_id)), 1));
             }
-            word[i] = new_id;
-            word.remove(i + 1);
-            if i + 1 < word.len() {
-                changes.push((key((b, word[i + 1])), -1));
-                changes.push((key((new_id, word[i + 1])), 1));
+            if read + 2 < n {
+                let after = word[read + 2];
+                changes.push((key((b, after)), -1));
+                changes.push((key((new_id, after)), 1));
             }
+            word[write] = new_id;
+            read += 2;
+        } else {
+            word[write] = word[read];
+            read += 1;
         }
-        i += 1;
+        write += 1;
     }
+    word.truncate(write);
 }
 
 #[cfg(test)]
