@@ -291,9 +291,10 @@ def chart(res: Results, args: argparse.Namespace, path: Path) -> None:
         ax.set_title(name)
         ax.set_ylabel("MB/s (higher is better)")
         ax.grid(axis="y", alpha=0.3)
-    axes[0][0].legend(fontsize="small")
+    handles, labels = axes[0][0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=4, fontsize="small")  # below, clear of the bars
     fig.suptitle(f"Encode throughput, ~{args.doc_bytes // 1024} KB documents, median of {args.repeat} runs")
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0.12, 1, 1))
     fig.savefig(path, dpi=120)
 
 

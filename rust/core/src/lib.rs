@@ -9,6 +9,7 @@ pub mod bytelevel;
 pub mod dynamic;
 pub mod error;
 pub mod hf;
+pub mod lexer;
 pub mod pool;
 pub mod regex;
 pub mod tiktoken_file;

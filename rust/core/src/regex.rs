@@ -5,10 +5,12 @@
 //! * `tokenizer.json` patterns run on Oniguruma, the engine Hugging Face `tokenizers` uses.
 //!   Its dialect differs: `X{1,3}+` means `(?:X{1,3})+`, not a possessive `{1,3}`.
 //! * The known tiktoken pattern families (r50k, cl100k, o200k, Llama-3) also get a fast path: a
-//!   lazy DFA over the pattern without its `\s+(?!\S)` alternative, plus a rule that gives the
-//!   look-ahead's meaning back (see `FastRegex`). Tests hold it equal to `fancy-regex`.
+//!   hand-written lexer for ASCII (`lexer.rs`), and for the pieces it declines a lazy DFA over the
+//!   pattern without its `\s+(?!\S)` alternative, plus a rule that gives the look-ahead's
+//!   meaning back (see `FastRegex`). Tests hold both equal to `fancy-regex`.
 
 use crate::error::{Error, Result};
+use crate::lexer::{next_piece, Family};
 use regex_automata::hybrid::dfa::{Cache, DFA};
 use regex_automata::util::pool::Pool;
 use regex_automata::{Anchored, Input};
@@ -117,16 +119,17 @@ impl Regex {
 /// HEAD failed here; the look-ahead alternative would have stopped one character short of a
 /// following non-space, so a run of two or more characters gives back its last one.
 struct FastRegex {
+    family: Family,
     dfa: DFA,
     caches: CachePool,
 }
 
 impl FastRegex {
     fn new(pattern: &str) -> Option<FastRegex> {
+        // Both tails mean the same: one character for a lone space, a run minus its last
+        // character before a non-space, the whole run at the end.
         let head = WHITESPACE_TAILS.iter().find_map(|tail| pattern.strip_suffix(tail))?;
-        if !FAST_HEADS.contains(&head) {
-            return None;
-        }
+        let family = [Family::R50k, Family::Cl100k, Family::O200k, Family::Llama3][FAST_HEADS.iter().position(|h| *h == head)?];
         let head = strip_possessive(head);
         let dfa = DFA::builder()
             .configure(DFA::config().cache_capacity(8 << 20))
@@ -134,7 +137,7 @@ impl FastRegex {
             .ok()?;
         let for_pool = dfa.clone();
         let caches: CachePool = Pool::new(Box::new(move || for_pool.create_cache()));
-        Some(FastRegex { dfa, caches })
+        Some(FastRegex { family, dfa, caches })
     }
 
     /// Returns the position where the DFA found no match, if any (the caller finishes there).
@@ -143,6 +146,11 @@ impl FastRegex {
         let mut pos = 0;
         let bytes = text.as_bytes();
         while pos < text.len() {
+            if let Some(end) = next_piece(self.family, bytes, pos) {
+                f(pos, end);
+                pos = end;
+                continue;
+            }
             let input = Input::new(bytes).range(pos..).anchored(Anchored::Yes);
             let m = match self.dfa.try_search_fwd(&mut cache, &input) {
                 Ok(Some(m)) => m,
@@ -311,6 +319,32 @@ mod tests {
     fn strip_possessive_keeps_classes() {
         assert_eq!(strip_possessive(r"[+?]?+\p{L}++\p{N}{1,3}+[\r\n]*+"), r"[+?]?\p{L}+\p{N}{1,3}[\r\n]*");
         assert_eq!(strip_possessive(r"\p{L}+|\p{N}{1,3}"), r"\p{L}+|\p{N}{1,3}");
+    }
+
+    /// Random strings over an alphabet that mixes every class the lexers decide on with the
+    /// non-ASCII characters that make them step aside (letters, marks, digits, spaces, ſ).
+    #[test]
+    fn fast_equals_fancy_on_random_text() {
+        let alphabet = [
+            "a", "b", "Z", "Q", "'", "s", "S", "12", "345", "'ll", "'S", " \n", "\r\n", "t", "r", "e", "E", "v", "l", "L", "d", "m", "0", "7", " ", "  ", "\t", "\n",
+            "\r", "\x0b", "\x0c", "!", ".", "/", "\x00", "-", "_", "é", "É", "ſ", "\u{301}", "ǅ", "ʰ", "日", "٣", "½",
+            "\u{a0}", "\u{3000}", "\u{85}", "\u{2028}", "\u{1680}", "€", "😀", "\u{200b}",
+        ];
+        let mut seed = 12345u64;
+        let mut next = || {
+            seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            (seed >> 33) as usize
+        };
+        for (head, tail) in [(0, 1), (1, 1), (2, 0), (3, 0)] {
+            let pattern = format!("{}{}", FAST_HEADS[head], WHITESPACE_TAILS[tail]);
+            let fast = Regex::tiktoken(&pattern).unwrap();
+            let slow = Regex::tiktoken_reference(&pattern).unwrap();
+            for _ in 0..4000 {
+                let len = next() % 24;
+                let text: String = (0..len).map(|_| alphabet[next() % alphabet.len()]).collect();
+                assert_eq!(fast.find_all(&text).unwrap(), slow.find_all(&text).unwrap(), "{pattern:?} on {text:?}");
+            }
+        }
     }
 
     #[test]

@@ -74,7 +74,7 @@ impl PieceCounts {
     }
 }
 
-/// Reads files in blocks that end at a line break and counts their lines (with line endings)
+/// Reads files in 2 MB blocks that end at a line break and counts their lines (with line endings)
 /// in parallel, never holding a whole file. Invalid UTF-8 becomes U+FFFD; a file with NUL
 /// bytes is refused as binary. `progress(bytes_done)` returns false to stop.
 pub fn count_files(
@@ -83,7 +83,7 @@ pub fn count_files(
     num_threads: Option<usize>,
     progress: &mut dyn FnMut(u64) -> bool,
 ) -> Result<PieceCounts> {
-    const BLOCK: usize = 8 << 20;
+    const BLOCK: usize = 2 << 20;
     let threads = crate::pool::pool(num_threads).current_num_threads().max(1);
     let mut total = PieceCounts::default();
     let mut done = 0u64;
@@ -117,7 +117,8 @@ pub fn count_files(
                     return Err(Error::format(format!("{path}: looks like a binary file (contains NUL bytes)")));
                 }
                 done += buf.len() as u64;
-                blocks.push(String::from_utf8_lossy(&buf).into_owned());
+                // Valid UTF-8 is taken as is (no copy); invalid sequences become U+FFFD.
+                blocks.push(String::from_utf8(buf).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned()));
             }
             let counted = crate::pool::map_ordered(&blocks, num_threads, |block| {
                 let mut c = PieceCounts::default();
