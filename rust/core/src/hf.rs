@@ -373,16 +373,17 @@ impl HfExtras {
             }
             parts.push((enc, t));
         }
-        // Post-processors work on byte offsets; characters come last.
+        // As in `tokenizers`' Python API: offsets become characters first, then the
+        // post-processors trim them (in characters).
+        for (enc, t) in parts.iter_mut() {
+            to_char_offsets(&mut enc.offsets, t);
+        }
         for step in &self.post {
             if let PostStep::ByteLevel { trim_offsets: true, add_prefix_space } = step {
                 for (enc, _) in parts.iter_mut() {
                     trim_offsets(enc, *add_prefix_space);
                 }
             }
-        }
-        for (enc, t) in parts.iter_mut() {
-            to_char_offsets(&mut enc.offsets, t);
         }
         let template = self.post.iter().rev().find_map(|s| match s {
             PostStep::Template { single, pair } => Some(if parts.len() == 1 { single } else { pair }),
@@ -447,7 +448,8 @@ impl HfEncoding {
     }
 }
 
-/// Hugging Face `ByteLevel` post-processing: offsets skip a token's leading and trailing spaces.
+/// Hugging Face `ByteLevel` post-processing: (character) offsets skip a token's leading and
+/// trailing spaces.
 fn trim_offsets(enc: &mut HfEncoding, add_prefix_space: bool) {
     let space = bytelevel::encode(b" ").chars().next().unwrap();
     let is_space = |c: &char| *c == space || c.is_whitespace();

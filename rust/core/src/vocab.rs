@@ -40,8 +40,10 @@ pub struct Vocab {
     bytes: Vec<u8>,
     offsets: Vec<u32>,
     present: Vec<bool>,
-    /// Ordinary (mergeable) tokens by bytes.
+    /// Ordinary (mergeable) tokens by bytes; those of up to 7 bytes also by `short_key`, which
+    /// is much cheaper to hash (most pieces are short).
     ids: FxHashMap<Box<[u8]>, u32>,
+    short_ids: FxHashMap<u64, u32>,
     byte_ids: [u32; 256],
     /// `(left << 32 | right) -> (rank << 32 | merged id)`.
     pairs: FxHashMap<u64, u64>,
@@ -52,6 +54,34 @@ pub struct Vocab {
     pub whole_piece_first: bool,
     /// HF `unk_token`: stands for a byte that has no token (else the byte is dropped, as HF does).
     pub unk: Option<u32>,
+    /// Identifies this vocabulary in the per-thread piece cache.
+    uid: u64,
+}
+
+/// A small per-thread, direct-mapped cache of short pieces -> token id (or a miss), in front of
+/// the vocabulary's hash map: text is Zipfian, and the cache stays in L1/L2 where the map does not.
+const CACHE_BITS: u32 = 12;
+const CACHE_MISS: u32 = u32::MAX - 1;
+
+thread_local! {
+    static PIECE_CACHE: std::cell::RefCell<(u64, Vec<(u64, u32)>)> = const { std::cell::RefCell::new((0, Vec::new())) };
+}
+
+fn next_uid() -> u64 {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+    NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+}
+
+/// Up to 7 bytes and their length packed into one integer.
+#[inline]
+fn short_key(bytes: &[u8]) -> Option<u64> {
+    if bytes.len() > 7 {
+        return None;
+    }
+    let mut buf = [0u8; 8];
+    buf[..bytes.len()].copy_from_slice(bytes);
+    buf[7] = bytes.len() as u8;
+    Some(u64::from_le_bytes(buf))
 }
 
 #[inline]
@@ -163,17 +193,20 @@ impl Vocab {
                 byte_ids[b] = id;
             }
         }
+        let short_ids = ids.iter().filter_map(|(b, &id)| Some((short_key(b)?, id))).collect();
         Ok(Vocab {
             bytes,
             offsets,
             present: by_id.iter().map(Option::is_some).collect(),
             ids,
+            short_ids,
             byte_ids,
             pairs: FxHashMap::default(),
             merges: Vec::new(),
             rule: MergeRule::Ranks,
             whole_piece_first: false,
             unk: None,
+            uid: next_uid(),
         })
     }
 
@@ -196,7 +229,32 @@ impl Vocab {
         }
     }
     pub fn id_of(&self, bytes: &[u8]) -> Option<u32> {
-        self.ids.get(bytes).copied()
+        match short_key(bytes) {
+            Some(k) => self.short_ids.get(&k).copied(),
+            None => self.ids.get(bytes).copied(),
+        }
+    }
+
+    /// `id_of` through the per-thread cache (for the encoding hot path).
+    #[inline]
+    fn cached_id_of(&self, bytes: &[u8]) -> Option<u32> {
+        let Some(k) = short_key(bytes) else { return self.ids.get(bytes).copied() };
+        PIECE_CACHE.with(|cell| {
+            let mut cache = cell.borrow_mut();
+            if cache.0 != self.uid {
+                cache.0 = self.uid;
+                cache.1.clear();
+                cache.1.resize(1 << CACHE_BITS, (0, 0));
+            }
+            let slot = (k.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> (64 - CACHE_BITS)) as usize;
+            let (key, id) = cache.1[slot];
+            if key == k {
+                return (id != CACHE_MISS).then_some(id);
+            }
+            let found = self.short_ids.get(&k).copied();
+            cache.1[slot] = (k, found.unwrap_or(CACHE_MISS));
+            found
+        })
     }
     /// Ordinary tokens as `(bytes, id)`, in id order.
     pub fn tokens(&self) -> impl Iterator<Item = (&[u8], u32)> {
@@ -218,7 +276,7 @@ impl Vocab {
     /// Encode one pre-token; appends its token ids to `out`.
     pub fn encode_piece(&self, piece: &[u8], out: &mut Vec<u32>, scratch: &mut Vec<Sym>) {
         if self.whole_piece_first {
-            if let Some(&id) = self.ids.get(piece) {
+            if let Some(id) = self.cached_id_of(piece) {
                 out.push(id);
                 return;
             }
@@ -230,7 +288,7 @@ impl Vocab {
     /// Encode one pre-token into symbols with their byte spans inside the piece.
     pub fn encode_piece_spans(&self, piece: &[u8], out: &mut Vec<Sym>) {
         if self.whole_piece_first {
-            if let Some(&id) = self.ids.get(piece) {
+            if let Some(id) = self.id_of(piece) {
                 out.clear();
                 out.push(Sym { id, start: 0, end: piece.len() as u32 });
                 return;
@@ -260,12 +318,17 @@ impl Vocab {
         }
     }
 
-    /// Lowest-rank pair first, leftmost among equals: O(n^2), fast for short pieces.
+    /// Lowest-rank pair first, leftmost among equals: O(n^2), fast for short pieces (no
+    /// allocation: the pair ranks live on the stack).
     fn merge_linear(&self, syms: &mut Vec<Sym>, limit: u64) {
-        let mut ranks: Vec<u64> = syms.windows(2).map(|w| self.pair(w[0].id, w[1].id)).collect();
+        let mut ranks = [NO_PAIR; HEAP_THRESHOLD];
+        let mut n = syms.len() - 1; // number of pairs
+        for i in 0..n {
+            ranks[i] = self.pair(syms[i].id, syms[i + 1].id);
+        }
         loop {
             let (mut best, mut at) = (NO_PAIR, 0);
-            for (i, &r) in ranks.iter().enumerate() {
+            for (i, &r) in ranks[..n].iter().enumerate() {
                 if r < best {
                     best = r;
                     at = i;
@@ -277,8 +340,9 @@ impl Vocab {
             syms[at].id = best as u32;
             syms[at].end = syms[at + 1].end;
             syms.remove(at + 1);
-            ranks.remove(at);
-            if at < ranks.len() {
+            ranks.copy_within(at + 1..n, at);
+            n -= 1;
+            if at < n {
                 ranks[at] = self.pair(syms[at].id, syms[at + 1].id);
             }
             if at > 0 {
@@ -410,7 +474,7 @@ mod tests {
         let mut seed = 7u64;
         for _ in 0..200 {
             let v = random_vocab(&mut seed);
-            let len = 1 + (lcg(&mut seed) % 300) as usize;
+            let len = 1 + (lcg(&mut seed) % HEAP_THRESHOLD as u64) as usize;
             let piece: Vec<u8> = (0..len).map(|_| 97 + (lcg(&mut seed) % 4) as u8).collect();
             let init = |v: &Vocab| -> Vec<Sym> {
                 piece.iter().enumerate().map(|(i, &b)| Sym { id: v.byte_ids[b as usize], start: i as u32, end: i as u32 + 1 }).collect()
