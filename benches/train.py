@@ -33,7 +33,6 @@ merges = None
 if engine == "toksmith":
     import toksmith
     tok = toksmith.train_bpe(corpus, vocab_size=vocab, pattern=pattern, progress=False)
-    merges = [list(m) for m in json.loads(tok.to_str())["model"]["merges"]]
 elif engine == "tokenizers":
     import tokenizers
     from tokenizers import pre_tokenizers, trainers
@@ -45,7 +44,6 @@ elif engine == "tokenizers":
     trainer = trainers.BpeTrainer(vocab_size=vocab, show_progress=False, min_frequency=0,
                                   initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
     tok.train([corpus], trainer)
-    merges = [list(m) for m in json.loads(tok.to_str())["model"]["merges"]]
 elif engine == "rustbpe":
     import rustbpe
     tok = rustbpe.Tokenizer()
@@ -59,7 +57,9 @@ elif engine == "sentencepiece":
                                    byte_fallback=True, character_coverage=1.0, train_extremely_large_corpus=True,
                                    max_sentence_length=1 << 20, minloglevel=2)
 seconds = time.perf_counter() - start
-rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # before the merge list is read back
+if engine in ("toksmith", "tokenizers"):
+    merges = [list(m) for m in json.loads(tok.to_str())["model"]["merges"]]
 json.dump({"seconds": seconds, "rss_mb": rss, "merges": merges}, open(out, "w"))
 '''
 

@@ -36,8 +36,9 @@ pub struct HfExtras {
     pub token_strings: Vec<Option<String>>,
     pub string_ids: rustc_hash::FxHashMap<String, u32>,
     pub post: Vec<PostStep>,
-    /// The document this tokenizer was loaded from or built as; `to_str` writes it back.
-    pub document: Value,
+    /// The text this tokenizer was loaded from; `to_str` gives it back (kept as text: a parsed
+    /// document of a large vocabulary costs several times more memory).
+    pub source: String,
 }
 
 /// A Hugging Face `Encoding`.
@@ -106,7 +107,8 @@ pub fn from_json(text: &str, name: &str) -> Result<(Tokenizer, HfExtras)> {
     }
     let tokenizer = Tokenizer::new(name, vocab, PreTokenizer::Steps(steps), added)?;
     let string_ids = token_strings.iter().enumerate().filter_map(|(id, s)| Some((s.clone()?, id as u32))).collect();
-    Ok((tokenizer, HfExtras { token_strings, string_ids, post, document: doc }))
+    drop(doc);
+    Ok((tokenizer, HfExtras { token_strings, string_ids, post, source: text.to_string() }))
 }
 
 fn parse_model(model: &Value) -> Result<(Vocab, Vec<Option<String>>)> {
@@ -534,11 +536,13 @@ pub fn document_for(tok: &Tokenizer, pattern: &str) -> Value {
 /// converted document for a tiktoken one.
 pub fn to_json(tok: &Tokenizer, extras: Option<&HfExtras>, pretty: bool) -> Result<String> {
     let doc = match (extras, &tok.pre_tokenizer) {
-        (Some(h), _) => h.document.clone(),
+        (Some(h), _) if !pretty => return Ok(h.source.clone()),
+        (Some(h), _) => serde_json::from_str(&h.source).map_err(|e| Error::format(e.to_string()))?,
         (None, PreTokenizer::Regex(re)) => document_for(tok, re.pattern()),
         (None, PreTokenizer::Steps(_)) => return Err(Error::value("a tokenizer.json tokenizer needs its document")),
     };
-    let text = if pretty { serde_json::to_string_pretty(&doc) } else { serde_json::to_string(&doc) };
+    let text: std::result::Result<String, serde_json::Error> =
+        if pretty { serde_json::to_string_pretty(&doc) } else { serde_json::to_string(&doc) };
     text.map_err(|e| Error::value(e.to_string()))
 }
 

@@ -186,7 +186,7 @@ pub struct Trained {
 /// Learns merges from piece counts. `vocab_size` counts the 256 bytes, the distinct merged
 /// tokens and `n_special` special tokens. `progress(merges_done)` returns false to stop.
 pub fn train(
-    counts: &PieceCounts,
+    counts: PieceCounts,
     vocab_size: usize,
     n_special: usize,
     min_frequency: u64,
@@ -207,12 +207,14 @@ pub fn train(
     let mut token_ids: FxHashMap<Vec<u8>, u32> =
         token_bytes.iter().enumerate().map(|(i, t)| (t.clone(), i as u32)).collect();
 
-    // Pieces in a deterministic order (the result does not depend on it).
-    let mut pieces: Vec<(&Vec<u8>, &u64)> = counts.counts.iter().collect();
-    pieces.sort_unstable();
-    let mut words: Vec<Vec<u32>> = pieces.iter().map(|(p, _)| p.iter().map(|&b| rank[b as usize]).collect()).collect();
-    let weights: Vec<u64> = pieces.iter().map(|(_, &c)| c).collect();
-    drop(pieces);
+    // Pieces become words of internal ids; the count table is consumed as we go (the result
+    // does not depend on the order of words).
+    let mut words: Vec<Vec<u32>> = Vec::with_capacity(counts.counts.len());
+    let mut weights: Vec<u64> = Vec::with_capacity(counts.counts.len());
+    for (piece, count) in counts.counts {
+        words.push(piece.iter().map(|&b| rank[b as usize]).collect());
+        weights.push(count);
+    }
 
     let mut pair_counts: FxHashMap<u64, i64> = FxHashMap::default();
     let mut where_to_update: FxHashMap<u64, Vec<u32>> = FxHashMap::default();
@@ -233,6 +235,7 @@ pub fn train(
             if count > 0 {
                 pos.sort_unstable();
                 pos.dedup();
+                pos.shrink_to_fit();
                 queue.push(Entry { count: count as u64, pair: ((k >> 32) as u32, k as u32), pos });
             }
         }
@@ -326,10 +329,10 @@ mod tests {
         let mut counts = PieceCounts::default();
         counts.counts.insert(b"abab".to_vec(), 3);
         counts.counts.insert(b"cd".to_vec(), 6);
-        let t = train(&counts, 259, 0, 1, &mut |_| true).unwrap();
+        let t = train(counts.clone(), 259, 0, 1, &mut |_| true).unwrap();
         // (a,b) and (c,d) both count 6: (a,b) has the smaller ids. Then (c,d), then (ab,ab).
         assert_eq!(t.merges, vec![(b"a".to_vec(), b"b".to_vec()), (b"c".to_vec(), b"d".to_vec()), (b"ab".to_vec(), b"ab".to_vec())]);
-        assert!(train(&counts, 100, 0, 1, &mut |_| true).is_err());
+        assert!(train(counts, 100, 0, 1, &mut |_| true).is_err());
     }
 }
 

@@ -419,6 +419,15 @@ struct CoreTrainer {
     progress: bool,
 }
 
+/// Gives memory freed by the worker threads back to the system (glibc keeps it per thread
+/// arena otherwise), so building the trained tokenizer does not stack on top of it.
+fn release_free_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    unsafe {
+        libc::malloc_trim(0);
+    }
+}
+
 fn interrupted() -> bool {
     Python::attach(|py| py.check_signals().is_err())
 }
@@ -458,6 +467,7 @@ impl CoreTrainer {
         bar.finish_and_clear();
         let counts = counts.map_err(to_py)?;
         self.counts.merge(counts);
+        release_free_memory();
         Ok(())
     }
 
@@ -475,14 +485,15 @@ impl CoreTrainer {
         (self.counts.counts.len(), self.counts.counts.values().sum())
     }
 
-    /// Learns merges; returns the `tokenizer.json` text of the trained tokenizer.
+    /// Learns merges (consuming the counts: a trainer trains once); returns the `tokenizer.json`
+    /// text of the trained tokenizer.
     #[pyo3(signature = (vocab_size, special_tokens, min_frequency=1))]
-    fn train(&self, py: Python<'_>, vocab_size: usize, special_tokens: Vec<String>, min_frequency: u64) -> PyResult<String> {
+    fn train(&mut self, py: Python<'_>, vocab_size: usize, special_tokens: Vec<String>, min_frequency: u64) -> PyResult<String> {
         if self.counts.counts.is_empty() {
-            return Err(PyValueError::new_err("empty corpus: no text to learn from"));
+            return Err(PyValueError::new_err("empty corpus: no text to learn from (or this trainer already trained)"));
         }
         let bar = bar(self.progress, vocab_size.saturating_sub(256 + special_tokens.len()) as u64, "merging");
-        let counts = &self.counts;
+        let counts = std::mem::take(&mut self.counts);
         let n_special = special_tokens.len();
         let trained = py.detach(|| {
             train::train(counts, vocab_size, n_special, min_frequency, &mut |done| {
@@ -492,8 +503,9 @@ impl CoreTrainer {
         });
         bar.finish_and_clear();
         let trained = trained.map_err(to_py)?;
-        let doc = train::document(&trained.merges, &self.pattern, &special_tokens);
-        Ok(doc.to_string())
+        let doc = train::document(&trained.merges, &self.pattern, &special_tokens).to_string();
+        release_free_memory();
+        Ok(doc)
     }
 }
 
