@@ -251,14 +251,29 @@ pub fn merge_batch<'a>(
         }
         word_base = word_base.saturating_add(max_word).saturating_add(1);
     }
+    // Initial count, in parallel: every eligible adjacent pair with its position, sorted by
+    // pair then position, so each pair's ordered occurrence set is built from one sorted run.
+    let occurrences: Vec<(u64, u32)> = crate::pool::pool(None).install(|| {
+        use rayon::prelude::*;
+        let st = &st;
+        let mut found: Vec<(u64, u32)> = (0..total as u32)
+            .into_par_iter()
+            .with_min_len(4096)
+            .filter_map(|p| {
+                let q = st.next[p as usize];
+                st.eligible(p, q).then(|| (key(st.tok[p as usize], st.tok[q as usize]), p))
+            })
+            .collect();
+        found.par_sort_unstable();
+        found
+    });
+    for run in occurrences.chunk_by(|a, b| a.0 == b.0) {
+        let positions: BTreeSet<u32> = run.iter().map(|&(_, p)| p).collect();
+        st.pairs.insert(run[0].0, Pair { occurrences: positions });
+        st.push(run[0].0);
+    }
+    drop(occurrences);
     let mut touched = Vec::new();
-    for p in 0..total as u32 {
-        st.add(p, &mut touched);
-    }
-    let keys: Vec<u64> = st.pairs.keys().copied().collect();
-    for k in keys {
-        st.push(k);
-    }
 
     let mut history = History { tok: st.tok.clone(), made: Vec::new(), base: total, end: st.end.clone() };
     let mut instance: Vec<u32> = (0..total as u32).collect();
