@@ -11,32 +11,14 @@ from __future__ import annotations
 import re as _re
 
 
-def bpe_merge(piece: bytes, ranks: dict[bytes, int]) -> list[int]:
-    """tiktoken's merge rule on one piece."""
-    if piece in ranks:
-        return [ranks[piece]]
+def _merge(piece: bytes, rank_of) -> list[bytes]:
+    """Start from single bytes; repeatedly merge the adjacent pair of lowest rank (leftmost on
+    ties) until ``rank_of(left, right)`` is None for every pair."""
     parts = [piece[i : i + 1] for i in range(len(piece))]
     while len(parts) > 1:
         best = None
         for i in range(len(parts) - 1):
-            rank = ranks.get(parts[i] + parts[i + 1])
-            if rank is not None and (best is None or rank < best[0]):
-                best = (rank, i)
-        if best is None:
-            break
-        i = best[1]
-        parts[i : i + 2] = [parts[i] + parts[i + 1]]
-    return [ranks[p] for p in parts]
-
-
-def bpe_merge_list(piece: bytes, merges: dict[tuple[bytes, bytes], int]) -> list[bytes]:
-    """Hugging Face's merge rule on one piece: only listed merges apply, lowest index first,
-    leftmost on ties. Returns the token bytes."""
-    parts = [piece[i : i + 1] for i in range(len(piece))]
-    while len(parts) > 1:
-        best = None
-        for i in range(len(parts) - 1):
-            rank = merges.get((parts[i], parts[i + 1]))
+            rank = rank_of(parts[i], parts[i + 1])
             if rank is not None and (best is None or rank < best[0]):
                 best = (rank, i)
         if best is None:
@@ -44,6 +26,20 @@ def bpe_merge_list(piece: bytes, merges: dict[tuple[bytes, bytes], int]) -> list
         i = best[1]
         parts[i : i + 2] = [parts[i] + parts[i + 1]]
     return parts
+
+
+def bpe_merge(piece: bytes, ranks: dict[bytes, int]) -> list[int]:
+    """tiktoken's merge rule on one piece: whole-piece lookup, then any two adjacent parts whose
+    concatenation is a token merge, lowest rank first."""
+    if piece in ranks:
+        return [ranks[piece]]
+    return [ranks[p] for p in _merge(piece, lambda a, b: ranks.get(a + b))]
+
+
+def bpe_merge_list(piece: bytes, merges: dict[tuple[bytes, bytes], int]) -> list[bytes]:
+    """Hugging Face's merge rule on one piece: only listed merges apply, lowest index first,
+    leftmost on ties. Returns the token bytes."""
+    return _merge(piece, lambda a, b: merges.get((a, b)))
 
 
 class ReferenceEncoder:

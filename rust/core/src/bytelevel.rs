@@ -12,7 +12,9 @@ fn tables() -> &'static Tables {
     static TABLES: OnceLock<Tables> = OnceLock::new();
     TABLES.get_or_init(|| {
         // Printable bytes map to themselves; the others are shifted to 256.. in byte order.
-        let printable = |b: u32| (33..=126).contains(&b) || (161..=172).contains(&b) || (174..=255).contains(&b);
+        let printable = |b: u32| {
+            (33..=126).contains(&b) || (161..=172).contains(&b) || (174..=255).contains(&b)
+        };
         let mut byte_to_char = ['\0'; 256];
         let mut next = 256u32;
         for b in 0..256u32 {
@@ -24,7 +26,10 @@ fn tables() -> &'static Tables {
             };
         }
         let char_to_byte = (0..256).map(|b| (byte_to_char[b], b as u8)).collect();
-        Tables { byte_to_char, char_to_byte }
+        Tables {
+            byte_to_char,
+            char_to_byte,
+        }
     })
 }
 
@@ -37,7 +42,9 @@ pub fn encode(bytes: &[u8]) -> String {
 /// The bytes of a byte-level string, or `None` if it holds a character outside the alphabet.
 pub fn decode(text: &str) -> Option<Vec<u8>> {
     let t = tables();
-    text.chars().map(|c| t.char_to_byte.get(&c).copied()).collect()
+    text.chars()
+        .map(|c| t.char_to_byte.get(&c).copied())
+        .collect()
 }
 
 /// Like Hugging Face's ByteLevel decoder: a token made only of alphabet characters

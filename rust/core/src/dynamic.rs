@@ -72,7 +72,11 @@ impl DynamicResult {
     /// (each sequence its own budget): the log is a prefix-closed list, so this replays exactly.
     pub fn replay(&self, budgets: &[usize]) -> Result<Vec<Vec<(u32, u32, u32)>>> {
         if budgets.len() != self.finals.len() {
-            return Err(Error::value(format!("{} budgets for {} sequences", budgets.len(), self.finals.len())));
+            return Err(Error::value(format!(
+                "{} budgets for {} sequences",
+                budgets.len(),
+                self.finals.len()
+            )));
         }
         let h = &self.history;
         let mut out = Vec::with_capacity(budgets.len());
@@ -91,7 +95,11 @@ impl DynamicResult {
                             continue;
                         }
                     }
-                    seq.push((h.tok[i], leftmost_base(h, i as u32) - start, h.end[i] - start));
+                    seq.push((
+                        h.tok[i],
+                        leftmost_base(h, i as u32) - start,
+                        h.end[i] - start,
+                    ));
                 }
             }
             out.push(seq);
@@ -129,14 +137,23 @@ fn key(a: u32, b: u32) -> u64 {
 
 impl State {
     fn eligible(&self, p: u32, q: u32) -> bool {
-        q != NONE && !self.special[p as usize] && !self.special[q as usize] && self.word[p as usize] == self.word[q as usize]
+        q != NONE
+            && !self.special[p as usize]
+            && !self.special[q as usize]
+            && self.word[p as usize] == self.word[q as usize]
     }
 
     fn add(&mut self, p: u32, touched: &mut Vec<u64>) {
         let q = self.next[p as usize];
         if self.eligible(p, q) {
             let k = key(self.tok[p as usize], self.tok[q as usize]);
-            self.pairs.entry(k).or_insert_with(|| Pair { occurrences: BTreeSet::new() }).occurrences.insert(p);
+            self.pairs
+                .entry(k)
+                .or_insert_with(|| Pair {
+                    occurrences: BTreeSet::new(),
+                })
+                .occurrences
+                .insert(p);
             touched.push(k);
         }
     }
@@ -162,12 +179,16 @@ impl State {
     /// The best pair, validated: stale heap entries are re-pushed with their current priority.
     fn pop_best(&mut self) -> Option<(u64, usize)> {
         while let Some((count, Reverse(first), k)) = self.heap.pop() {
-            let Some(pair) = self.pairs.get(&k) else { continue };
+            let Some(pair) = self.pairs.get(&k) else {
+                continue;
+            };
             match pair.occurrences.first() {
                 None => {
                     self.pairs.remove(&k);
                 }
-                Some(&f) if f == first && pair.occurrences.len() == count => return Some((k, count)),
+                Some(&f) if f == first && pair.occurrences.len() == count => {
+                    return Some((k, count))
+                }
                 Some(_) => self.push(k),
             }
         }
@@ -188,7 +209,10 @@ pub fn merge_batch<'a>(
     if let Some(s) = batch.iter().position(|s| s.tokens.is_empty()) {
         return Err(Error::value(format!("sequence {s} is empty")));
     }
-    if stop.target_reduction.is_some_and(|r| !(0.0..1.0).contains(&r)) {
+    if stop
+        .target_reduction
+        .is_some_and(|r| !(0.0..1.0).contains(&r))
+    {
         return Err(Error::value("target_reduction must be in [0, 1)"));
     }
     let total: usize = batch.iter().map(|s| s.tokens.len()).sum();
@@ -228,7 +252,11 @@ pub fn merge_batch<'a>(
         starts.push(start);
         let mut max_word = 0u32;
         for (i, &t) in seq.tokens.iter().enumerate() {
-            let bytes = token_bytes(t).ok_or_else(|| Error::value(format!("sequence {s}, position {i}: token id {t} is out of range")))?;
+            let bytes = token_bytes(t).ok_or_else(|| {
+                Error::value(format!(
+                    "sequence {s}, position {i}: token id {t} is out of range"
+                ))
+            })?;
             let id = *local.entry(t).or_insert_with(|| match index.get(bytes) {
                 Some(&id) => id,
                 None => {
@@ -243,7 +271,9 @@ pub fn merge_batch<'a>(
             st.next.push(if i + 1 == n { NONE } else { p + 1 });
             st.end.push(p + 1);
             if i > 0 && seq.words[i] < seq.words[i - 1] {
-                return Err(Error::value(format!("sequence {s}: word ids must not decrease (position {i})")));
+                return Err(Error::value(format!(
+                    "sequence {s}: word ids must not decrease (position {i})"
+                )));
             }
             max_word = max_word.max(seq.words[i]);
             st.word.push(word_base + seq.words[i]);
@@ -261,7 +291,8 @@ pub fn merge_batch<'a>(
             .with_min_len(4096)
             .filter_map(|p| {
                 let q = st.next[p as usize];
-                st.eligible(p, q).then(|| (key(st.tok[p as usize], st.tok[q as usize]), p))
+                st.eligible(p, q)
+                    .then(|| (key(st.tok[p as usize], st.tok[q as usize]), p))
             })
             .collect();
         found.par_sort_unstable();
@@ -269,13 +300,23 @@ pub fn merge_batch<'a>(
     });
     for run in occurrences.chunk_by(|a, b| a.0 == b.0) {
         let positions: BTreeSet<u32> = run.iter().map(|&(_, p)| p).collect();
-        st.pairs.insert(run[0].0, Pair { occurrences: positions });
+        st.pairs.insert(
+            run[0].0,
+            Pair {
+                occurrences: positions,
+            },
+        );
         st.push(run[0].0);
     }
     drop(occurrences);
     let mut touched = Vec::new();
 
-    let mut history = History { tok: st.tok.clone(), made: Vec::new(), base: total, end: st.end.clone() };
+    let mut history = History {
+        tok: st.tok.clone(),
+        made: Vec::new(),
+        base: total,
+        end: st.end.clone(),
+    };
     let mut instance: Vec<u32> = (0..total as u32).collect();
     let mut log = Vec::new();
     let mut lengths = vec![total];
@@ -284,12 +325,18 @@ pub fn merge_batch<'a>(
         if stop.max_merges.is_some_and(|m| log.len() >= m) || target.is_some_and(|t| length <= t) {
             break;
         }
-        if log.len() % 256 == 0 && cancelled() {
+        if log.len().is_multiple_of(256) && cancelled() {
             return Err(Error::interrupted());
         }
-        let Some((k, count)) = st.pop_best() else { break };
+        let Some((k, count)) = st.pop_best() else {
+            break;
+        };
         let (left, right) = ((k >> 32) as u32, k as u32);
-        let bytes = [vocab[left as usize].as_slice(), vocab[right as usize].as_slice()].concat();
+        let bytes = [
+            vocab[left as usize].as_slice(),
+            vocab[right as usize].as_slice(),
+        ]
+        .concat();
         let merged = match index.get(&bytes) {
             Some(&id) => id,
             None => {
@@ -298,7 +345,11 @@ pub fn merge_batch<'a>(
                 vocab.len() as u32 - 1
             }
         };
-        let positions = st.pairs.remove(&k).map(|p| p.occurrences).unwrap_or_default();
+        let positions = st
+            .pairs
+            .remove(&k)
+            .map(|p| p.occurrences)
+            .unwrap_or_default();
         touched.clear();
         let mut done = 0;
         for p in positions {
@@ -319,7 +370,9 @@ pub fn merge_batch<'a>(
             if after != NONE {
                 st.prev[after as usize] = p;
             }
-            history.made.push((log.len() as u32, instance[p as usize], instance[q as usize]));
+            history
+                .made
+                .push((log.len() as u32, instance[p as usize], instance[q as usize]));
             history.tok.push(merged);
             history.end.push(st.end[p as usize]);
             instance[p as usize] = (history.tok.len() - 1) as u32;
@@ -337,7 +390,12 @@ pub fn merge_batch<'a>(
             st.push(t);
         }
         length -= done;
-        log.push(Merge { left, right, merged, count: count as u64 });
+        log.push(Merge {
+            left,
+            right,
+            merged,
+            count: count as u64,
+        });
         lengths.push(length);
     }
 
@@ -354,7 +412,14 @@ pub fn merge_batch<'a>(
         sequences.push(out);
         finals.push((start, inst));
     }
-    Ok(DynamicResult { vocab, sequences, log, lengths, history, finals })
+    Ok(DynamicResult {
+        vocab,
+        sequences,
+        log,
+        lengths,
+        history,
+        finals,
+    })
 }
 
 /// Where merges may not cross.
@@ -367,37 +432,60 @@ pub enum Boundaries {
 }
 
 /// The input sequences of a batch of texts, tokenized by `tok` (special tokens recognised).
-pub fn sequences_from_texts(tok: &crate::Tokenizer, texts: &[String], boundaries: Boundaries) -> Result<Vec<Sequence>> {
+pub fn sequences_from_texts(
+    tok: &crate::Tokenizer,
+    texts: &[String],
+    boundaries: Boundaries,
+) -> Result<Vec<Sequence>> {
     crate::pool::map_ordered(texts, None, |text| {
-            let encoded = tok.encode_with_pieces(text)?;
-            let tokens: Vec<u32> = encoded.iter().map(|t| t.0).collect();
-            let special: Vec<bool> = encoded.iter().map(|t| t.2).collect();
-            let words = match boundaries {
-                Boundaries::PreTokens => encoded.iter().map(|t| t.1).collect(),
-                Boundaries::Words => word_ids(tok, &tokens, &special)?,
-            };
-            Ok(Sequence { tokens, words, special })
+        let encoded = tok.encode_with_pieces(text)?;
+        let tokens: Vec<u32> = encoded.iter().map(|t| t.0).collect();
+        let special: Vec<bool> = encoded.iter().map(|t| t.2).collect();
+        let words = match boundaries {
+            Boundaries::PreTokens => encoded.iter().map(|t| t.1).collect(),
+            Boundaries::Words => word_ids(tok, &tokens, &special)?,
+        };
+        Ok(Sequence {
+            tokens,
+            words,
+            special,
         })
-        .into_iter()
-        .collect()
+    })
+    .into_iter()
+    .collect()
 }
 
 /// Input sequences from ids, with word ids given or derived from whitespace.
-pub fn sequences_from_ids(tok: &crate::Tokenizer, ids: Vec<Vec<u32>>, words: Option<Vec<Vec<u32>>>) -> Result<Vec<Sequence>> {
+pub fn sequences_from_ids(
+    tok: &crate::Tokenizer,
+    ids: Vec<Vec<u32>>,
+    words: Option<Vec<Vec<u32>>>,
+) -> Result<Vec<Sequence>> {
     if let Some(w) = &words {
         if w.len() != ids.len() {
-            return Err(Error::value(format!("{} sequences but {} word-id lists", ids.len(), w.len())));
+            return Err(Error::value(format!(
+                "{} sequences but {} word-id lists",
+                ids.len(),
+                w.len()
+            )));
         }
     }
     let mut given = words.map(|w| w.into_iter());
     ids.into_iter()
         .map(|tokens| {
-            let special: Vec<bool> = tokens.iter().map(|&t| tok.added_by_id(t).is_some()).collect();
+            let special: Vec<bool> = tokens
+                .iter()
+                .map(|&t| tok.added_by_id(t).is_some())
+                .collect();
             let words = match given.as_mut().and_then(Iterator::next) {
                 Some(w) => w,
                 None => word_ids(tok, &tokens, &special)?,
             };
-            Ok(Sequence { tokens, words, special })
+            Ok(Sequence {
+                tokens,
+                words,
+                special,
+            })
         })
         .collect()
 }
@@ -406,7 +494,10 @@ fn word_ids(tok: &crate::Tokenizer, tokens: &[u32], special: &[bool]) -> Result<
     let bytes: Vec<&[u8]> = tokens
         .iter()
         .enumerate()
-        .map(|(i, &t)| tok.token_bytes(t).ok_or_else(|| Error::value(format!("position {i}: token id {t} is out of range"))))
+        .map(|(i, &t)| {
+            tok.token_bytes(t)
+                .ok_or_else(|| Error::value(format!("position {i}: token id {t} is out of range")))
+        })
         .collect::<Result<_>>()?;
     Ok(whitespace_words(&bytes, special))
 }
@@ -440,10 +531,20 @@ mod tests {
             .map(|s| {
                 let toks: Vec<&[u8]> = s.iter().map(|&t| tokens[t as usize].as_slice()).collect();
                 let special = vec![false; s.len()];
-                Sequence { tokens: s.to_vec(), words: whitespace_words(&toks, &special), special }
+                Sequence {
+                    tokens: s.to_vec(),
+                    words: whitespace_words(&toks, &special),
+                    special,
+                }
             })
             .collect();
-        merge_batch(&|t| tokens.get(t as usize).map(Vec::as_slice), &batch, stop, &|| false).unwrap()
+        merge_batch(
+            &|t| tokens.get(t as usize).map(Vec::as_slice),
+            &batch,
+            stop,
+            &|| false,
+        )
+        .unwrap()
     }
 
     #[test]
@@ -453,12 +554,18 @@ mod tests {
         assert_eq!(r.log[0].count, 2);
         assert_eq!(r.vocab[r.log[0].merged as usize], b"aa");
         assert_eq!(r.lengths, vec![8, 7, 5, 4]);
-        let words: Vec<Vec<u8>> = r.sequences[1].iter().map(|t| r.vocab[t.0 as usize].clone()).collect();
+        let words: Vec<Vec<u8>> = r.sequences[1]
+            .iter()
+            .map(|t| r.vocab[t.0 as usize].clone())
+            .collect();
         assert_eq!(words, vec![b"ab".to_vec(), b" ".to_vec(), b"ab".to_vec()]);
         // Replaying the whole log gives the result; replaying none gives the input.
         assert_eq!(r.replay(&[3, 3]).unwrap(), r.sequences);
         let base = r.replay(&[0, 0]).unwrap();
         assert_eq!(base[0].len(), 3);
-        assert_eq!(base[1].iter().map(|t| (t.1, t.2)).collect::<Vec<_>>(), vec![(0, 1), (1, 2), (2, 3), (3, 4), (4, 5)]);
+        assert_eq!(
+            base[1].iter().map(|t| (t.1, t.2)).collect::<Vec<_>>(),
+            vec![(0, 1), (1, 2), (2, 3), (3, 4), (4, 5)]
+        );
     }
 }

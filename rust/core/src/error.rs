@@ -30,7 +30,10 @@ pub struct Error {
 
 impl Error {
     pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
-        Error { kind, message: message.into() }
+        Error {
+            kind,
+            message: message.into(),
+        }
     }
     pub fn format(message: impl Into<String>) -> Self {
         Self::new(ErrorKind::Format, message)
@@ -48,7 +51,11 @@ impl Error {
         Self::new(ErrorKind::Interrupted, "interrupted")
     }
     pub fn io(path: &str, err: &std::io::Error) -> Self {
-        let kind = if err.kind() == std::io::ErrorKind::NotFound { ErrorKind::NotFound } else { ErrorKind::Io };
+        let kind = if err.kind() == std::io::ErrorKind::NotFound {
+            ErrorKind::NotFound
+        } else {
+            ErrorKind::Io
+        };
         Self::new(kind, format!("{path}: {err}"))
     }
 }

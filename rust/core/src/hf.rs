@@ -14,18 +14,29 @@ use crate::vocab::Vocab;
 use serde_json::{json, Map, Value};
 
 /// GPT-2's pattern, as Hugging Face's `ByteLevel(use_regex=True)` applies it.
-pub const GPT2_PATTERN: &str = r"'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+";
+pub const GPT2_PATTERN: &str =
+    r"'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+";
 
 #[derive(Clone, Debug)]
 pub enum PostStep {
-    ByteLevel { trim_offsets: bool, add_prefix_space: bool },
-    Template { single: Vec<TemplatePiece>, pair: Vec<TemplatePiece> },
+    ByteLevel {
+        trim_offsets: bool,
+        add_prefix_space: bool,
+    },
+    Template {
+        single: Vec<TemplatePiece>,
+        pair: Vec<TemplatePiece>,
+    },
 }
 
 #[derive(Clone, Debug)]
 pub enum TemplatePiece {
     /// A special token's ids and token strings, with its type id.
-    Special { ids: Vec<u32>, tokens: Vec<String>, type_id: u32 },
+    Special {
+        ids: Vec<u32>,
+        tokens: Vec<String>,
+        type_id: u32,
+    },
     /// Sequence A (0) or B (1), with the type id to give it.
     Sequence { which: usize, type_id: u32 },
 }
@@ -53,18 +64,22 @@ pub struct HfEncoding {
 }
 
 fn field<'a>(obj: &'a Value, path: &str, key: &str) -> Result<&'a Value> {
-    obj.get(key).ok_or_else(|| Error::format(format!("{path}: missing field \"{key}\"")))
+    obj.get(key)
+        .ok_or_else(|| Error::format(format!("{path}: missing field \"{key}\"")))
 }
 
 fn as_str<'a>(v: &'a Value, path: &str) -> Result<&'a str> {
-    v.as_str().ok_or_else(|| Error::format(format!("{path}: expected a string, found {v}")))
+    v.as_str()
+        .ok_or_else(|| Error::format(format!("{path}: expected a string, found {v}")))
 }
 
 fn as_bool(v: Option<&Value>, path: &str, default: bool) -> Result<bool> {
     match v {
         None | Some(Value::Null) => Ok(default),
         Some(Value::Bool(b)) => Ok(*b),
-        Some(other) => Err(Error::format(format!("{path}: expected true or false, found {other}"))),
+        Some(other) => Err(Error::format(format!(
+            "{path}: expected true or false, found {other}"
+        ))),
     }
 }
 
@@ -81,51 +96,93 @@ fn kind<'a>(v: &'a Value, path: &str) -> Result<&'a str> {
 
 /// Loads a `tokenizer.json` document.
 pub fn from_json(text: &str, name: &str) -> Result<(Tokenizer, HfExtras)> {
-    let doc: Value = serde_json::from_str(text)
-        .map_err(|e| Error::format(format!("not valid JSON (line {}, column {}): {e}", e.line(), e.column())))?;
+    let doc: Value = serde_json::from_str(text).map_err(|e| {
+        Error::format(format!(
+            "not valid JSON (line {}, column {}): {e}",
+            e.line(),
+            e.column()
+        ))
+    })?;
     if !doc.is_object() {
         return Err(Error::format("a tokenizer.json must hold a JSON object"));
     }
     for key in ["truncation", "padding"] {
         if doc.get(key).is_some_and(|v| !v.is_null()) {
-            return Err(Error::unsupported(format!("{key}: toksmith does not apply {key}; set it to null")));
+            return Err(Error::unsupported(format!(
+                "{key}: toksmith does not apply {key}; set it to null"
+            )));
         }
     }
     if let Some(n) = doc.get("normalizer").filter(|v| !v.is_null()) {
-        return Err(Error::unsupported(format!("normalizer: unsupported normalizer {}", kind(n, "normalizer")?)));
+        return Err(Error::unsupported(format!(
+            "normalizer: unsupported normalizer {}",
+            kind(n, "normalizer")?
+        )));
     }
     let model = field(&doc, "tokenizer.json", "model")?;
     let (vocab, token_strings) = parse_model(model)?;
     let added = parse_added(doc.get("added_tokens"))?;
     let steps = parse_pre_tokenizer(field(&doc, "tokenizer.json", "pre_tokenizer")?)?;
-    let post = parse_post(doc.get("post_processor").unwrap_or(&Value::Null), "post_processor", &added)?;
+    let post = parse_post(
+        doc.get("post_processor").unwrap_or(&Value::Null),
+        "post_processor",
+        &added,
+    )?;
     if let Some(d) = doc.get("decoder").filter(|v| !v.is_null()) {
         let t = kind(d, "decoder")?;
         if t != "ByteLevel" {
-            return Err(Error::unsupported(format!("decoder: unsupported decoder {t} (only ByteLevel)")));
+            return Err(Error::unsupported(format!(
+                "decoder: unsupported decoder {t} (only ByteLevel)"
+            )));
         }
     }
     let tokenizer = Tokenizer::new(name, vocab, PreTokenizer::Steps(steps), added)?;
-    let string_ids = token_strings.iter().enumerate().filter_map(|(id, s)| Some((s.clone()?, id as u32))).collect();
+    let string_ids = token_strings
+        .iter()
+        .enumerate()
+        .filter_map(|(id, s)| Some((s.clone()?, id as u32)))
+        .collect();
     drop(doc);
-    Ok((tokenizer, HfExtras { token_strings, string_ids, post, source: text.to_string() }))
+    Ok((
+        tokenizer,
+        HfExtras {
+            token_strings,
+            string_ids,
+            post,
+            source: text.to_string(),
+        },
+    ))
 }
 
 fn parse_model(model: &Value) -> Result<(Vocab, Vec<Option<String>>)> {
     let t = kind(model, "model")?;
     if t != "BPE" {
-        return Err(Error::unsupported(format!("model: unsupported model type {t} (only BPE)")));
+        return Err(Error::unsupported(format!(
+            "model: unsupported model type {t} (only BPE)"
+        )));
     }
-    if model.get("dropout").is_some_and(|d| !d.is_null() && d.as_f64() != Some(0.0)) {
-        return Err(Error::unsupported("model.dropout: BPE dropout is not supported"));
+    if model
+        .get("dropout")
+        .is_some_and(|d| !d.is_null() && d.as_f64() != Some(0.0))
+    {
+        return Err(Error::unsupported(
+            "model.dropout: BPE dropout is not supported",
+        ));
     }
     for key in ["continuing_subword_prefix", "end_of_word_suffix"] {
-        if model.get(key).is_some_and(|v| !v.is_null() && v.as_str() != Some("")) {
-            return Err(Error::unsupported(format!("model.{key}: not supported for byte-level BPE")));
+        if model
+            .get(key)
+            .is_some_and(|v| !v.is_null() && v.as_str() != Some(""))
+        {
+            return Err(Error::unsupported(format!(
+                "model.{key}: not supported for byte-level BPE"
+            )));
         }
     }
     if as_bool(model.get("byte_fallback"), "model.byte_fallback", false)? {
-        return Err(Error::unsupported("model.byte_fallback: not supported (byte-level vocabularies need none)"));
+        return Err(Error::unsupported(
+            "model.byte_fallback: not supported (byte-level vocabularies need none)",
+        ));
     }
     let vocab_obj = field(model, "model", "vocab")?
         .as_object()
@@ -155,11 +212,22 @@ fn parse_model(model: &Value) -> Result<(Vocab, Vec<Option<String>>)> {
                 let mut parts = s.split(' ');
                 match (parts.next(), parts.next(), parts.next()) {
                     (Some(a), Some(b), None) => (a.to_string(), b.to_string()),
-                    _ => return Err(Error::format(format!("{path}: expected \"left right\", found {s:?}"))),
+                    _ => {
+                        return Err(Error::format(format!(
+                            "{path}: expected \"left right\", found {s:?}"
+                        )))
+                    }
                 }
             }
-            Value::Array(pair) if pair.len() == 2 => (as_str(&pair[0], &path)?.to_string(), as_str(&pair[1], &path)?.to_string()),
-            other => return Err(Error::format(format!("{path}: expected a pair of tokens, found {other}"))),
+            Value::Array(pair) if pair.len() == 2 => (
+                as_str(&pair[0], &path)?.to_string(),
+                as_str(&pair[1], &path)?.to_string(),
+            ),
+            other => {
+                return Err(Error::format(format!(
+                    "{path}: expected a pair of tokens, found {other}"
+                )))
+            }
         };
         let to_bytes = |s: &str| {
             bytelevel::decode(s)
@@ -171,7 +239,9 @@ fn parse_model(model: &Value) -> Result<(Vocab, Vec<Option<String>>)> {
         None | Some(Value::Null) => None,
         Some(u) => {
             let u = as_str(u, "model.unk_token")?;
-            let id = vocab_obj.get(u).ok_or_else(|| Error::format(format!("model.unk_token: {u:?} is not in the vocabulary")))?;
+            let id = vocab_obj.get(u).ok_or_else(|| {
+                Error::format(format!("model.unk_token: {u:?} is not in the vocabulary"))
+            })?;
             Some(as_u32(id, "model.unk_token")?)
         }
     };
@@ -181,14 +251,20 @@ fn parse_model(model: &Value) -> Result<(Vocab, Vec<Option<String>>)> {
 }
 
 fn parse_added(v: Option<&Value>) -> Result<Vec<AddedToken>> {
-    let Some(list) = v.filter(|v| !v.is_null()) else { return Ok(Vec::new()) };
-    let list = list.as_array().ok_or_else(|| Error::format("added_tokens: expected a list"))?;
+    let Some(list) = v.filter(|v| !v.is_null()) else {
+        return Ok(Vec::new());
+    };
+    let list = list
+        .as_array()
+        .ok_or_else(|| Error::format("added_tokens: expected a list"))?;
     let mut out = Vec::with_capacity(list.len());
     for (i, t) in list.iter().enumerate() {
         let path = format!("added_tokens[{i}]");
         for flag in ["single_word", "lstrip", "rstrip"] {
             if as_bool(t.get(flag), &format!("{path}.{flag}"), false)? {
-                return Err(Error::unsupported(format!("{path}.{flag}: added tokens with {flag}=true are not supported")));
+                return Err(Error::unsupported(format!(
+                    "{path}.{flag}: added tokens with {flag}=true are not supported"
+                )));
             }
         }
         let special = as_bool(t.get("special"), &format!("{path}.special"), false)?;
@@ -204,20 +280,27 @@ fn parse_added(v: Option<&Value>) -> Result<Vec<AddedToken>> {
 
 fn parse_pre_tokenizer(v: &Value) -> Result<Vec<Step>> {
     if v.is_null() {
-        return Err(Error::unsupported("pre_tokenizer: byte-level BPE needs a ByteLevel pre-tokenizer, found null"));
+        return Err(Error::unsupported(
+            "pre_tokenizer: byte-level BPE needs a ByteLevel pre-tokenizer, found null",
+        ));
     }
     let parts: Vec<(String, &Value)> = if kind(v, "pre_tokenizer")? == "Sequence" {
         let list = field(v, "pre_tokenizer", "pretokenizers")?
             .as_array()
             .ok_or_else(|| Error::format("pre_tokenizer.pretokenizers: expected a list"))?;
-        list.iter().enumerate().map(|(i, p)| (format!("pre_tokenizer.pretokenizers[{i}]"), p)).collect()
+        list.iter()
+            .enumerate()
+            .map(|(i, p)| (format!("pre_tokenizer.pretokenizers[{i}]"), p))
+            .collect()
     } else {
         vec![("pre_tokenizer".to_string(), v)]
     };
     let mut steps = Vec::with_capacity(parts.len());
     for (i, (path, p)) in parts.iter().enumerate() {
         if matches!(steps.last(), Some(Step::ByteLevel { .. })) {
-            return Err(Error::unsupported(format!("{path}: steps after ByteLevel are not supported")));
+            return Err(Error::unsupported(format!(
+                "{path}: steps after ByteLevel are not supported"
+            )));
         }
         let step = match kind(p, path)? {
             "Split" => {
@@ -227,37 +310,70 @@ fn parse_pre_tokenizer(v: &Value) -> Result<Vec<Step>> {
                 } else if let Some(s) = pattern.get("String") {
                     let s = as_str(s, &format!("{path}.pattern.String"))?;
                     if s.is_empty() {
-                        return Err(Error::format(format!("{path}.pattern.String: empty pattern")));
+                        return Err(Error::format(format!(
+                            "{path}.pattern.String: empty pattern"
+                        )));
                     }
                     Matcher::Literal(s.to_string())
                 } else {
-                    return Err(Error::format(format!("{path}.pattern: expected {{\"Regex\": ...}} or {{\"String\": ...}}")));
+                    return Err(Error::format(format!(
+                        "{path}.pattern: expected {{\"Regex\": ...}} or {{\"String\": ...}}"
+                    )));
                 };
-                let behavior = parse_behavior(field(p, path, "behavior")?, &format!("{path}.behavior"))?;
+                let behavior =
+                    parse_behavior(field(p, path, "behavior")?, &format!("{path}.behavior"))?;
                 let invert = as_bool(p.get("invert"), &format!("{path}.invert"), false)?;
-                Step::Split { matcher, behavior, invert }
+                Step::Split {
+                    matcher,
+                    behavior,
+                    invert,
+                }
             }
             "Digits" => {
-                let individual = as_bool(p.get("individual_digits"), &format!("{path}.individual_digits"), false)?;
-                let behavior = if individual { SplitBehavior::Isolated } else { SplitBehavior::Contiguous };
-                Step::Split { matcher: Matcher::Numeric, behavior, invert: false }
+                let individual = as_bool(
+                    p.get("individual_digits"),
+                    &format!("{path}.individual_digits"),
+                    false,
+                )?;
+                let behavior = if individual {
+                    SplitBehavior::Isolated
+                } else {
+                    SplitBehavior::Contiguous
+                };
+                Step::Split {
+                    matcher: Matcher::Numeric,
+                    behavior,
+                    invert: false,
+                }
             }
             "ByteLevel" => {
                 let use_regex = as_bool(p.get("use_regex"), &format!("{path}.use_regex"), true)?;
                 Step::ByteLevel {
-                    add_prefix_space: as_bool(p.get("add_prefix_space"), &format!("{path}.add_prefix_space"), true)?,
-                    regex: if use_regex { Some(Regex::onig(GPT2_PATTERN)?) } else { None },
+                    add_prefix_space: as_bool(
+                        p.get("add_prefix_space"),
+                        &format!("{path}.add_prefix_space"),
+                        true,
+                    )?,
+                    regex: if use_regex {
+                        Some(Regex::onig(GPT2_PATTERN)?)
+                    } else {
+                        None
+                    },
                 }
             }
             other => {
-                return Err(Error::unsupported(format!("{path}: unsupported pre-tokenizer type {other}")));
+                return Err(Error::unsupported(format!(
+                    "{path}: unsupported pre-tokenizer type {other}"
+                )));
             }
         };
         steps.push(step);
         let _ = i;
     }
     if !matches!(steps.last(), Some(Step::ByteLevel { .. })) {
-        return Err(Error::unsupported("pre_tokenizer: byte-level BPE needs a final ByteLevel pre-tokenizer"));
+        return Err(Error::unsupported(
+            "pre_tokenizer: byte-level BPE needs a final ByteLevel pre-tokenizer",
+        ));
     }
     Ok(steps)
 }
@@ -269,7 +385,11 @@ fn parse_behavior(v: &Value, path: &str) -> Result<SplitBehavior> {
         "MergedWithPrevious" => SplitBehavior::MergedWithPrevious,
         "MergedWithNext" => SplitBehavior::MergedWithNext,
         "Contiguous" => SplitBehavior::Contiguous,
-        other => return Err(Error::format(format!("{path}: unknown split behavior {other:?}"))),
+        other => {
+            return Err(Error::format(format!(
+                "{path}: unknown split behavior {other:?}"
+            )))
+        }
     })
 }
 
@@ -290,7 +410,11 @@ fn parse_post(v: &Value, path: &str, added: &[AddedToken]) -> Result<Vec<PostSte
         }
         "ByteLevel" => Ok(vec![PostStep::ByteLevel {
             trim_offsets: as_bool(v.get("trim_offsets"), &format!("{path}.trim_offsets"), true)?,
-            add_prefix_space: as_bool(v.get("add_prefix_space"), &format!("{path}.add_prefix_space"), true)?,
+            add_prefix_space: as_bool(
+                v.get("add_prefix_space"),
+                &format!("{path}.add_prefix_space"),
+                true,
+            )?,
         }]),
         "TemplateProcessing" => {
             let specials = field(v, path, "special_tokens")?;
@@ -304,9 +428,11 @@ fn parse_post(v: &Value, path: &str, added: &[AddedToken]) -> Result<Vec<PostSte
                     if let Some(s) = piece.get("SpecialToken") {
                         let name = as_str(field(s, &at, "id")?, &at)?;
                         let type_id = as_u32(field(s, &at, "type_id")?, &at)?;
-                        let entry = specials
-                            .get(name)
-                            .ok_or_else(|| Error::format(format!("{at}: special token {name:?} is not in special_tokens")))?;
+                        let entry = specials.get(name).ok_or_else(|| {
+                            Error::format(format!(
+                                "{at}: special token {name:?} is not in special_tokens"
+                            ))
+                        })?;
                         let ids = field(entry, &at, "ids")?
                             .as_array()
                             .ok_or_else(|| Error::format(format!("{at}: ids must be a list")))?
@@ -319,24 +445,42 @@ fn parse_post(v: &Value, path: &str, added: &[AddedToken]) -> Result<Vec<PostSte
                             .iter()
                             .map(|t| as_str(t, &at).map(str::to_string))
                             .collect::<Result<Vec<_>>>()?;
-                        out.push(TemplatePiece::Special { ids, tokens, type_id });
+                        out.push(TemplatePiece::Special {
+                            ids,
+                            tokens,
+                            type_id,
+                        });
                     } else if let Some(s) = piece.get("Sequence") {
                         let which = match as_str(field(s, &at, "id")?, &at)? {
                             "A" => 0,
                             "B" => 1,
-                            other => return Err(Error::format(format!("{at}: unknown sequence {other:?}"))),
+                            other => {
+                                return Err(Error::format(format!(
+                                    "{at}: unknown sequence {other:?}"
+                                )))
+                            }
                         };
-                        out.push(TemplatePiece::Sequence { which, type_id: as_u32(field(s, &at, "type_id")?, &at)? });
+                        out.push(TemplatePiece::Sequence {
+                            which,
+                            type_id: as_u32(field(s, &at, "type_id")?, &at)?,
+                        });
                     } else {
-                        return Err(Error::format(format!("{at}: expected SpecialToken or Sequence")));
+                        return Err(Error::format(format!(
+                            "{at}: expected SpecialToken or Sequence"
+                        )));
                     }
                 }
                 Ok(out)
             };
             let _ = added;
-            Ok(vec![PostStep::Template { single: template("single")?, pair: template("pair")? }])
+            Ok(vec![PostStep::Template {
+                single: template("single")?,
+                pair: template("pair")?,
+            }])
         }
-        other => Err(Error::unsupported(format!("{path}: unsupported post-processor {other}"))),
+        other => Err(Error::unsupported(format!(
+            "{path}: unsupported post-processor {other}"
+        ))),
     }
 }
 
@@ -351,24 +495,37 @@ impl HfExtras {
 
     /// The id of a token string: an added token's content, or a vocabulary string.
     pub fn token_to_id(&self, tok: &Tokenizer, token: &str) -> Option<u32> {
-        tok.added_token(token).map(|t| t.id).or_else(|| self.string_ids.get(token).copied())
+        tok.added_token(token)
+            .map(|t| t.id)
+            .or_else(|| self.string_ids.get(token).copied())
     }
 
     /// The number of distinct token strings (the vocabulary's, plus added tokens outside it).
     pub fn vocab_size(&self, tok: &Tokenizer, with_added_tokens: bool) -> usize {
-        let extra = tok.added_tokens().iter().filter(|t| !self.string_ids.contains_key(&t.content)).count();
+        let extra = tok
+            .added_tokens()
+            .iter()
+            .filter(|t| !self.string_ids.contains_key(&t.content))
+            .count();
         self.string_ids.len() + if with_added_tokens { extra } else { 0 }
     }
 
     /// Encodes one sequence (or a pair) into a Hugging Face `Encoding`.
-    pub fn encode(&self, tok: &Tokenizer, text: &str, pair: Option<&str>, add_special_tokens: bool) -> Result<HfEncoding> {
+    pub fn encode(
+        &self,
+        tok: &Tokenizer,
+        text: &str,
+        pair: Option<&str>,
+        add_special_tokens: bool,
+    ) -> Result<HfEncoding> {
         let mut parts = Vec::new();
         for (which, t) in std::iter::once(text).chain(pair).enumerate() {
             let spanned = tok.encode_hf(t)?;
             let mut enc = HfEncoding::default();
             for s in spanned {
                 enc.ids.push(s.id);
-                enc.tokens.push(self.token_string(tok, s.id).unwrap_or_default());
+                enc.tokens
+                    .push(self.token_string(tok, s.id).unwrap_or_default());
                 enc.offsets.push((s.start, s.end));
                 enc.type_ids.push(which as u32);
                 enc.special_tokens_mask.push(0);
@@ -381,14 +538,20 @@ impl HfExtras {
             to_char_offsets(&mut enc.offsets, t);
         }
         for step in &self.post {
-            if let PostStep::ByteLevel { trim_offsets: true, add_prefix_space } = step {
+            if let PostStep::ByteLevel {
+                trim_offsets: true,
+                add_prefix_space,
+            } = step
+            {
                 for (enc, _) in parts.iter_mut() {
                     trim_offsets(enc, *add_prefix_space);
                 }
             }
         }
         let template = self.post.iter().rev().find_map(|s| match s {
-            PostStep::Template { single, pair } => Some(if parts.len() == 1 { single } else { pair }),
+            PostStep::Template { single, pair } => {
+                Some(if parts.len() == 1 { single } else { pair })
+            }
             _ => None,
         });
         let mut out = HfEncoding::default();
@@ -396,7 +559,11 @@ impl HfExtras {
             Some(pieces) if add_special_tokens => {
                 for piece in pieces {
                     match piece {
-                        TemplatePiece::Special { ids, tokens, type_id } => {
+                        TemplatePiece::Special {
+                            ids,
+                            tokens,
+                            type_id,
+                        } => {
                             for (id, token) in ids.iter().zip(tokens) {
                                 out.ids.push(*id);
                                 out.tokens.push(token.clone());
@@ -443,10 +610,13 @@ impl HfEncoding {
         self.tokens.extend_from_slice(&other.tokens);
         self.offsets.extend_from_slice(&other.offsets);
         match type_id {
-            Some(t) => self.type_ids.extend(std::iter::repeat_n(t, other.ids.len())),
+            Some(t) => self
+                .type_ids
+                .extend(std::iter::repeat_n(t, other.ids.len())),
             None => self.type_ids.extend_from_slice(&other.type_ids),
         }
-        self.special_tokens_mask.extend_from_slice(&other.special_tokens_mask);
+        self.special_tokens_mask
+            .extend_from_slice(&other.special_tokens_mask);
     }
 }
 
@@ -504,9 +674,27 @@ pub fn document_for(tok: &Tokenizer, pattern: &str) -> Value {
         vocab.insert(t.content.clone(), json!(t.id));
     }
     let name = |id: u32| bytelevel::encode(tok.vocab.token(id).unwrap_or_default());
-    let merges: Vec<Value> = tok.vocab.merges().iter().map(|&(a, b)| json!([name(a), name(b)])).collect();
-    let mut added: Vec<&AddedToken> = tok.added_tokens().iter().collect();
+    let merges: Vec<Value> = tok
+        .vocab
+        .merges()
+        .iter()
+        .map(|&(a, b)| json!([name(a), name(b)]))
+        .collect();
+    let mut added: Vec<AddedToken> = tok.added_tokens().to_vec();
     added.sort_by_key(|t| t.id);
+    byte_level_bpe_document(vocab, merges, &added, pattern, true)
+}
+
+/// A `tokenizer.json` document for a byte-level BPE with a `Split` pattern (given in tiktoken
+/// syntax, written in Oniguruma's) and a plain `ByteLevel` step: what toksmith writes for
+/// tiktoken vocabularies and for trained ones. `vocab` maps token strings to ids.
+pub fn byte_level_bpe_document(
+    vocab: Map<String, Value>,
+    merges: Vec<Value>,
+    added: &[AddedToken],
+    pattern: &str,
+    ignore_merges: bool,
+) -> Value {
     let added: Vec<Value> = added
         .iter()
         .map(|t| {
@@ -528,7 +716,7 @@ pub fn document_for(tok: &Tokenizer, pattern: &str) -> Value {
         "decoder": {"type": "ByteLevel", "add_prefix_space": true, "trim_offsets": true, "use_regex": true},
         "model": {"type": "BPE", "dropout": null, "unk_token": null, "continuing_subword_prefix": null,
                   "end_of_word_suffix": null, "fuse_unk": false, "byte_fallback": false,
-                  "ignore_merges": true, "vocab": Value::Object(vocab), "merges": merges}
+                  "ignore_merges": ignore_merges, "vocab": Value::Object(vocab), "merges": merges}
     })
 }
 
@@ -537,12 +725,21 @@ pub fn document_for(tok: &Tokenizer, pattern: &str) -> Value {
 pub fn to_json(tok: &Tokenizer, extras: Option<&HfExtras>, pretty: bool) -> Result<String> {
     let doc = match (extras, &tok.pre_tokenizer) {
         (Some(h), _) if !pretty => return Ok(h.source.clone()),
-        (Some(h), _) => serde_json::from_str(&h.source).map_err(|e| Error::format(e.to_string()))?,
+        (Some(h), _) => {
+            serde_json::from_str(&h.source).map_err(|e| Error::format(e.to_string()))?
+        }
         (None, PreTokenizer::Regex(re)) => document_for(tok, re.pattern()),
-        (None, PreTokenizer::Steps(_)) => return Err(Error::value("a tokenizer.json tokenizer needs its document")),
+        (None, PreTokenizer::Steps(_)) => {
+            return Err(Error::value(
+                "a tokenizer.json tokenizer needs its document",
+            ))
+        }
     };
-    let text: std::result::Result<String, serde_json::Error> =
-        if pretty { serde_json::to_string_pretty(&doc) } else { serde_json::to_string(&doc) };
+    let text: std::result::Result<String, serde_json::Error> = if pretty {
+        serde_json::to_string_pretty(&doc)
+    } else {
+        serde_json::to_string(&doc)
+    };
     text.map_err(|e| Error::value(e.to_string()))
 }
 
@@ -564,7 +761,11 @@ pub fn tiktoken_parts(tok: &Tokenizer) -> Result<TiktokenParts> {
             }
         },
     };
-    let specials = tok.added_tokens().iter().map(|t| (t.content.clone(), t.id)).collect();
+    let specials = tok
+        .added_tokens()
+        .iter()
+        .map(|t| (t.content.clone(), t.id))
+        .collect();
     let mut ranks = tok.vocab.as_ranks()?;
     ranks.retain(|(_, id)| tok.added_by_id(*id).is_none());
     Ok((ranks, pattern, specials))

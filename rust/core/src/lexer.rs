@@ -95,7 +95,15 @@ fn contraction(b: &[u8], e: usize, ignore_case: bool) -> Option<usize> {
         return Some(e);
     }
     // A non-ASCII letter may case-fold to one of these (U+017F folds to `s`): ask the DFA.
-    let fold = |x: Option<u8>| x.map(|x| if ignore_case { x.to_ascii_lowercase() } else { x });
+    let fold = |x: Option<u8>| {
+        x.map(|x| {
+            if ignore_case {
+                x.to_ascii_lowercase()
+            } else {
+                x
+            }
+        })
+    };
     let second = fold(at(b, e + 1)?);
     let end = match second {
         Some(b's' | b't' | b'm' | b'd') => e + 2,
@@ -112,6 +120,24 @@ fn run(b: &[u8], mut i: usize, f: impl Fn(u8) -> bool) -> Option<usize> {
         i += 1;
     }
     Some(i)
+}
+
+/// `\p{N}{1,3}` from the digit at `p`.
+#[inline(always)]
+fn up_to_three_digits(b: &[u8], p: usize) -> Option<usize> {
+    let mut i = p + 1;
+    while i < p + 3 && is(at(b, i)?, digit) {
+        i += 1;
+    }
+    Some(i)
+}
+
+/// ` ?[^\s\p{L}\p{N}]+` then a run of `tail` characters, or `None` inside: no match here.
+#[inline(always)]
+fn punctuation(b: &[u8], p: usize, c: u8, tail: impl Fn(u8) -> bool) -> Option<Option<usize>> {
+    let q = if c == b' ' { p + 1 } else { p };
+    let i = run(b, q, other)?;
+    Some(if i > q { Some(run(b, i, tail)?) } else { None })
 }
 
 /// The end of the piece that starts at `p` (`p < b.len()`), or `None`: ask the DFA.
@@ -136,17 +162,11 @@ fn o200k(b: &[u8], p: usize, c: u8) -> Option<usize> {
     }
     // \p{N}{1,3}
     if digit(c) {
-        let mut i = p + 1;
-        while i < p + 3 && is(at(b, i)?, digit) {
-            i += 1;
-        }
-        return Some(i);
+        return up_to_three_digits(b, p);
     }
     //  ?[^\s\p{L}\p{N}]+[\r\n/]*
-    let q = if c == b' ' { p + 1 } else { p };
-    let i = run(b, q, other)?;
-    if i > q {
-        return run(b, i, |x| matches!(x, b'\r' | b'\n' | b'/'));
+    if let Some(end) = punctuation(b, p, c, |x| matches!(x, b'\r' | b'\n' | b'/'))? {
+        return Some(end);
     }
     whitespace(b, p)
 }
@@ -167,17 +187,11 @@ fn cl100k(b: &[u8], p: usize, c: u8, possessive_tail: bool) -> Option<usize> {
     }
     // \p{N}{1,3}
     if digit(c) {
-        let mut i = p + 1;
-        while i < p + 3 && is(at(b, i)?, digit) {
-            i += 1;
-        }
-        return Some(i);
+        return up_to_three_digits(b, p);
     }
     //  ?[^\s\p{L}\p{N}]+[\r\n]*
-    let q = if c == b' ' { p + 1 } else { p };
-    let i = run(b, q, other)?;
-    if i > q {
-        return run(b, i, |x| x == b'\r' || x == b'\n');
+    if let Some(end) = punctuation(b, p, c, |x| x == b'\r' || x == b'\n')? {
+        return Some(end);
     }
     if possessive_tail {
         // \s++$|\s*[\r\n]|\s+(?!\S)|\s

@@ -11,7 +11,10 @@ pub fn pool(num_threads: Option<usize>) -> Arc<ThreadPool> {
         Some(n) if n > 0 => n,
         _ => std::thread::available_parallelism().map_or(1, |n| n.get()),
     };
-    let mut pools = POOLS.get_or_init(Default::default).lock().unwrap_or_else(|e| e.into_inner());
+    let mut pools = POOLS
+        .get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(|e| e.into_inner());
     pools
         .entry(n)
         .or_insert_with(|| {
@@ -27,7 +30,11 @@ pub fn pool(num_threads: Option<usize>) -> Arc<ThreadPool> {
 }
 
 /// Runs `f` on every item in the pool, keeping order.
-pub fn map_ordered<T: Sync, R: Send>(items: &[T], num_threads: Option<usize>, f: impl Fn(&T) -> R + Sync + Send) -> Vec<R> {
+pub fn map_ordered<T: Sync, R: Send>(
+    items: &[T],
+    num_threads: Option<usize>,
+    f: impl Fn(&T) -> R + Sync + Send,
+) -> Vec<R> {
     use rayon::prelude::*;
     if items.len() <= 1 || num_threads == Some(1) {
         return items.iter().map(f).collect();

@@ -15,7 +15,10 @@ use regex_automata::hybrid::dfa::{Cache, DFA};
 use regex_automata::util::pool::Pool;
 use regex_automata::{Anchored, Input};
 
-type CachePool = Pool<Cache, Box<dyn Fn() -> Cache + Send + Sync + std::panic::RefUnwindSafe + std::panic::UnwindSafe>>;
+type CachePool = Pool<
+    Cache,
+    Box<dyn Fn() -> Cache + Send + Sync + std::panic::RefUnwindSafe + std::panic::UnwindSafe>,
+>;
 
 /// The whitespace tail that the fast path knows how to emulate, and the alternatives before it
 /// for which dropping the possessive markers is proven not to change any match.
@@ -53,13 +56,20 @@ impl Regex {
             Some(fast) => Engine::Fast(fast, fancy),
             None => Engine::Fancy(fancy),
         };
-        Ok(Regex { pattern: pattern.to_string(), engine })
+        Ok(Regex {
+            pattern: pattern.to_string(),
+            engine,
+        })
     }
 
     /// A pattern from a `tokenizer.json` (Oniguruma's semantics, as in `tokenizers`).
     pub fn onig(pattern: &str) -> Result<Regex> {
-        let re = onig::Regex::new(pattern).map_err(|e| Error::value(format!("invalid pattern {pattern:?}: {e}")))?;
-        Ok(Regex { pattern: pattern.to_string(), engine: Engine::Onig(re) })
+        let re = onig::Regex::new(pattern)
+            .map_err(|e| Error::value(format!("invalid pattern {pattern:?}: {e}")))?;
+        Ok(Regex {
+            pattern: pattern.to_string(),
+            engine: Engine::Onig(re),
+        })
     }
 
     /// Like `tiktoken`, but never the fast path (for differential tests).
@@ -87,14 +97,16 @@ impl Regex {
                 if let Some(at) = resume {
                     // The DFA found no match at `at` (never for the known patterns): finish slowly.
                     for m in fancy.find_iter(&text[at..]) {
-                        let m = m.map_err(|e| Error::value(format!("regex {:?}: {e}", self.pattern)))?;
+                        let m =
+                            m.map_err(|e| Error::value(format!("regex {:?}: {e}", self.pattern)))?;
                         f(at + m.start(), at + m.end());
                     }
                 }
             }
             Engine::Fancy(re) => {
                 for m in re.find_iter(text) {
-                    let m = m.map_err(|e| Error::value(format!("regex {:?}: {e}", self.pattern)))?;
+                    let m =
+                        m.map_err(|e| Error::value(format!("regex {:?}: {e}", self.pattern)))?;
                     f(m.start(), m.end());
                 }
             }
@@ -128,8 +140,11 @@ impl FastRegex {
     fn new(pattern: &str) -> Option<FastRegex> {
         // Both tails mean the same: one character for a lone space, a run minus its last
         // character before a non-space, the whole run at the end.
-        let head = WHITESPACE_TAILS.iter().find_map(|tail| pattern.strip_suffix(tail))?;
-        let family = [Family::R50k, Family::Cl100k, Family::O200k, Family::Llama3][FAST_HEADS.iter().position(|h| *h == head)?];
+        let head = WHITESPACE_TAILS
+            .iter()
+            .find_map(|tail| pattern.strip_suffix(tail))?;
+        let family = [Family::R50k, Family::Cl100k, Family::O200k, Family::Llama3]
+            [FAST_HEADS.iter().position(|h| *h == head)?];
         let head = strip_possessive(head);
         let dfa = DFA::builder()
             .configure(DFA::config().cache_capacity(8 << 20))
@@ -137,7 +152,11 @@ impl FastRegex {
             .ok()?;
         let for_pool = dfa.clone();
         let caches: CachePool = Pool::new(Box::new(move || for_pool.create_cache()));
-        Some(FastRegex { family, dfa, caches })
+        Some(FastRegex {
+            family,
+            dfa,
+            caches,
+        })
     }
 
     /// Returns the position where the DFA found no match, if any (the caller finishes there).
@@ -228,7 +247,10 @@ fn rewrite_interval_plus(pattern: &str, rewrite: impl Fn(&str, &str) -> String) 
             '\\' => {
                 // An escape, possibly with a braced argument (\p{L}, \x{41}).
                 let mut j = (i + 2).min(chars.len());
-                if j < chars.len() && chars[j] == '{' && matches!(chars[i + 1], 'p' | 'P' | 'x' | 'u') {
+                if j < chars.len()
+                    && chars[j] == '{'
+                    && matches!(chars[i + 1], 'p' | 'P' | 'x' | 'u')
+                {
                     while j < chars.len() && chars[j] != '}' {
                         j += 1;
                     }
@@ -274,7 +296,12 @@ fn rewrite_interval_plus(pattern: &str, rewrite: impl Fn(&str, &str) -> String) 
             '{' => {
                 let close = chars[i..].iter().position(|&c| c == '}').map(|p| i + p);
                 match close {
-                    Some(j) if chars[i + 1..j].iter().all(|c| c.is_ascii_digit() || *c == ',') && j > i + 1 => {
+                    Some(j)
+                        if chars[i + 1..j]
+                            .iter()
+                            .all(|c| c.is_ascii_digit() || *c == ',')
+                            && j > i + 1 =>
+                    {
                         let interval: String = chars[i..=j].iter().collect();
                         if chars.get(j + 1) == Some(&'+') && !out.is_empty() {
                             let atom = out.pop().unwrap();
@@ -317,7 +344,10 @@ mod tests {
 
     #[test]
     fn strip_possessive_keeps_classes() {
-        assert_eq!(strip_possessive(r"[+?]?+\p{L}++\p{N}{1,3}+[\r\n]*+"), r"[+?]?\p{L}+\p{N}{1,3}[\r\n]*");
+        assert_eq!(
+            strip_possessive(r"[+?]?+\p{L}++\p{N}{1,3}+[\r\n]*+"),
+            r"[+?]?\p{L}+\p{N}{1,3}[\r\n]*"
+        );
         assert_eq!(strip_possessive(r"\p{L}+|\p{N}{1,3}"), r"\p{L}+|\p{N}{1,3}");
     }
 
@@ -326,13 +356,16 @@ mod tests {
     #[test]
     fn fast_equals_fancy_on_random_text() {
         let alphabet = [
-            "a", "b", "Z", "Q", "'", "s", "S", "12", "345", "'ll", "'S", " \n", "\r\n", "t", "r", "e", "E", "v", "l", "L", "d", "m", "0", "7", " ", "  ", "\t", "\n",
-            "\r", "\x0b", "\x0c", "!", ".", "/", "\x00", "-", "_", "é", "É", "ſ", "\u{301}", "ǅ", "ʰ", "日", "٣", "½",
-            "\u{a0}", "\u{3000}", "\u{85}", "\u{2028}", "\u{1680}", "€", "😀", "\u{200b}",
+            "a", "b", "Z", "Q", "'", "s", "S", "12", "345", "'ll", "'S", " \n", "\r\n", "t", "r",
+            "e", "E", "v", "l", "L", "d", "m", "0", "7", " ", "  ", "\t", "\n", "\r", "\x0b",
+            "\x0c", "!", ".", "/", "\x00", "-", "_", "é", "É", "ſ", "\u{301}", "ǅ", "ʰ", "日", "٣",
+            "½", "\u{a0}", "\u{3000}", "\u{85}", "\u{2028}", "\u{1680}", "€", "😀", "\u{200b}",
         ];
         let mut seed = 12345u64;
         let mut next = || {
-            seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            seed = seed
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
             (seed >> 33) as usize
         };
         for (head, tail) in [(0, 1), (1, 1), (2, 0), (3, 0)] {
@@ -341,8 +374,14 @@ mod tests {
             let slow = Regex::tiktoken_reference(&pattern).unwrap();
             for _ in 0..4000 {
                 let len = next() % 24;
-                let text: String = (0..len).map(|_| alphabet[next() % alphabet.len()]).collect();
-                assert_eq!(fast.find_all(&text).unwrap(), slow.find_all(&text).unwrap(), "{pattern:?} on {text:?}");
+                let text: String = (0..len)
+                    .map(|_| alphabet[next() % alphabet.len()])
+                    .collect();
+                assert_eq!(
+                    fast.find_all(&text).unwrap(),
+                    slow.find_all(&text).unwrap(),
+                    "{pattern:?} on {text:?}"
+                );
             }
         }
     }
@@ -356,8 +395,17 @@ mod tests {
             (FAST_HEADS[3], WHITESPACE_TAILS[0]),
         ];
         let texts = [
-            "Hello  world\n\n  x  ", "a\t\t b", "  \u{3000}\u{3000}x", "12345 678\r\n\r\n y", "it's 'S THE'LL",
-            "   ", " ", "x \n", "don't\u{a0}\u{a0}stop", "\u{300}\u{301}abc ABCdef", "€€ £ /x//\n",
+            "Hello  world\n\n  x  ",
+            "a\t\t b",
+            "  \u{3000}\u{3000}x",
+            "12345 678\r\n\r\n y",
+            "it's 'S THE'LL",
+            "   ",
+            " ",
+            "x \n",
+            "don't\u{a0}\u{a0}stop",
+            "\u{300}\u{301}abc ABCdef",
+            "€€ £ /x//\n",
         ];
         for (head, tail) in heads_tails {
             let pattern = format!("{head}{tail}");
@@ -365,7 +413,11 @@ mod tests {
             assert!(fast.is_fast());
             let slow = Regex::tiktoken_reference(&pattern).unwrap();
             for t in texts {
-                assert_eq!(fast.find_all(t).unwrap(), slow.find_all(t).unwrap(), "{pattern:?} on {t:?}");
+                assert_eq!(
+                    fast.find_all(t).unwrap(),
+                    slow.find_all(t).unwrap(),
+                    "{pattern:?} on {t:?}"
+                );
             }
         }
     }

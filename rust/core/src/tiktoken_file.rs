@@ -19,9 +19,14 @@ pub fn read(path: &str, expected_sha256: Option<&str>) -> Result<Vec<(Vec<u8>, u
         raw
     };
     if let Some(expected) = expected_sha256 {
-        let actual: String = Sha256::digest(&data).iter().map(|b| format!("{b:02x}")).collect();
+        let actual: String = Sha256::digest(&data)
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
         if !actual.eq_ignore_ascii_case(expected) {
-            return Err(Error::format(format!("{path}: SHA-256 is {actual}, expected {expected}")));
+            return Err(Error::format(format!(
+                "{path}: SHA-256 is {actual}, expected {expected}"
+            )));
         }
     }
     parse(&data).map_err(|e| Error::new(e.kind, format!("{path}: {}", e.message)))
@@ -40,12 +45,18 @@ pub fn parse(data: &[u8]) -> Result<Vec<(Vec<u8>, u32)>> {
         let mut parts = text.split(' ');
         let (token, rank) = match (parts.next(), parts.next(), parts.next()) {
             (Some(t), Some(r), None) => (t, r),
-            _ => return Err(at(format!("expected `<base64 token> <rank>`, found {text:?}"))),
+            _ => {
+                return Err(at(format!(
+                    "expected `<base64 token> <rank>`, found {text:?}"
+                )))
+            }
         };
         let bytes = base64::engine::general_purpose::STANDARD
             .decode(token)
             .map_err(|e| at(format!("invalid base64 {token:?}: {e}")))?;
-        let rank: u32 = rank.parse().map_err(|_| at(format!("invalid rank {rank:?}")))?;
+        let rank: u32 = rank
+            .parse()
+            .map_err(|_| at(format!("invalid rank {rank:?}")))?;
         out.push((bytes, rank));
     }
     if out.is_empty() {
@@ -54,7 +65,10 @@ pub fn parse(data: &[u8]) -> Result<Vec<(Vec<u8>, u32)>> {
     let mut ranks: Vec<u32> = out.iter().map(|(_, r)| *r).collect();
     ranks.sort_unstable();
     if let Some(w) = ranks.windows(2).find(|w| w[0] == w[1]) {
-        return Err(Error::format(format!("rank {} is given to two tokens", w[0])));
+        return Err(Error::format(format!(
+            "rank {} is given to two tokens",
+            w[0]
+        )));
     }
     Ok(out)
 }
@@ -78,11 +92,26 @@ mod tests {
     #[test]
     fn errors_name_the_line() {
         let e = super::parse(b"YQ== 0\nYg== x\n").unwrap_err();
-        assert!(e.message.starts_with("line 2: invalid rank"), "{}", e.message);
+        assert!(
+            e.message.starts_with("line 2: invalid rank"),
+            "{}",
+            e.message
+        );
         let e = super::parse(b"YQ== 0\n!!! 1\n").unwrap_err();
-        assert!(e.message.starts_with("line 2: invalid base64"), "{}", e.message);
+        assert!(
+            e.message.starts_with("line 2: invalid base64"),
+            "{}",
+            e.message
+        );
         let e = super::parse(b"YQ== 0\nYg== 0\n").unwrap_err();
-        assert!(e.message.contains("rank 0 is given to two"), "{}", e.message);
-        assert_eq!(super::parse(b"YQ== 0\n\nYg== 1").unwrap(), vec![(b"a".to_vec(), 0), (b"b".to_vec(), 1)]);
+        assert!(
+            e.message.contains("rank 0 is given to two"),
+            "{}",
+            e.message
+        );
+        assert_eq!(
+            super::parse(b"YQ== 0\n\nYg== 1").unwrap(),
+            vec![(b"a".to_vec(), 0), (b"b".to_vec(), 1)]
+        );
     }
 }

@@ -41,10 +41,17 @@ pub enum Matcher {
 
 /// One Hugging Face pre-tokenizer step.
 pub enum Step {
-    Split { matcher: Matcher, behavior: SplitBehavior, invert: bool },
+    Split {
+        matcher: Matcher,
+        behavior: SplitBehavior,
+        invert: bool,
+    },
     /// Prefix a space to pieces that lack one; optionally split with the GPT-2 pattern.
     /// Always the last step: it turns pieces into byte-level text.
-    ByteLevel { add_prefix_space: bool, regex: Option<Regex> },
+    ByteLevel {
+        add_prefix_space: bool,
+        regex: Option<Regex>,
+    },
 }
 
 pub enum PreTokenizer {
@@ -84,12 +91,20 @@ pub struct Tokenizer {
 }
 
 impl Tokenizer {
-    pub fn new(name: &str, vocab: Vocab, pre_tokenizer: PreTokenizer, added: Vec<AddedToken>) -> Result<Tokenizer> {
+    pub fn new(
+        name: &str,
+        vocab: Vocab,
+        pre_tokenizer: PreTokenizer,
+        added: Vec<AddedToken>,
+    ) -> Result<Tokenizer> {
         let mut added_by_content = FxHashMap::default();
         let mut added_by_id = FxHashMap::default();
         for (i, t) in added.iter().enumerate() {
             if t.content.is_empty() {
-                return Err(Error::format(format!("special token with id {} has empty content", t.id)));
+                return Err(Error::format(format!(
+                    "special token with id {} has empty content",
+                    t.id
+                )));
             }
             added_by_content.insert(t.content.clone(), i);
             added_by_id.insert(t.id, i);
@@ -138,7 +153,12 @@ impl Tokenizer {
 
     /// One past the largest id (ordinary or added).
     pub fn id_bound(&self) -> usize {
-        let added = self.added.iter().map(|t| t.id as usize + 1).max().unwrap_or(0);
+        let added = self
+            .added
+            .iter()
+            .map(|t| t.id as usize + 1)
+            .max()
+            .unwrap_or(0);
         self.vocab.id_bound().max(added)
     }
 
@@ -162,9 +182,10 @@ impl Tokenizer {
     fn encode_ordinary_into(&self, text: &str, out: &mut Vec<u32>) -> Result<()> {
         let mut scratch = Vec::new();
         match &self.pre_tokenizer {
-            PreTokenizer::Regex(re) => {
-                re.for_each_match(text, |s, e| self.vocab.encode_piece(&text.as_bytes()[s..e], out, &mut scratch))
-            }
+            PreTokenizer::Regex(re) => re.for_each_match(text, |s, e| {
+                self.vocab
+                    .encode_piece(&text.as_bytes()[s..e], out, &mut scratch)
+            }),
             PreTokenizer::Steps(_) => {
                 let mut syms = Vec::new();
                 for t in self.encode_hf_segment(text, 0, 0, &mut syms)? {
@@ -179,7 +200,12 @@ impl Tokenizer {
     /// treating the others as ordinary text, or, with `reject_others`, refusing them with a
     /// `Value` error that names the token (tiktoken's `encode` with its default
     /// `disallowed_special="all"`).
-    pub fn encode_with_special(&self, text: &str, allowed: &dyn Fn(u32) -> bool, reject_others: bool) -> Result<Vec<u32>> {
+    pub fn encode_with_special(
+        &self,
+        text: &str,
+        allowed: &dyn Fn(u32) -> bool,
+        reject_others: bool,
+    ) -> Result<Vec<u32>> {
         let mut out = Vec::with_capacity(text.len() / 4 + 1);
         let Some(matcher) = &self.matchers[0] else {
             self.encode_ordinary_into(text, &mut out)?;
@@ -226,26 +252,38 @@ impl Tokenizer {
     /// a special/added token (all special tokens recognised), for dynamic merging.
     pub fn encode_with_pieces(&self, text: &str) -> Result<Vec<(u32, u32, bool)>> {
         if self.is_hf() {
-            return Ok(self.encode_hf(text)?.into_iter().map(|t| (t.id, t.piece, t.added)).collect());
+            return Ok(self
+                .encode_hf(text)?
+                .into_iter()
+                .map(|t| (t.id, t.piece, t.added))
+                .collect());
         }
         let mut out = Vec::new();
         let mut piece = 0u32;
         let mut scratch = Vec::new();
         let mut ids = Vec::new();
-        let mut ordinary = |segment: &str, out: &mut Vec<(u32, u32, bool)>, piece: &mut u32| -> Result<()> {
-            let PreTokenizer::Regex(re) = &self.pre_tokenizer else { unreachable!() };
-            re.for_each_match(segment, |s, e| {
-                ids.clear();
-                self.vocab.encode_piece(&segment.as_bytes()[s..e], &mut ids, &mut scratch);
-                out.extend(ids.iter().map(|&id| (id, *piece, false)));
-                *piece += 1;
-            })
-        };
+        let mut ordinary =
+            |segment: &str, out: &mut Vec<(u32, u32, bool)>, piece: &mut u32| -> Result<()> {
+                let PreTokenizer::Regex(re) = &self.pre_tokenizer else {
+                    unreachable!()
+                };
+                re.for_each_match(segment, |s, e| {
+                    ids.clear();
+                    self.vocab
+                        .encode_piece(&segment.as_bytes()[s..e], &mut ids, &mut scratch);
+                    out.extend(ids.iter().map(|&id| (id, *piece, false)));
+                    *piece += 1;
+                })
+            };
         let mut start = 0;
         if let Some(matcher) = &self.matchers[0] {
             for m in matcher.find_iter(text) {
                 ordinary(&text[start..m.start()], &mut out, &mut piece)?;
-                out.push((self.added[self.matcher_tokens[0][m.pattern().as_usize()]].id, piece, true));
+                out.push((
+                    self.added[self.matcher_tokens[0][m.pattern().as_usize()]].id,
+                    piece,
+                    true,
+                ));
                 piece += 1;
                 start = m.end();
             }
@@ -273,7 +311,11 @@ impl Tokenizer {
                         if m.start() > pos {
                             next.push((pos, m.start(), None));
                         }
-                        next.push((m.start(), m.end(), Some(self.matcher_tokens[phase][m.pattern().as_usize()])));
+                        next.push((
+                            m.start(),
+                            m.end(),
+                            Some(self.matcher_tokens[phase][m.pattern().as_usize()]),
+                        ));
                         pos = m.end();
                     }
                     if pos < e {
@@ -288,7 +330,13 @@ impl Tokenizer {
         for (s, e, added) in segments {
             let piece = out.last().map_or(0, |t| t.piece + 1);
             match added {
-                Some(i) => out.push(SpannedToken { id: self.added[i].id, start: s, end: e, added: true, piece }),
+                Some(i) => out.push(SpannedToken {
+                    id: self.added[i].id,
+                    start: s,
+                    end: e,
+                    added: true,
+                    piece,
+                }),
                 None => out.extend(self.encode_hf_segment(&text[s..e], s, piece, &mut syms)?),
             }
         }
@@ -296,7 +344,13 @@ impl Tokenizer {
     }
 
     /// Pre-tokenizes and merges one segment free of added tokens; offsets are shifted by `base`.
-    fn encode_hf_segment(&self, text: &str, base: usize, first_piece: u32, syms: &mut Vec<Sym>) -> Result<Vec<SpannedToken>> {
+    fn encode_hf_segment(
+        &self,
+        text: &str,
+        base: usize,
+        first_piece: u32,
+        syms: &mut Vec<Sym>,
+    ) -> Result<Vec<SpannedToken>> {
         let pieces = self.pieces(text)?;
         let mut out = Vec::with_capacity(pieces.len());
         let mut buf = Vec::new();
@@ -317,7 +371,13 @@ impl Tokenizer {
                 let last = origin(sym.end as usize - 1);
                 let start = char_start(text, first);
                 let end = char_end(text, last);
-                out.push(SpannedToken { id: sym.id, start: base + start, end: base + end, added: false, piece });
+                out.push(SpannedToken {
+                    id: sym.id,
+                    start: base + start,
+                    end: base + end,
+                    added: false,
+                    piece,
+                });
             }
         }
         Ok(out)
@@ -328,11 +388,21 @@ impl Tokenizer {
         match &self.pre_tokenizer {
             PreTokenizer::Regex(re) => {
                 let mut out = Vec::new();
-                re.for_each_match(text, |start, end| out.push(Piece { start, end, prefix_space: false }))?;
+                re.for_each_match(text, |start, end| {
+                    out.push(Piece {
+                        start,
+                        end,
+                        prefix_space: false,
+                    })
+                })?;
                 Ok(out)
             }
             PreTokenizer::Steps(steps) => {
-                let mut pieces = vec![Piece { start: 0, end: text.len(), prefix_space: false }];
+                let mut pieces = vec![Piece {
+                    start: 0,
+                    end: text.len(),
+                    prefix_space: false,
+                }];
                 for step in steps {
                     let mut next = Vec::with_capacity(pieces.len());
                     for p in pieces {
@@ -382,18 +452,32 @@ impl Step {
             return Ok(());
         }
         match self {
-            Step::Split { matcher, behavior, invert } => {
+            Step::Split {
+                matcher,
+                behavior,
+                invert,
+            } => {
                 let matches = find_matches(matcher, slice)?;
                 for (s, e) in split_by(matches, *behavior, *invert) {
                     if e > s {
-                        out.push(Piece { start: piece.start + s, end: piece.start + e, prefix_space: false });
+                        out.push(Piece {
+                            start: piece.start + s,
+                            end: piece.start + e,
+                            prefix_space: false,
+                        });
                     }
                 }
             }
-            Step::ByteLevel { add_prefix_space, regex } => {
+            Step::ByteLevel {
+                add_prefix_space,
+                regex,
+            } => {
                 let prefix = *add_prefix_space && !slice.starts_with(' ');
                 match regex {
-                    None => out.push(Piece { prefix_space: prefix, ..piece }),
+                    None => out.push(Piece {
+                        prefix_space: prefix,
+                        ..piece
+                    }),
                     Some(re) => {
                         // The regex sees the text with its prefix space; map matches back.
                         let owned;
@@ -404,11 +488,19 @@ impl Step {
                             slice
                         };
                         let shift = usize::from(prefix);
-                        for (s, e) in split_by(find_matches_regex(re, seen)?, SplitBehavior::Isolated, false) {
+                        for (s, e) in split_by(
+                            find_matches_regex(re, seen)?,
+                            SplitBehavior::Isolated,
+                            false,
+                        ) {
                             if e > s {
                                 let start = piece.start + s.saturating_sub(shift);
                                 let end = piece.start + e - shift;
-                                out.push(Piece { start, end, prefix_space: prefix && s == 0 });
+                                out.push(Piece {
+                                    start,
+                                    end,
+                                    prefix_space: prefix && s == 0,
+                                });
                             }
                         }
                     }
@@ -475,7 +567,11 @@ fn find_matches_regex(re: &Regex, text: &str) -> Result<Vec<((usize, usize), boo
 }
 
 /// Hugging Face `NormalizedString::split`: which spans survive as pieces.
-fn split_by(matches: Vec<((usize, usize), bool)>, behavior: SplitBehavior, invert: bool) -> Vec<(usize, usize)> {
+fn split_by(
+    matches: Vec<((usize, usize), bool)>,
+    behavior: SplitBehavior,
+    invert: bool,
+) -> Vec<(usize, usize)> {
     let matches = matches.into_iter().map(|(o, m)| (o, m != invert));
     match behavior {
         SplitBehavior::Isolated => matches.map(|(o, _)| o).collect(),

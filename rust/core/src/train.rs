@@ -56,8 +56,15 @@ impl PieceCounts {
     }
 
     /// Counts units of text in parallel; each unit is pre-tokenized on its own.
-    pub fn from_units(re: &Regex, units: &[String], num_threads: Option<usize>) -> Result<PieceCounts> {
-        let chunk = units.len().div_ceil(crate::pool::pool(num_threads).current_num_threads() * 4).max(1);
+    pub fn from_units(
+        re: &Regex,
+        units: &[String],
+        num_threads: Option<usize>,
+    ) -> Result<PieceCounts> {
+        let chunk = units
+            .len()
+            .div_ceil(crate::pool::pool(num_threads).current_num_threads() * 4)
+            .max(1);
         let parts: Vec<&[String]> = units.chunks(chunk).collect();
         let counted = crate::pool::map_ordered(&parts, num_threads, |part| {
             let mut c = PieceCounts::default();
@@ -100,7 +107,9 @@ pub fn count_files(
                 buf.resize(start + BLOCK, 0);
                 let mut filled = start;
                 while filled < buf.len() {
-                    let n = file.read(&mut buf[filled..]).map_err(|e| Error::io(path, &e))?;
+                    let n = file
+                        .read(&mut buf[filled..])
+                        .map_err(|e| Error::io(path, &e))?;
                     if n == 0 {
                         eof = true;
                         break;
@@ -114,11 +123,16 @@ pub fn count_files(
                     }
                 }
                 if buf.contains(&0) {
-                    return Err(Error::format(format!("{path}: looks like a binary file (contains NUL bytes)")));
+                    return Err(Error::format(format!(
+                        "{path}: looks like a binary file (contains NUL bytes)"
+                    )));
                 }
                 done += buf.len() as u64;
                 // Valid UTF-8 is taken as is (no copy); invalid sequences become U+FFFD.
-                blocks.push(String::from_utf8(buf).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned()));
+                blocks.push(
+                    String::from_utf8(buf)
+                        .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned()),
+                );
             }
             let counted = crate::pool::map_ordered(&blocks, num_threads, |block| {
                 let mut c = PieceCounts::default();
@@ -169,7 +183,9 @@ impl PartialOrd for Entry {
 impl Ord for Entry {
     fn cmp(&self, other: &Self) -> Ordering {
         // Highest count first, then the smallest pair.
-        self.count.cmp(&other.count).then_with(|| other.pair.cmp(&self.pair))
+        self.count
+            .cmp(&other.count)
+            .then_with(|| other.pair.cmp(&self.pair))
     }
 }
 
@@ -204,8 +220,11 @@ pub fn train(
     for b in 0..256usize {
         token_bytes[rank[b] as usize] = vec![b as u8];
     }
-    let mut token_ids: FxHashMap<Vec<u8>, u32> =
-        token_bytes.iter().enumerate().map(|(i, t)| (t.clone(), i as u32)).collect();
+    let mut token_ids: FxHashMap<Vec<u8>, u32> = token_bytes
+        .iter()
+        .enumerate()
+        .map(|(i, t)| (t.clone(), i as u32))
+        .collect();
 
     // Pieces become words of internal ids; the count table is consumed as we go (the result
     // does not depend on the order of words).
@@ -229,14 +248,20 @@ pub fn train(
         }
     }
     let mut queue: BinaryHeap<Entry> = BinaryHeap::with_capacity(where_to_update.len());
-    let push_updates = |where_to_update: &mut FxHashMap<u64, Vec<u32>>, pair_counts: &FxHashMap<u64, i64>, queue: &mut BinaryHeap<Entry>| {
+    let push_updates = |where_to_update: &mut FxHashMap<u64, Vec<u32>>,
+                        pair_counts: &FxHashMap<u64, i64>,
+                        queue: &mut BinaryHeap<Entry>| {
         for (k, mut pos) in where_to_update.drain() {
             let count = pair_counts[&k];
             if count > 0 {
                 pos.sort_unstable();
                 pos.dedup();
                 pos.shrink_to_fit();
-                queue.push(Entry { count: count as u64, pair: ((k >> 32) as u32, k as u32), pos });
+                queue.push(Entry {
+                    count: count as u64,
+                    pair: ((k >> 32) as u32, k as u32),
+                    pos,
+                });
             }
         }
     };
@@ -256,7 +281,11 @@ pub fn train(
             break;
         }
         let (a, b) = top.pair;
-        let new_bytes = [token_bytes[a as usize].as_slice(), token_bytes[b as usize].as_slice()].concat();
+        let new_bytes = [
+            token_bytes[a as usize].as_slice(),
+            token_bytes[b as usize].as_slice(),
+        ]
+        .concat();
         let new_id = match token_ids.get(&new_bytes) {
             Some(&id) => id,
             None => {
@@ -279,14 +308,19 @@ pub fn train(
             }
         }
         push_updates(&mut where_to_update, &pair_counts, &mut queue);
-        if merges.len() % 64 == 0 && !progress(merges.len()) {
+        if merges.len().is_multiple_of(64) && !progress(merges.len()) {
             return Err(Error::interrupted());
         }
     }
     progress(merges.len());
     let merges = merges
         .into_iter()
-        .map(|(a, b)| (token_bytes[a as usize].clone(), token_bytes[b as usize].clone()))
+        .map(|(a, b)| {
+            (
+                token_bytes[a as usize].clone(),
+                token_bytes[b as usize].clone(),
+            )
+        })
         .collect();
     Ok(Trained { merges })
 }
@@ -331,7 +365,14 @@ mod tests {
         counts.counts.insert(b"cd".to_vec(), 6);
         let t = train(counts.clone(), 259, 0, 1, &mut |_| true).unwrap();
         // (a,b) and (c,d) both count 6: (a,b) has the smaller ids. Then (c,d), then (ab,ab).
-        assert_eq!(t.merges, vec![(b"a".to_vec(), b"b".to_vec()), (b"c".to_vec(), b"d".to_vec()), (b"ab".to_vec(), b"ab".to_vec())]);
+        assert_eq!(
+            t.merges,
+            vec![
+                (b"a".to_vec(), b"b".to_vec()),
+                (b"c".to_vec(), b"d".to_vec()),
+                (b"ab".to_vec(), b"ab".to_vec())
+            ]
+        );
         assert!(train(counts, 100, 0, 1, &mut |_| true).is_err());
     }
 }
@@ -339,7 +380,11 @@ mod tests {
 /// The `tokenizer.json` document of a trained vocabulary: bytes keep ids 0-255 (byte value),
 /// merged tokens follow in order of creation, special tokens come last. The pattern is given
 /// in tiktoken (PCRE) syntax and written in Oniguruma's.
-pub fn document(merges: &[(Vec<u8>, Vec<u8>)], pattern: &str, special_tokens: &[String]) -> serde_json::Value {
+pub fn document(
+    merges: &[(Vec<u8>, Vec<u8>)],
+    pattern: &str,
+    special_tokens: &[String],
+) -> serde_json::Value {
     use crate::bytelevel::encode;
     use serde_json::{json, Map, Value};
     let mut vocab = Map::new();
@@ -365,25 +410,17 @@ pub fn document(merges: &[(Vec<u8>, Vec<u8>)], pattern: &str, special_tokens: &[
     let mut added = Vec::new();
     for t in special_tokens {
         // A special token spelled like a learned token shares that token's id (as in `tokenizers`).
-        let id = vocab.get(t).and_then(Value::as_u64).unwrap_or(vocab.len() as u64);
+        let id = vocab
+            .get(t)
+            .and_then(Value::as_u64)
+            .unwrap_or(vocab.len() as u64) as u32;
         vocab.insert(t.clone(), json!(id));
-        added.push(json!({"id": id, "content": t, "single_word": false, "lstrip": false, "rstrip": false,
-                          "normalized": false, "special": true}));
+        added.push(crate::AddedToken {
+            content: t.clone(),
+            id,
+            special: true,
+            normalized: false,
+        });
     }
-    json!({
-        "version": "1.0",
-        "truncation": null,
-        "padding": null,
-        "added_tokens": added,
-        "normalizer": null,
-        "pre_tokenizer": {"type": "Sequence", "pretokenizers": [
-            {"type": "Split", "pattern": {"Regex": crate::regex::pcre_to_onig(pattern)}, "behavior": "Isolated", "invert": false},
-            {"type": "ByteLevel", "add_prefix_space": false, "trim_offsets": true, "use_regex": false}
-        ]},
-        "post_processor": null,
-        "decoder": {"type": "ByteLevel", "add_prefix_space": true, "trim_offsets": true, "use_regex": true},
-        "model": {"type": "BPE", "dropout": null, "unk_token": null, "continuing_subword_prefix": null,
-                  "end_of_word_suffix": null, "fuse_unk": false, "byte_fallback": false,
-                  "ignore_merges": false, "vocab": Value::Object(vocab), "merges": merge_list}
-    })
+    crate::hf::byte_level_bpe_document(vocab, merge_list, &added, pattern, false)
 }

@@ -10,8 +10,8 @@
 use crate::error::{Error, Result};
 use rayon::prelude::*;
 use rustc_hash::FxHashMap;
-use std::collections::BinaryHeap;
 use std::cmp::Reverse;
+use std::collections::BinaryHeap;
 
 pub const NO_TOKEN: u32 = u32::MAX;
 const NO_PAIR: u64 = u64::MAX;
@@ -145,7 +145,8 @@ impl Vocab {
                 ids.insert(bytes.clone().into_boxed_slice(), *id);
             }
         }
-        let mut vocab = Vocab::with_tokens(tokens.iter().map(|(b, _, id)| (b.as_slice(), *id)), ids)?;
+        let mut vocab =
+            Vocab::with_tokens(tokens.iter().map(|(b, _, id)| (b.as_slice(), *id)), ids)?;
         let mut merge_list = Vec::with_capacity(merges.len());
         for (rank, (a, b)) in merges.iter().enumerate() {
             let find = |t: &[u8]| {
@@ -159,7 +160,9 @@ impl Vocab {
             let (left, right) = (find(a)?, find(b)?);
             let merged = find(&[a.as_slice(), b.as_slice()].concat())?;
             // A repeated merge keeps its last rank, as Hugging Face's map insertion does.
-            vocab.pairs.insert(pack(left, right), pack(rank as u32, merged));
+            vocab
+                .pairs
+                .insert(pack(left, right), pack(rank as u32, merged));
             merge_list.push((left, right));
         }
         vocab.merges = merge_list;
@@ -173,7 +176,11 @@ impl Vocab {
         tokens: impl Iterator<Item = (&'a [u8], u32)> + Clone,
         ids: FxHashMap<Box<[u8]>, u32>,
     ) -> Result<Vocab> {
-        let n = tokens.clone().map(|(_, id)| id as usize + 1).max().unwrap_or(0);
+        let n = tokens
+            .clone()
+            .map(|(_, id)| id as usize + 1)
+            .max()
+            .unwrap_or(0);
         let mut by_id: Vec<Option<&[u8]>> = vec![None; n];
         for (bytes, id) in tokens {
             if by_id[id as usize].replace(bytes).is_some() {
@@ -188,12 +195,15 @@ impl Vocab {
             offsets.push(bytes.len() as u32);
         }
         let mut byte_ids = [NO_TOKEN; 256];
-        for b in 0..256 {
+        for (b, slot) in byte_ids.iter_mut().enumerate() {
             if let Some(&id) = ids.get(&[b as u8][..]) {
-                byte_ids[b] = id;
+                *slot = id;
             }
         }
-        let short_ids = ids.iter().filter_map(|(b, &id)| Some((short_key(b)?, id))).collect();
+        let short_ids = ids
+            .iter()
+            .filter_map(|(b, &id)| Some((short_key(b)?, id)))
+            .collect();
         Ok(Vocab {
             bytes,
             offsets,
@@ -238,7 +248,9 @@ impl Vocab {
     /// `id_of` through the per-thread cache (for the encoding hot path).
     #[inline]
     fn cached_id_of(&self, bytes: &[u8]) -> Option<u32> {
-        let Some(k) = short_key(bytes) else { return self.ids.get(bytes).copied() };
+        let Some(k) = short_key(bytes) else {
+            return self.ids.get(bytes).copied();
+        };
         PIECE_CACHE.with(|cell| {
             let mut cache = cell.borrow_mut();
             if cache.0 != self.uid {
@@ -270,7 +282,10 @@ impl Vocab {
 
     #[inline]
     fn pair(&self, left: u32, right: u32) -> u64 {
-        self.pairs.get(&pack(left, right)).copied().unwrap_or(NO_PAIR)
+        self.pairs
+            .get(&pack(left, right))
+            .copied()
+            .unwrap_or(NO_PAIR)
     }
 
     /// Encode one pre-token; appends its token ids to `out`.
@@ -290,7 +305,11 @@ impl Vocab {
         if self.whole_piece_first {
             if let Some(id) = self.id_of(piece) {
                 out.clear();
-                out.push(Sym { id, start: 0, end: piece.len() as u32 });
+                out.push(Sym {
+                    id,
+                    start: 0,
+                    end: piece.len() as u32,
+                });
                 return;
             }
         }
@@ -306,7 +325,11 @@ impl Vocab {
                 (NO_TOKEN, None) => continue,
                 (id, _) => id,
             };
-            syms.push(Sym { id, start: i as u32, end: i as u32 + 1 });
+            syms.push(Sym {
+                id,
+                start: i as u32,
+                end: i as u32 + 1,
+            });
         }
         if syms.len() < 2 {
             return;
@@ -406,7 +429,11 @@ impl Vocab {
     /// For a tiktoken vocabulary, the merge that makes each token: BPE of the token's bytes
     /// with only lower ranks ends in exactly two parts. Tokens that BPE cannot reach get none.
     fn canonical_merges(&self) -> Vec<(u32, u32)> {
-        let mut order: Vec<(u32, &[u8])> = self.tokens().filter(|(t, _)| t.len() > 1).map(|(t, id)| (id, t)).collect();
+        let mut order: Vec<(u32, &[u8])> = self
+            .tokens()
+            .filter(|(t, _)| t.len() > 1)
+            .map(|(t, id)| (id, t))
+            .collect();
         order.sort_unstable_by_key(|(id, _)| *id);
         order
             .par_iter()
@@ -424,7 +451,9 @@ impl Vocab {
     /// token's id is larger than its parts' ids and the merges follow id order.
     pub fn as_ranks(&self) -> Result<Vec<(Vec<u8>, u32)>> {
         if (0..256).any(|b| self.byte_ids[b] == NO_TOKEN) {
-            return Err(Error::value("cannot convert: the vocabulary lacks some single-byte tokens"));
+            return Err(Error::value(
+                "cannot convert: the vocabulary lacks some single-byte tokens",
+            ));
         }
         if self.rule == MergeRule::MergeList {
             let mut last = 0u32;
@@ -447,7 +476,9 @@ mod tests {
     use super::*;
 
     fn lcg(seed: &mut u64) -> u64 {
-        *seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        *seed = seed
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
         *seed >> 33
     }
 
@@ -457,16 +488,35 @@ mod tests {
         for _ in 0..60 {
             let a = 97 + (lcg(seed) % 4) as usize;
             let pick = |s: &mut u64, toks: &Vec<Vec<u8>>| {
-                if lcg(s) % 2 == 0 { toks[97 + (lcg(s) % 4) as usize].clone() } else { toks[256 + (lcg(s) as usize % (toks.len() - 255).max(1)).min(toks.len() - 257)].clone() }
+                if lcg(s) % 2 == 0 {
+                    toks[97 + (lcg(s) % 4) as usize].clone()
+                } else {
+                    toks[256 + (lcg(s) as usize % (toks.len() - 255).max(1)).min(toks.len() - 257)]
+                        .clone()
+                }
             };
-            let left = if toks.len() > 256 { pick(seed, &toks) } else { toks[a].clone() };
-            let right = if toks.len() > 256 { pick(seed, &toks) } else { toks[97].clone() };
+            let left = if toks.len() > 256 {
+                pick(seed, &toks)
+            } else {
+                toks[a].clone()
+            };
+            let right = if toks.len() > 256 {
+                pick(seed, &toks)
+            } else {
+                toks[97].clone()
+            };
             let t = [left, right].concat();
             if !toks.contains(&t) {
                 toks.push(t);
             }
         }
-        Vocab::from_ranks(toks.into_iter().enumerate().map(|(i, t)| (t, i as u32)).collect()).unwrap()
+        Vocab::from_ranks(
+            toks.into_iter()
+                .enumerate()
+                .map(|(i, t)| (t, i as u32))
+                .collect(),
+        )
+        .unwrap()
     }
 
     #[test]
@@ -477,13 +527,24 @@ mod tests {
             let len = 1 + (lcg(&mut seed) % HEAP_THRESHOLD as u64) as usize;
             let piece: Vec<u8> = (0..len).map(|_| 97 + (lcg(&mut seed) % 4) as u8).collect();
             let init = |v: &Vocab| -> Vec<Sym> {
-                piece.iter().enumerate().map(|(i, &b)| Sym { id: v.byte_ids[b as usize], start: i as u32, end: i as u32 + 1 }).collect()
+                piece
+                    .iter()
+                    .enumerate()
+                    .map(|(i, &b)| Sym {
+                        id: v.byte_ids[b as usize],
+                        start: i as u32,
+                        end: i as u32 + 1,
+                    })
+                    .collect()
             };
             let (mut a, mut b) = (init(&v), init(&v));
             v.merge_linear(&mut a, NO_PAIR);
             v.merge_heap(&mut b, NO_PAIR);
             assert_eq!(a, b);
-            let joined: Vec<u8> = a.iter().flat_map(|s| v.token(s.id).unwrap().to_vec()).collect();
+            let joined: Vec<u8> = a
+                .iter()
+                .flat_map(|s| v.token(s.id).unwrap().to_vec())
+                .collect();
             assert_eq!(joined, piece);
         }
     }
@@ -498,13 +559,20 @@ mod tests {
         let (mut out, mut s) = (Vec::new(), Vec::new());
         v.encode_piece(b"abcabc", &mut out, &mut s);
         assert_eq!(out, vec![257, 257]);
-        assert_eq!(v.merges(), &[(b'b' as u32, b'c' as u32), (b'a' as u32, 256)]);
+        assert_eq!(
+            v.merges(),
+            &[(b'b' as u32, b'c' as u32), (b'a' as u32, 256)]
+        );
     }
 
     #[test]
     fn duplicate_tokens_are_rejected() {
         let mut toks: Vec<(Vec<u8>, u32)> = (0..=255u8).map(|b| (vec![b], b as u32)).collect();
         toks.push((b"a".to_vec(), 300));
-        assert!(Vocab::from_ranks(toks).err().unwrap().message.contains("twice"));
+        assert!(Vocab::from_ranks(toks)
+            .err()
+            .unwrap()
+            .message
+            .contains("twice"));
     }
 }

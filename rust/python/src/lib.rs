@@ -1,15 +1,15 @@
 //! Python bindings of toksmith: argument conversion, GIL release and error mapping only.
 //! Every algorithm lives in `toksmith-core`.
 
-use numpy::{PyArray1, IntoPyArray};
+use numpy::{IntoPyArray, PyArray1};
 use pyo3::exceptions::{PyFileNotFoundError, PyKeyError, PyOSError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict};
 use std::collections::HashMap;
 use std::sync::Arc;
+use toksmith_core::dynamic::{self, Boundaries};
 use toksmith_core::hf::{self, HfEncoding, HfExtras};
 use toksmith_core::regex::Regex;
-use toksmith_core::dynamic::{self, Boundaries};
 use toksmith_core::train;
 use toksmith_core::{pool, tiktoken_file, AddedToken, ErrorKind, PreTokenizer, Tokenizer, Vocab};
 
@@ -19,7 +19,9 @@ fn to_py(e: toksmith_core::Error) -> PyErr {
         ErrorKind::Io => PyOSError::new_err(e.message),
         ErrorKind::Key => PyKeyError::new_err(e.message),
         ErrorKind::Interrupted => pyo3::exceptions::PyKeyboardInterrupt::new_err("interrupted"),
-        ErrorKind::Format | ErrorKind::Unsupported | ErrorKind::Value => PyValueError::new_err(e.message),
+        ErrorKind::Format | ErrorKind::Unsupported | ErrorKind::Value => {
+            PyValueError::new_err(e.message)
+        }
     }
 }
 
@@ -34,10 +36,32 @@ struct CoreTokenizer {
 type Encoded<'py> = (Bound<'py, PyArray1<u32>>, Bound<'py, PyArray1<i64>>);
 
 fn specials(map: HashMap<String, u32>) -> Vec<AddedToken> {
-    let mut out: Vec<AddedToken> =
-        map.into_iter().map(|(content, id)| AddedToken { content, id, special: true, normalized: false }).collect();
+    let mut out: Vec<AddedToken> = map
+        .into_iter()
+        .map(|(content, id)| AddedToken {
+            content,
+            id,
+            special: true,
+            normalized: false,
+        })
+        .collect();
     out.sort_by_key(|t| t.id);
     out
+}
+
+/// A tiktoken-style engine object: ranks, a pattern with tiktoken's semantics, special tokens.
+fn tiktoken_style(
+    vocab: Vocab,
+    pattern: &str,
+    special_tokens: HashMap<String, u32>,
+    name: &str,
+) -> toksmith_core::Result<CoreTokenizer> {
+    let pre = PreTokenizer::Regex(Regex::tiktoken(pattern)?);
+    let tok = Tokenizer::new(name, vocab, pre, specials(special_tokens))?;
+    Ok(CoreTokenizer {
+        tok: Arc::new(tok),
+        hf: None,
+    })
 }
 
 fn flatten(batch: Vec<Vec<u32>>) -> (Vec<u32>, Vec<i64>) {
@@ -54,12 +78,17 @@ fn flatten(batch: Vec<Vec<u32>>) -> (Vec<u32>, Vec<i64>) {
 
 impl CoreTokenizer {
     fn hf(&self) -> PyResult<&HfExtras> {
-        self.hf.as_deref().ok_or_else(|| PyValueError::new_err("this is not a tokenizer.json tokenizer"))
+        self.hf
+            .as_deref()
+            .ok_or_else(|| PyValueError::new_err("this is not a tokenizer.json tokenizer"))
     }
 
     fn allowed_fn(&self, allowed: Option<Vec<String>>) -> impl Fn(u32) -> bool + Sync {
-        let ids: Option<Vec<u32>> =
-            allowed.map(|a| a.iter().filter_map(|s| self.tok.added_token(s).map(|t| t.id)).collect());
+        let ids: Option<Vec<u32>> = allowed.map(|a| {
+            a.iter()
+                .filter_map(|s| self.tok.added_token(s).map(|t| t.id))
+                .collect()
+        });
         move |id| ids.as_ref().is_none_or(|ids| ids.contains(&id))
     }
 }
@@ -79,10 +108,10 @@ impl CoreTokenizer {
     ) -> PyResult<Self> {
         py.detach(|| {
             let ranks = tiktoken_file::read(path, expected_sha256)?;
-            let vocab = Vocab::from_ranks(ranks).map_err(|e| toksmith_core::Error::new(e.kind, format!("{path}: {}", e.message)))?;
-            Tokenizer::new(name, vocab, PreTokenizer::Regex(Regex::tiktoken(pattern)?), specials(special_tokens))
+            let vocab = Vocab::from_ranks(ranks)
+                .map_err(|e| toksmith_core::Error::new(e.kind, format!("{path}: {}", e.message)))?;
+            tiktoken_style(vocab, pattern, special_tokens, name)
         })
-        .map(|tok| CoreTokenizer { tok: Arc::new(tok), hf: None })
         .map_err(to_py)
     }
 
@@ -95,12 +124,8 @@ impl CoreTokenizer {
         special_tokens: HashMap<String, u32>,
         name: &str,
     ) -> PyResult<Self> {
-        py.detach(|| {
-            let vocab = Vocab::from_ranks(ranks)?;
-            Tokenizer::new(name, vocab, PreTokenizer::Regex(Regex::tiktoken(pattern)?), specials(special_tokens))
-        })
-        .map(|tok| CoreTokenizer { tok: Arc::new(tok), hf: None })
-        .map_err(to_py)
+        py.detach(|| tiktoken_style(Vocab::from_ranks(ranks)?, pattern, special_tokens, name))
+            .map_err(to_py)
     }
 
     /// A tokenizer from the text of a `tokenizer.json`.
@@ -108,7 +133,10 @@ impl CoreTokenizer {
     #[pyo3(signature = (json, name=""))]
     fn from_hf_str(py: Python<'_>, json: &str, name: &str) -> PyResult<Self> {
         py.detach(|| hf::from_json(json, name))
-            .map(|(tok, extras)| CoreTokenizer { tok: Arc::new(tok), hf: Some(Arc::new(extras)) })
+            .map(|(tok, extras)| CoreTokenizer {
+                tok: Arc::new(tok),
+                hf: Some(Arc::new(extras)),
+            })
             .map_err(to_py)
     }
 
@@ -125,7 +153,8 @@ impl CoreTokenizer {
 
     fn save_tiktoken(&self, py: Python<'_>, path: &str) -> PyResult<()> {
         let (ranks, _, _) = hf::tiktoken_parts(&self.tok).map_err(to_py)?;
-        py.detach(|| tiktoken_file::write(path, &ranks)).map_err(to_py)
+        py.detach(|| tiktoken_file::write(path, &ranks))
+            .map_err(to_py)
     }
 
     #[getter]
@@ -154,7 +183,11 @@ impl CoreTokenizer {
     /// Added/special tokens: `[(content, id, special)]`.
     #[getter]
     fn added_tokens(&self) -> Vec<(String, u32, bool)> {
-        self.tok.added_tokens().iter().map(|t| (t.content.clone(), t.id, t.special)).collect()
+        self.tok
+            .added_tokens()
+            .iter()
+            .map(|t| (t.content.clone(), t.id, t.special))
+            .collect()
     }
     /// All ordinary tokens as `[(bytes, id)]`.
     fn mergeable_ranks<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
@@ -171,7 +204,12 @@ impl CoreTokenizer {
         let v = &self.tok.vocab;
         v.merges()
             .iter()
-            .map(|&(a, b)| (PyBytes::new(py, v.token(a).unwrap_or_default()), PyBytes::new(py, v.token(b).unwrap_or_default())))
+            .map(|&(a, b)| {
+                (
+                    PyBytes::new(py, v.token(a).unwrap_or_default()),
+                    PyBytes::new(py, v.token(b).unwrap_or_default()),
+                )
+            })
             .collect()
     }
 
@@ -184,39 +222,88 @@ impl CoreTokenizer {
     /// `allowed`: the special tokens to recognise (`None`: all of them).
     /// `reject_others`: raise `ValueError` on any other special token (tiktoken's default).
     #[pyo3(signature = (text, allowed=None, reject_others=false))]
-    fn encode(&self, py: Python<'_>, text: &str, allowed: Option<Vec<String>>, reject_others: bool) -> PyResult<Vec<u32>> {
+    fn encode(
+        &self,
+        py: Python<'_>,
+        text: &str,
+        allowed: Option<Vec<String>>,
+        reject_others: bool,
+    ) -> PyResult<Vec<u32>> {
         let allowed = self.allowed_fn(allowed);
-        py.detach(|| self.tok.encode_with_special(text, &allowed, reject_others)).map_err(to_py)
+        py.detach(|| self.tok.encode_with_special(text, &allowed, reject_others))
+            .map_err(to_py)
     }
 
     #[pyo3(signature = (texts, allowed=None, reject_others=false, num_threads=None))]
-    fn encode_batch(&self, py: Python<'_>, texts: Vec<String>, allowed: Option<Vec<String>>, reject_others: bool, num_threads: Option<usize>) -> PyResult<Vec<Vec<u32>>> {
+    fn encode_batch(
+        &self,
+        py: Python<'_>,
+        texts: Vec<String>,
+        allowed: Option<Vec<String>>,
+        reject_others: bool,
+        num_threads: Option<usize>,
+    ) -> PyResult<Vec<Vec<u32>>> {
         let allowed = self.allowed_fn(allowed);
-        py.detach(|| pool::map_ordered(&texts, num_threads, |t| self.tok.encode_with_special(t, &allowed, reject_others)).into_iter().collect::<Result<Vec<_>, _>>())
-            .map_err(to_py)
+        py.detach(|| {
+            pool::map_ordered(&texts, num_threads, |t| {
+                self.tok.encode_with_special(t, &allowed, reject_others)
+            })
+            .into_iter()
+            .collect::<Result<Vec<_>, _>>()
+        })
+        .map_err(to_py)
     }
 
     #[pyo3(signature = (texts, num_threads=None))]
-    fn encode_ordinary_batch(&self, py: Python<'_>, texts: Vec<String>, num_threads: Option<usize>) -> PyResult<Vec<Vec<u32>>> {
-        py.detach(|| pool::map_ordered(&texts, num_threads, |t| self.tok.encode_ordinary(t)).into_iter().collect::<Result<Vec<_>, _>>())
-            .map_err(to_py)
+    fn encode_ordinary_batch(
+        &self,
+        py: Python<'_>,
+        texts: Vec<String>,
+        num_threads: Option<usize>,
+    ) -> PyResult<Vec<Vec<u32>>> {
+        py.detach(|| {
+            pool::map_ordered(&texts, num_threads, |t| self.tok.encode_ordinary(t))
+                .into_iter()
+                .collect::<Result<Vec<_>, _>>()
+        })
+        .map_err(to_py)
     }
 
     #[pyo3(signature = (text, allowed=None, reject_others=false))]
-    fn encode_to_numpy<'py>(&self, py: Python<'py>, text: &str, allowed: Option<Vec<String>>, reject_others: bool) -> PyResult<Bound<'py, PyArray1<u32>>> {
+    fn encode_to_numpy<'py>(
+        &self,
+        py: Python<'py>,
+        text: &str,
+        allowed: Option<Vec<String>>,
+        reject_others: bool,
+    ) -> PyResult<Bound<'py, PyArray1<u32>>> {
         let allowed = self.allowed_fn(allowed);
-        let ids = py.detach(|| self.tok.encode_with_special(text, &allowed, reject_others)).map_err(to_py)?;
+        let ids = py
+            .detach(|| self.tok.encode_with_special(text, &allowed, reject_others))
+            .map_err(to_py)?;
         Ok(ids.into_pyarray(py))
     }
 
     /// Flat `uint32` ids and `int64` offsets (length B + 1): text i is `ids[offsets[i]:offsets[i+1]]`.
     #[pyo3(signature = (texts, allowed=None, reject_others=false, num_threads=None))]
-    fn encode_batch_to_numpy<'py>(&self, py: Python<'py>, texts: Vec<String>, allowed: Option<Vec<String>>, reject_others: bool, num_threads: Option<usize>) -> PyResult<Encoded<'py>> {
+    fn encode_batch_to_numpy<'py>(
+        &self,
+        py: Python<'py>,
+        texts: Vec<String>,
+        allowed: Option<Vec<String>>,
+        reject_others: bool,
+        num_threads: Option<usize>,
+    ) -> PyResult<Encoded<'py>> {
         let allowed = self.allowed_fn(allowed);
         let (ids, offsets) = py
             .detach(|| {
-                let batch = pool::map_ordered(&texts, num_threads, |t| self.tok.encode_with_special(t, &allowed, reject_others));
-                batch.into_iter().collect::<Result<Vec<_>, _>>().map(flatten)
+                let batch = pool::map_ordered(&texts, num_threads, |t| {
+                    self.tok.encode_with_special(t, &allowed, reject_others)
+                });
+                batch
+                    .into_iter()
+                    .collect::<Result<Vec<_>, _>>()
+                    .map(flatten)
             })
             .map_err(to_py)?;
         Ok((ids.into_pyarray(py), offsets.into_pyarray(py)))
@@ -227,9 +314,18 @@ impl CoreTokenizer {
         Ok(PyBytes::new(py, &bytes))
     }
 
-    fn decode_batch_bytes<'py>(&self, py: Python<'py>, batch: Vec<Vec<u32>>, num_threads: Option<usize>) -> PyResult<Vec<Bound<'py, PyBytes>>> {
+    fn decode_batch_bytes<'py>(
+        &self,
+        py: Python<'py>,
+        batch: Vec<Vec<u32>>,
+        num_threads: Option<usize>,
+    ) -> PyResult<Vec<Bound<'py, PyBytes>>> {
         let out = py
-            .detach(|| pool::map_ordered(&batch, num_threads, |ids| self.tok.decode_bytes(ids)).into_iter().collect::<Result<Vec<_>, _>>())
+            .detach(|| {
+                pool::map_ordered(&batch, num_threads, |ids| self.tok.decode_bytes(ids))
+                    .into_iter()
+                    .collect::<Result<Vec<_>, _>>()
+            })
             .map_err(to_py)?;
         Ok(out.iter().map(|b| PyBytes::new(py, b)).collect())
     }
@@ -241,10 +337,12 @@ impl CoreTokenizer {
 
     /// The id of a token given by its bytes (ordinary tokens first, then special tokens).
     fn token_id(&self, bytes: &[u8]) -> Option<u32> {
-        self.tok
-            .vocab
-            .id_of(bytes)
-            .or_else(|| std::str::from_utf8(bytes).ok().and_then(|s| self.tok.added_token(s)).map(|t| t.id))
+        self.tok.vocab.id_of(bytes).or_else(|| {
+            std::str::from_utf8(bytes)
+                .ok()
+                .and_then(|s| self.tok.added_token(s))
+                .map(|t| t.id)
+        })
     }
 
     /// The `ValueError` message for a disallowed special token found in text.
@@ -256,9 +354,19 @@ impl CoreTokenizer {
     // ------------------------------------------------------------ dynamic merging
 
     /// `(ids, pre-token index per token, special flag per token)` of a text (all specials recognised).
-    fn encode_with_pieces(&self, py: Python<'_>, text: &str) -> PyResult<(Vec<u32>, Vec<u32>, Vec<bool>)> {
-        let tokens = py.detach(|| self.tok.encode_with_pieces(text)).map_err(to_py)?;
-        Ok((tokens.iter().map(|t| t.0).collect(), tokens.iter().map(|t| t.1).collect(), tokens.iter().map(|t| t.2).collect()))
+    fn encode_with_pieces(
+        &self,
+        py: Python<'_>,
+        text: &str,
+    ) -> PyResult<(Vec<u32>, Vec<u32>, Vec<bool>)> {
+        let tokens = py
+            .detach(|| self.tok.encode_with_pieces(text))
+            .map_err(to_py)?;
+        Ok((
+            tokens.iter().map(|t| t.0).collect(),
+            tokens.iter().map(|t| t.1).collect(),
+            tokens.iter().map(|t| t.2).collect(),
+        ))
     }
 
     /// Dynamic merging of a batch (texts, or ids with optional word ids). Returns
@@ -281,7 +389,11 @@ impl CoreTokenizer {
         let boundaries = match boundaries {
             "pretokens" => Boundaries::PreTokens,
             "words" => Boundaries::Words,
-            other => return Err(PyValueError::new_err(format!("boundaries must be \"pretokens\" or \"words\", not {other:?}"))),
+            other => {
+                return Err(PyValueError::new_err(format!(
+                    "boundaries must be \"pretokens\" or \"words\", not {other:?}"
+                )))
+            }
         };
         let tok = &self.tok;
         let (inputs, result) = py
@@ -291,13 +403,25 @@ impl CoreTokenizer {
                     (None, Some(i)) => dynamic::sequences_from_ids(tok, i, word_ids)?,
                     _ => return Err(toksmith_core::Error::value("give either texts or ids")),
                 };
-                let stop = dynamic::Stop { max_merges, target_length, target_reduction };
+                let stop = dynamic::Stop {
+                    max_merges,
+                    target_length,
+                    target_reduction,
+                };
                 let result = dynamic::merge_batch(&|t| tok.token_bytes(t), &seqs, stop, &|| false)?;
-                Ok((seqs.into_iter().map(|s| s.tokens).collect::<Vec<_>>(), result))
+                Ok((
+                    seqs.into_iter().map(|s| s.tokens).collect::<Vec<_>>(),
+                    result,
+                ))
             })
             .map_err(to_py)?;
-        let vocab: Vec<Bound<'py, PyBytes>> = result.vocab.iter().map(|b| PyBytes::new(py, b)).collect();
-        let log: Vec<(u32, u32, u32, u64)> = result.log.iter().map(|m| (m.left, m.right, m.merged, m.count)).collect();
+        let vocab: Vec<Bound<'py, PyBytes>> =
+            result.vocab.iter().map(|b| PyBytes::new(py, b)).collect();
+        let log: Vec<(u32, u32, u32, u64)> = result
+            .log
+            .iter()
+            .map(|m| (m.left, m.right, m.merged, m.count))
+            .collect();
         let (input_ids, _) = flatten(inputs);
         let (toks, starts, ends, offsets) = flat_sequences(&result.sequences);
         let lengths: Vec<i64> = result.lengths.iter().map(|&n| n as i64).collect();
@@ -319,33 +443,64 @@ impl CoreTokenizer {
 
     /// `(ids, tokens, offsets, type_ids, special_tokens_mask)` of one input (or pair).
     #[pyo3(signature = (text, pair=None, add_special_tokens=true))]
-    fn hf_encode(&self, py: Python<'_>, text: &str, pair: Option<&str>, add_special_tokens: bool) -> PyResult<HfTuple> {
+    fn hf_encode(
+        &self,
+        py: Python<'_>,
+        text: &str,
+        pair: Option<&str>,
+        add_special_tokens: bool,
+    ) -> PyResult<HfTuple> {
         let hf = self.hf()?;
-        py.detach(|| hf.encode(&self.tok, text, pair, add_special_tokens)).map(into_tuple).map_err(to_py)
+        py.detach(|| hf.encode(&self.tok, text, pair, add_special_tokens))
+            .map(into_tuple)
+            .map_err(to_py)
     }
 
     #[pyo3(signature = (texts, add_special_tokens=true, num_threads=None))]
-    fn hf_encode_batch(&self, py: Python<'_>, texts: Vec<String>, add_special_tokens: bool, num_threads: Option<usize>) -> PyResult<Vec<HfTuple>> {
+    fn hf_encode_batch(
+        &self,
+        py: Python<'_>,
+        texts: Vec<String>,
+        add_special_tokens: bool,
+        num_threads: Option<usize>,
+    ) -> PyResult<Vec<HfTuple>> {
         let hf = self.hf()?;
         py.detach(|| {
-            pool::map_ordered(&texts, num_threads, |t| hf.encode(&self.tok, t, None, add_special_tokens))
-                .into_iter()
-                .map(|r| r.map(into_tuple))
-                .collect::<Result<Vec<_>, _>>()
+            pool::map_ordered(&texts, num_threads, |t| {
+                hf.encode(&self.tok, t, None, add_special_tokens)
+            })
+            .into_iter()
+            .map(|r| r.map(into_tuple))
+            .collect::<Result<Vec<_>, _>>()
         })
         .map_err(to_py)
     }
 
     #[pyo3(signature = (ids, skip_special_tokens=true))]
-    fn hf_decode(&self, py: Python<'_>, ids: Vec<u32>, skip_special_tokens: bool) -> PyResult<String> {
+    fn hf_decode(
+        &self,
+        py: Python<'_>,
+        ids: Vec<u32>,
+        skip_special_tokens: bool,
+    ) -> PyResult<String> {
         let hf = self.hf()?;
         Ok(py.detach(|| hf.decode(&self.tok, &ids, skip_special_tokens)))
     }
 
     #[pyo3(signature = (batch, skip_special_tokens=true, num_threads=None))]
-    fn hf_decode_batch(&self, py: Python<'_>, batch: Vec<Vec<u32>>, skip_special_tokens: bool, num_threads: Option<usize>) -> PyResult<Vec<String>> {
+    fn hf_decode_batch(
+        &self,
+        py: Python<'_>,
+        batch: Vec<Vec<u32>>,
+        skip_special_tokens: bool,
+        num_threads: Option<usize>,
+    ) -> PyResult<Vec<String>> {
         let hf = self.hf()?;
-        Ok(py.detach(|| pool::map_ordered(&batch, num_threads, |ids| hf.decode(&self.tok, ids, skip_special_tokens))))
+        Ok(py.detach(|| {
+            pool::map_ordered(&batch, num_threads, |ids| {
+                hf.decode(&self.tok, ids, skip_special_tokens)
+            })
+        }))
     }
 
     fn token_to_id(&self, token: &str) -> PyResult<Option<u32>> {
@@ -372,7 +527,12 @@ impl CoreTokenizer {
             .filter_map(|(id, s)| s.clone().map(|s| (s, id as u32)))
             .collect();
         if with_added_tokens {
-            out.extend(self.tok.added_tokens().iter().map(|t| (t.content.clone(), t.id)));
+            out.extend(
+                self.tok
+                    .added_tokens()
+                    .iter()
+                    .map(|t| (t.content.clone(), t.id)),
+            );
         }
         Ok(out)
     }
@@ -402,10 +562,20 @@ struct CoreDynamic {
 #[pymethods]
 impl CoreDynamic {
     /// `(vocab indices, starts, ends, offsets)` after the first `budgets[s]` merges per sequence.
-    fn replay<'py>(&self, py: Python<'py>, budgets: Vec<usize>) -> PyResult<Bound<'py, pyo3::types::PyTuple>> {
+    fn replay<'py>(
+        &self,
+        py: Python<'py>,
+        budgets: Vec<usize>,
+    ) -> PyResult<Bound<'py, pyo3::types::PyTuple>> {
         let seqs = py.detach(|| self.result.replay(&budgets)).map_err(to_py)?;
         let (toks, starts, ends, offsets) = flat_sequences(&seqs);
-        (toks.into_pyarray(py), starts.into_pyarray(py), ends.into_pyarray(py), offsets.into_pyarray(py)).into_pyobject(py)
+        (
+            toks.into_pyarray(py),
+            starts.into_pyarray(py),
+            ends.into_pyarray(py),
+            offsets.into_pyarray(py),
+        )
+            .into_pyobject(py)
     }
 }
 
@@ -436,9 +606,13 @@ fn bar(show: bool, total: u64, message: &'static str) -> indicatif::ProgressBar 
     if !show {
         return indicatif::ProgressBar::hidden();
     }
-    let style = indicatif::ProgressStyle::with_template("{msg:<16} [{elapsed_precise}] {wide_bar} {human_pos}/{human_len} (ETA {eta})")
-        .expect("valid template");
-    indicatif::ProgressBar::new(total).with_style(style).with_message(message)
+    let style = indicatif::ProgressStyle::with_template(
+        "{msg:<16} [{elapsed_precise}] {wide_bar} {human_pos}/{human_len} (ETA {eta})",
+    )
+    .expect("valid template");
+    indicatif::ProgressBar::new(total)
+        .with_style(style)
+        .with_message(message)
 }
 
 #[pymethods]
@@ -447,23 +621,35 @@ impl CoreTrainer {
     #[pyo3(signature = (pattern, progress=true))]
     fn new(pattern: &str, progress: bool) -> PyResult<Self> {
         let regex = Regex::tiktoken(pattern).map_err(to_py)?;
-        Ok(CoreTrainer { regex, pattern: pattern.to_string(), counts: Default::default(), progress })
+        Ok(CoreTrainer {
+            regex,
+            pattern: pattern.to_string(),
+            counts: Default::default(),
+            progress,
+        })
     }
 
     /// Counts the lines of these files (streamed, in parallel).
     #[pyo3(signature = (paths, num_threads=None))]
-    fn add_files(&mut self, py: Python<'_>, paths: Vec<String>, num_threads: Option<usize>) -> PyResult<()> {
-        let total: u64 = paths.iter().map(|p| std::fs::metadata(p).map_or(0, |m| m.len())).sum();
+    fn add_files(
+        &mut self,
+        py: Python<'_>,
+        paths: Vec<String>,
+        num_threads: Option<usize>,
+    ) -> PyResult<()> {
+        let total: u64 = paths
+            .iter()
+            .map(|p| std::fs::metadata(p).map_or(0, |m| m.len()))
+            .sum();
         let bar = bar(self.progress, total, "counting pieces");
         bar.set_style(bar.style().template("{msg:<16} [{elapsed_precise}] {wide_bar} {binary_bytes}/{binary_total_bytes} (ETA {eta})").expect("valid template"));
         let regex = &self.regex;
-        let counts = py
-            .detach(|| {
-                train::count_files(regex, &paths, num_threads, &mut |done| {
-                    bar.set_position(done);
-                    !interrupted()
-                })
-            });
+        let counts = py.detach(|| {
+            train::count_files(regex, &paths, num_threads, &mut |done| {
+                bar.set_position(done);
+                !interrupted()
+            })
+        });
         bar.finish_and_clear();
         let counts = counts.map_err(to_py)?;
         self.counts.merge(counts);
@@ -473,9 +659,16 @@ impl CoreTrainer {
 
     /// Counts a batch of text units (each pre-tokenized on its own).
     #[pyo3(signature = (units, num_threads=None))]
-    fn add_units(&mut self, py: Python<'_>, units: Vec<String>, num_threads: Option<usize>) -> PyResult<()> {
+    fn add_units(
+        &mut self,
+        py: Python<'_>,
+        units: Vec<String>,
+        num_threads: Option<usize>,
+    ) -> PyResult<()> {
         let regex = &self.regex;
-        let counts = py.detach(|| train::PieceCounts::from_units(regex, &units, num_threads)).map_err(to_py)?;
+        let counts = py
+            .detach(|| train::PieceCounts::from_units(regex, &units, num_threads))
+            .map_err(to_py)?;
         self.counts.merge(counts);
         Ok(())
     }
@@ -488,11 +681,23 @@ impl CoreTrainer {
     /// Learns merges (consuming the counts: a trainer trains once); returns the `tokenizer.json`
     /// text of the trained tokenizer.
     #[pyo3(signature = (vocab_size, special_tokens, min_frequency=1))]
-    fn train(&mut self, py: Python<'_>, vocab_size: usize, special_tokens: Vec<String>, min_frequency: u64) -> PyResult<String> {
+    fn train(
+        &mut self,
+        py: Python<'_>,
+        vocab_size: usize,
+        special_tokens: Vec<String>,
+        min_frequency: u64,
+    ) -> PyResult<String> {
         if self.counts.counts.is_empty() {
-            return Err(PyValueError::new_err("empty corpus: no text to learn from (or this trainer already trained)"));
+            return Err(PyValueError::new_err(
+                "empty corpus: no text to learn from (or this trainer already trained)",
+            ));
         }
-        let bar = bar(self.progress, vocab_size.saturating_sub(256 + special_tokens.len()) as u64, "merging");
+        let bar = bar(
+            self.progress,
+            vocab_size.saturating_sub(256 + special_tokens.len()) as u64,
+            "merging",
+        );
         let counts = std::mem::take(&mut self.counts);
         let n_special = special_tokens.len();
         let trained = py.detach(|| {
@@ -509,10 +714,22 @@ impl CoreTrainer {
     }
 }
 
-type HfTuple = (Vec<u32>, Vec<String>, Vec<(usize, usize)>, Vec<u32>, Vec<u32>);
+type HfTuple = (
+    Vec<u32>,
+    Vec<String>,
+    Vec<(usize, usize)>,
+    Vec<u32>,
+    Vec<u32>,
+);
 
 fn into_tuple(e: HfEncoding) -> HfTuple {
-    (e.ids, e.tokens, e.offsets, e.type_ids, e.special_tokens_mask)
+    (
+        e.ids,
+        e.tokens,
+        e.offsets,
+        e.type_ids,
+        e.special_tokens_mask,
+    )
 }
 
 #[pymodule]
