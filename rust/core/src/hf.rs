@@ -126,7 +126,6 @@ pub fn from_json(text: &str, name: &str) -> Result<(Tokenizer, HfExtras)> {
     let post = parse_post(
         doc.get("post_processor").unwrap_or(&Value::Null),
         "post_processor",
-        &added,
     )?;
     if let Some(d) = doc.get("decoder").filter(|v| !v.is_null()) {
         let t = kind(d, "decoder")?;
@@ -296,7 +295,7 @@ fn parse_pre_tokenizer(v: &Value) -> Result<Vec<Step>> {
         vec![("pre_tokenizer".to_string(), v)]
     };
     let mut steps = Vec::with_capacity(parts.len());
-    for (i, (path, p)) in parts.iter().enumerate() {
+    for (path, p) in &parts {
         if matches!(steps.last(), Some(Step::ByteLevel { .. })) {
             return Err(Error::unsupported(format!(
                 "{path}: steps after ByteLevel are not supported"
@@ -368,7 +367,6 @@ fn parse_pre_tokenizer(v: &Value) -> Result<Vec<Step>> {
             }
         };
         steps.push(step);
-        let _ = i;
     }
     if !matches!(steps.last(), Some(Step::ByteLevel { .. })) {
         return Err(Error::unsupported(
@@ -393,7 +391,7 @@ fn parse_behavior(v: &Value, path: &str) -> Result<SplitBehavior> {
     })
 }
 
-fn parse_post(v: &Value, path: &str, added: &[AddedToken]) -> Result<Vec<PostStep>> {
+fn parse_post(v: &Value, path: &str) -> Result<Vec<PostStep>> {
     if v.is_null() {
         return Ok(Vec::new());
     }
@@ -404,7 +402,7 @@ fn parse_post(v: &Value, path: &str, added: &[AddedToken]) -> Result<Vec<PostSte
                 .ok_or_else(|| Error::format(format!("{path}.processors: expected a list")))?;
             let mut out = Vec::new();
             for (i, p) in list.iter().enumerate() {
-                out.extend(parse_post(p, &format!("{path}.processors[{i}]"), added)?);
+                out.extend(parse_post(p, &format!("{path}.processors[{i}]"))?);
             }
             Ok(out)
         }
@@ -472,7 +470,6 @@ fn parse_post(v: &Value, path: &str, added: &[AddedToken]) -> Result<Vec<PostSte
                 }
                 Ok(out)
             };
-            let _ = added;
             Ok(vec![PostStep::Template {
                 single: template("single")?,
                 pair: template("pair")?,

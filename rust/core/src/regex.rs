@@ -40,7 +40,7 @@ pub struct Regex {
 }
 
 enum Engine {
-    Fast(FastRegex, fancy_regex::Regex),
+    Fast(Box<FastRegex>, fancy_regex::Regex),
     Fancy(fancy_regex::Regex),
     Onig(onig::Regex),
 }
@@ -53,7 +53,7 @@ impl Regex {
             .build()
             .map_err(|e| Error::value(format!("invalid pattern {pattern:?}: {e}")))?;
         let engine = match FastRegex::new(pattern) {
-            Some(fast) => Engine::Fast(fast, fancy),
+            Some(fast) => Engine::Fast(Box::new(fast), fancy),
             None => Engine::Fancy(fancy),
         };
         Ok(Regex {

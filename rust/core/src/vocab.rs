@@ -486,25 +486,17 @@ mod tests {
     fn random_vocab(seed: &mut u64) -> Vocab {
         let mut toks: Vec<Vec<u8>> = (0..=255u8).map(|b| vec![b]).collect();
         for _ in 0..60 {
-            let a = 97 + (lcg(seed) % 4) as usize;
-            let pick = |s: &mut u64, toks: &Vec<Vec<u8>>| {
-                if lcg(s) % 2 == 0 {
-                    toks[97 + (lcg(s) % 4) as usize].clone()
+            // Concatenate two random tokens from the letters a..d and the tokens made so far.
+            let mut pick = |toks: &Vec<Vec<u8>>| {
+                let made = toks.len() - 256;
+                let i = lcg(seed) as usize % (4 + made);
+                if i < 4 {
+                    toks[97 + i].clone()
                 } else {
-                    toks[256 + (lcg(s) as usize % (toks.len() - 255).max(1)).min(toks.len() - 257)]
-                        .clone()
+                    toks[256 + i - 4].clone()
                 }
             };
-            let left = if toks.len() > 256 {
-                pick(seed, &toks)
-            } else {
-                toks[a].clone()
-            };
-            let right = if toks.len() > 256 {
-                pick(seed, &toks)
-            } else {
-                toks[97].clone()
-            };
+            let (left, right) = (pick(&toks), pick(&toks));
             let t = [left, right].concat();
             if !toks.contains(&t) {
                 toks.push(t);
