@@ -211,3 +211,24 @@ def test_registry():
     assert toksmith.get_encoding("o200k_base") is toksmith.get_encoding("o200k_base")
     with pytest.raises(ValueError, match="Unknown encoding 'nope'"):
         toksmith.get_encoding("nope")
+
+
+TRICKY_JOINS = "x\nA  \nB\r\nC.\nD'\nE\n\nF 12\nG\u3000\nH\t\nI//\nJ\u00e9\nK\n"
+
+
+@pytest.mark.parametrize("pattern", ["own", "r50k", "cl100k", "llama3"])
+def test_long_documents_encode_in_parallel_chunks_exactly(pattern):
+    """Texts over 512 KB are cut after newlines followed by letters and encoded in parallel."""
+    import tiktoken
+
+    from toksmith import patterns
+
+    ours = toksmith.get_encoding("o200k_base")
+    if pattern != "own":
+        pat = {"r50k": patterns.R50K, "cl100k": patterns.CL100K, "llama3": patterns.LLAMA3}[pattern]
+        ours = toksmith.Encoding("x", pat_str=pat, mergeable_ranks=ours.mergeable_ranks, special_tokens={})
+    theirs = tiktoken.Encoding("x", pat_str=ours.pattern, mergeable_ranks=ours.mergeable_ranks, special_tokens={})
+    parts = [samples()[k] for k in ("python", "multilingual", "c", "english")]
+    text = TRICKY_JOINS.join(parts) * 2
+    assert len(text.encode()) > 1_000_000
+    assert ours.encode_ordinary(text) == theirs.encode_ordinary(text)

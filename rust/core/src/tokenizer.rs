@@ -182,6 +182,23 @@ impl Tokenizer {
     fn encode_ordinary_into(&self, text: &str, out: &mut Vec<u32>) -> Result<()> {
         let mut scratch = Vec::new();
         match &self.pre_tokenizer {
+            PreTokenizer::Regex(re) if re.is_fast() && text.len() >= PARALLEL_CHUNK * 2 => {
+                // A long document: encode chunks in parallel, cut where no piece can cross.
+                let chunks = safe_chunks(text, PARALLEL_CHUNK);
+                let parts = crate::pool::map_ordered(&chunks, None, |chunk| {
+                    let mut ids = Vec::with_capacity(chunk.len() / 4 + 1);
+                    let mut scratch = Vec::new();
+                    re.for_each_match(chunk, |s, e| {
+                        self.vocab
+                            .encode_piece(&chunk.as_bytes()[s..e], &mut ids, &mut scratch)
+                    })
+                    .map(|_| ids)
+                });
+                for part in parts {
+                    out.extend(part?);
+                }
+                Ok(())
+            }
             PreTokenizer::Regex(re) => re.for_each_match(text, |s, e| {
                 self.vocab
                     .encode_piece(&text.as_bytes()[s..e], out, &mut scratch)
@@ -415,6 +432,36 @@ impl Tokenizer {
             }
         }
     }
+}
+
+/// Documents this long (twice this, in bytes) are encoded in parallel chunks of about this size.
+const PARALLEL_CHUNK: usize = 256 << 10;
+
+/// Cuts `text` into chunks of about `size` bytes, each cut right after a `\n` that follows a
+/// visible ASCII character and precedes an ASCII letter. For the known pattern families (the
+/// fast path) a piece ends there: no alternative lets a newline and a following letter share a
+/// piece, none looks behind, and the lone `\n` is one piece whether or not it ends the text
+/// (`\s++$` at a chunk's end takes just it). So the chunks encode to the same ids as the whole.
+fn safe_chunks(text: &str, size: usize) -> Vec<&str> {
+    let bytes = text.as_bytes();
+    let mut chunks = Vec::new();
+    let mut start = 0;
+    while text.len() - start > size * 2 {
+        let cut = (start + size..text.len() - 1).find(|&i| {
+            bytes[i] == b'\n'
+                && bytes[i - 1].is_ascii_graphic()
+                && bytes[i + 1].is_ascii_alphabetic()
+        });
+        match cut {
+            Some(i) => {
+                chunks.push(&text[start..=i]);
+                start = i + 1;
+            }
+            None => break,
+        }
+    }
+    chunks.push(&text[start..]);
+    chunks
 }
 
 /// The error for a special token found in text where it is not allowed (wording after tiktoken).
