@@ -16,7 +16,7 @@ import os
 
 import pytest
 
-import corpus
+from toksmith.bench import corpus
 import toksmith
 from toksmith import peers
 

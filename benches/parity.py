@@ -16,19 +16,9 @@ from pathlib import Path
 
 import toksmith
 from toksmith import peers
+from toksmith.bench.corpus import documents
 
 CORPORA = {"english": "en_50m.txt", "code": "code_100m.txt", "multilingual": "multi_man.txt"}
-
-
-def documents(path: Path, limit: int, size: int = 4096) -> list[str]:
-    data = path.read_bytes()[:limit].decode("utf-8", errors="ignore")
-    docs, start = [], 0
-    while start < len(data):
-        end = data.find("\n", start + size)
-        end = len(data) if end < 0 else end + 1
-        docs.append(data[start:end])
-        start = end
-    return docs
 
 
 def main() -> int:
@@ -43,7 +33,7 @@ def main() -> int:
         ours_hf, hf = toksmith.Tokenizer.from_str(peers.hf_json(name)), peers.hf_tokenizer(name)
         total = 0
         for label, file in CORPORA.items():
-            docs = documents(Path(args.corpora) / file, int(args.mb * 1e6))
+            docs = documents(Path(args.corpora) / file, limit_bytes=int(args.mb * 1e6))
             size = sum(len(d.encode()) for d in docs)
             total += size
             t = time.perf_counter()

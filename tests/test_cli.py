@@ -51,3 +51,13 @@ def test_train_failure_leaves_no_output(tmp_path, capsys):
     assert main(["train", str(empty), "-o", str(out), "-q"]) == 1
     assert "empty corpus" in capsys.readouterr().err
     assert not out.exists() and list(tmp_path.iterdir()) == [empty]
+
+
+def test_bench_encode_prints_the_peer_table(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("TOKSMITH_CORPORA", str(tmp_path / "no-corpora-here"))  # builtin samples
+    code = main(["bench", "encode", "--encodings", "o200k_base", "--limit-bytes", "40000", "--repeat", "1",
+                 "--threads", "1", "--out", str(tmp_path / "results")])
+    out = capsys.readouterr().out
+    assert code == 0
+    assert "| toksmith Encoding |" in out and "| tiktoken |" in out
+    assert (tmp_path / "results" / "encode.md").exists()
