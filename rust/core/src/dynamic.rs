@@ -437,7 +437,7 @@ pub fn sequences_from_texts(
     texts: &[String],
     boundaries: Boundaries,
 ) -> Result<Vec<Sequence>> {
-    crate::pool::map_ordered(texts, None, |text| {
+    crate::pool::try_map_ordered(texts, None, |text| {
         let encoded = tok.encode_with_pieces(text)?;
         let tokens: Vec<u32> = encoded.iter().map(|t| t.0).collect();
         let special: Vec<bool> = encoded.iter().map(|t| t.2).collect();
@@ -451,8 +451,6 @@ pub fn sequences_from_texts(
             special,
         })
     })
-    .into_iter()
-    .collect()
 }
 
 /// Input sequences from ids, with word ids given or derived from whitespace.

@@ -41,3 +41,12 @@ pub fn map_ordered<T: Sync, R: Send>(
     }
     pool(num_threads).install(|| items.par_iter().with_min_len(1).map(f).collect())
 }
+
+/// `map_ordered` for fallible work: the results in order, or the first error.
+pub fn try_map_ordered<T: Sync, R: Send>(
+    items: &[T],
+    num_threads: Option<usize>,
+    f: impl Fn(&T) -> crate::Result<R> + Sync + Send,
+) -> crate::Result<Vec<R>> {
+    map_ordered(items, num_threads, f).into_iter().collect()
+}

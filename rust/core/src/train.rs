@@ -66,16 +66,16 @@ impl PieceCounts {
             .div_ceil(crate::pool::pool(num_threads).current_num_threads() * 4)
             .max(1);
         let parts: Vec<&[String]> = units.chunks(chunk).collect();
-        let counted = crate::pool::map_ordered(&parts, num_threads, |part| {
+        let counted = crate::pool::try_map_ordered(&parts, num_threads, |part| {
             let mut c = PieceCounts::default();
             for u in part.iter() {
                 c.add_text(re, u)?;
             }
-            Ok::<_, Error>(c)
+            Ok(c)
         });
         let mut total = PieceCounts::default();
-        for c in counted {
-            total.merge(c?);
+        for c in counted? {
+            total.merge(c);
         }
         Ok(total)
     }
@@ -134,15 +134,15 @@ pub fn count_files(
                         .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned()),
                 );
             }
-            let counted = crate::pool::map_ordered(&blocks, num_threads, |block| {
+            let counted = crate::pool::try_map_ordered(&blocks, num_threads, |block| {
                 let mut c = PieceCounts::default();
                 for line in block.split_inclusive('\n') {
                     c.add_text(re, line)?;
                 }
-                Ok::<_, Error>(c)
+                Ok(c)
             });
-            for c in counted {
-                total.merge(c?);
+            for c in counted? {
+                total.merge(c);
             }
             if !progress(done) {
                 return Err(Error::interrupted());

@@ -245,11 +245,9 @@ impl CoreTokenizer {
     ) -> PyResult<Vec<Vec<u32>>> {
         let allowed = self.allowed_fn(allowed);
         py.detach(|| {
-            pool::map_ordered(&texts, num_threads, |t| {
+            pool::try_map_ordered(&texts, num_threads, |t| {
                 self.tok.encode_with_special(t, &allowed, reject_others)
             })
-            .into_iter()
-            .collect::<Result<Vec<_>, _>>()
         })
         .map_err(to_py)
     }
@@ -261,12 +259,8 @@ impl CoreTokenizer {
         texts: Vec<String>,
         num_threads: Option<usize>,
     ) -> PyResult<Vec<Vec<u32>>> {
-        py.detach(|| {
-            pool::map_ordered(&texts, num_threads, |t| self.tok.encode_ordinary(t))
-                .into_iter()
-                .collect::<Result<Vec<_>, _>>()
-        })
-        .map_err(to_py)
+        py.detach(|| pool::try_map_ordered(&texts, num_threads, |t| self.tok.encode_ordinary(t)))
+            .map_err(to_py)
     }
 
     #[pyo3(signature = (text, allowed=None, reject_others=false))]
@@ -297,13 +291,10 @@ impl CoreTokenizer {
         let allowed = self.allowed_fn(allowed);
         let (ids, offsets) = py
             .detach(|| {
-                let batch = pool::map_ordered(&texts, num_threads, |t| {
+                pool::try_map_ordered(&texts, num_threads, |t| {
                     self.tok.encode_with_special(t, &allowed, reject_others)
-                });
-                batch
-                    .into_iter()
-                    .collect::<Result<Vec<_>, _>>()
-                    .map(flatten)
+                })
+                .map(flatten)
             })
             .map_err(to_py)?;
         Ok((ids.into_pyarray(py), offsets.into_pyarray(py)))
@@ -321,11 +312,7 @@ impl CoreTokenizer {
         num_threads: Option<usize>,
     ) -> PyResult<Vec<Bound<'py, PyBytes>>> {
         let out = py
-            .detach(|| {
-                pool::map_ordered(&batch, num_threads, |ids| self.tok.decode_bytes(ids))
-                    .into_iter()
-                    .collect::<Result<Vec<_>, _>>()
-            })
+            .detach(|| pool::try_map_ordered(&batch, num_threads, |ids| self.tok.decode_bytes(ids)))
             .map_err(to_py)?;
         Ok(out.iter().map(|b| PyBytes::new(py, b)).collect())
     }
@@ -466,12 +453,10 @@ impl CoreTokenizer {
     ) -> PyResult<Vec<HfTuple>> {
         let hf = self.hf()?;
         py.detach(|| {
-            pool::map_ordered(&texts, num_threads, |t| {
+            pool::try_map_ordered(&texts, num_threads, |t| {
                 hf.encode(&self.tok, t, None, add_special_tokens)
+                    .map(into_tuple)
             })
-            .into_iter()
-            .map(|r| r.map(into_tuple))
-            .collect::<Result<Vec<_>, _>>()
         })
         .map_err(to_py)
     }
@@ -671,11 +656,6 @@ impl CoreTrainer {
             .map_err(to_py)?;
         self.counts.merge(counts);
         Ok(())
-    }
-
-    /// Number of distinct pieces and total pieces counted so far.
-    fn stats(&self) -> (usize, u64) {
-        (self.counts.counts.len(), self.counts.counts.values().sum())
     }
 
     /// Learns merges (consuming the counts: a trainer trains once); returns the `tokenizer.json`
