@@ -7,6 +7,7 @@ vocabulary size and ``min_frequency`` give the same merges as ``tokenizers``.
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Iterable, Sequence
 
@@ -17,10 +18,18 @@ from toksmith.tokenizer import Tokenizer
 _BATCH = 20_000
 
 
-def _trainer(pattern: str, progress: bool) -> CoreTrainer:
-    if not isinstance(pattern, str):
-        raise TypeError("pattern must be a known name or a regex string")
-    return CoreTrainer(patterns.resolve(pattern), progress)
+def _stage(spec, argument: str) -> tuple[str, str]:
+    """A pre-tokenizer for training: a regex (or family name), or a ``tokenizer.json``
+    pre-tokenizer given as a dict."""
+    if isinstance(spec, str):
+        return ("regex", patterns.resolve(spec))
+    if isinstance(spec, dict):
+        return ("pre_tokenizer", json.dumps(spec))
+    raise TypeError(f"{argument} must be a regex string, a known name or a pre_tokenizer dict, got {type(spec).__name__}")
+
+
+def _trainer(stages: list[tuple[str, str]], progress: bool, by_line: bool = False) -> CoreTrainer:
+    return CoreTrainer(stages, by_line, progress)
 
 
 def count_into(trainer: CoreTrainer, files, iterator, num_threads) -> None:
@@ -64,7 +73,9 @@ def train_bpe(
     ``files``: text files, read line by line (each line with its ending is one unit, as in
     ``tokenizers``' ``train``); invalid UTF-8 is replaced by U+FFFD, files with NUL bytes are
     refused as binary. ``iterator``: texts, each one unit. ``pattern``: ``"gpt2"``, ``"cl100k"``,
-    ``"o200k"``, ``"llama3"``, ``"qwen2"`` or a regex in tiktoken (PCRE) syntax.
+    ``"o200k"``, ``"llama3"``, ``"qwen2"``, a regex in tiktoken (PCRE) syntax (used as a ``Split``
+    whose matches and the text between them are pieces), or a ``tokenizer.json`` pre-tokenizer
+    dict.
     ``vocab_size`` counts the 256 byte tokens, the learned tokens and the special tokens, which
     get the last ids. Ctrl-C stops training with ``KeyboardInterrupt``.
 
@@ -75,6 +86,112 @@ def train_bpe(
         raise ValueError(f"vocab_size {vocab_size} is too small: 256 byte tokens + {len(special_tokens)} special tokens")
     if len(set(special_tokens)) != len(special_tokens):
         raise ValueError("special_tokens has duplicates")
-    trainer = _trainer(pattern, progress)
+    trainer = _trainer([_stage(pattern, "pattern")], progress)
     count_into(trainer, files, iterator, num_threads)
     return Tokenizer.from_str(trainer.train(vocab_size, list(special_tokens), min_frequency))
+
+
+def _transition_size(transition: float | int, vocab_size: int) -> int:
+    if isinstance(transition, bool) or not isinstance(transition, (int, float)):
+        raise TypeError("transition must be a vocabulary size (int) or a fraction of vocab_size (float)")
+    if isinstance(transition, float):
+        if not 0.0 <= transition <= 1.0:
+            raise ValueError(f"transition {transition} as a fraction must lie in [0, 1]")
+        return round(transition * vocab_size)
+    if transition > vocab_size:
+        raise ValueError(f"transition {transition} is larger than vocab_size {vocab_size}")
+    return transition
+
+
+def _base_core(base):
+    """The engine tokenizer of a base vocabulary: a Tokenizer, an Encoding, a registered
+    encoding name, or a ``tokenizer.json`` / ``.tiktoken`` path."""
+    from toksmith.encoding import Encoding
+    from toksmith.registry import get_encoding, list_encoding_names
+
+    if isinstance(base, Tokenizer):
+        return base._core
+    if isinstance(base, Encoding):
+        return base._core
+    if isinstance(base, (str, os.PathLike)):
+        name = os.fspath(base)
+        if name in list_encoding_names():
+            return get_encoding(name)._core
+        if not os.path.exists(name):
+            raise FileNotFoundError(f"{name}: base tokenizer not found (not a file, nor one of {list_encoding_names()})")
+        if name.endswith(".json"):
+            return Tokenizer.from_file(name)._core
+        return Encoding.from_tiktoken_file(name)._core
+    raise TypeError(f"base must be a Tokenizer, an Encoding, an encoding name or a path, got {type(base).__name__}")
+
+
+def train_superbpe(
+    files: str | os.PathLike | Sequence[str | os.PathLike] | None = None,
+    *,
+    iterator: Iterable[str] | None = None,
+    vocab_size: int,
+    transition: float | int = 0.8,
+    preset: str = "2025",
+    stage1_pattern: str | dict | None = None,
+    stage2_pattern: str | dict | None = None,
+    max_words_per_token: int | None = 4,
+    reject_colon_space: bool = True,
+    base=None,
+    special_tokens: Sequence[str] = (),
+    min_frequency: int = 1,
+    num_threads: int | None = None,
+    progress: bool = True,
+) -> Tokenizer:
+    """Trains a SuperBPE tokenizer (Liu et al. 2025): superword tokens that span spaces.
+
+    * Stage 1: BPE with ``stage1_pattern`` (splits at whitespace) until the vocabulary holds
+      ``transition`` tokens (an int, or a float fraction of ``vocab_size``). ``transition ==
+      vocab_size`` gives exactly :func:`train_bpe`'s merges.
+    * Stage 2: the text is cut with the permissive ``stage2_pattern``; every distinct chunk is
+      encoded with the stage-1 merges (replayed in rank order), pairs are recounted and BPE goes
+      on to ``vocab_size``. Stage-2 tokens with ``": "`` (``reject_colon_space``) or more than
+      ``max_words_per_token`` words (non-empty pieces between spaces; ``None``: no limit) are
+      refused.
+    * Lines are the units (iterator items are cut into lines too): no token continues past a
+      newline, so encoders may cut long text after any ``\n``.
+    * ``preset``: ``"2025"`` (stage 1: o200k without contractions; stage 2:
+      ``\p{N}{1,3}| ?[^\s\p{L}\p{N}]{2,}[\r\n/]*| +(?!\S)``) or ``"paper"`` (digit runs and
+      3-digit groups from the right split; stage 1 GPT-2-style without contractions). Patterns
+      are regexes in tiktoken syntax (``Split`` semantics: matches and the text between them are
+      pieces) or ``tokenizer.json`` pre-tokenizer dicts; they override the preset.
+    * ``base``: extend an existing vocabulary instead of training stage 1 (a Tokenizer, an
+      Encoding, ``"o200k_base"``, or a file): its ids are kept, new tokens follow.
+
+    Memory grows with the number and length of *distinct* stage-2 chunks (about lines of
+    distinct text); see the README. The result is a :class:`Tokenizer` whose ``tokenizer.json``
+    uses the stage-2 pre-tokenizer and loads in Hugging Face ``tokenizers``; its
+    ``training_report`` says where stage 2 began and which stage-1 merges it never used.
+    """
+    if preset not in patterns.SUPERBPE_PRESETS:
+        raise ValueError(f"unknown preset {preset!r}: expected one of {sorted(patterns.SUPERBPE_PRESETS)}")
+    if vocab_size < 256 + len(special_tokens):
+        raise ValueError(f"vocab_size {vocab_size} is too small: 256 byte tokens + {len(special_tokens)} special tokens")
+    if len(set(special_tokens)) != len(special_tokens):
+        raise ValueError("special_tokens has duplicates")
+    if max_words_per_token is not None and max_words_per_token < 1:
+        raise ValueError("max_words_per_token must be at least 1 (or None for no limit)")
+    default1, default2 = patterns.SUPERBPE_PRESETS[preset]
+    stage2 = _stage(stage2_pattern if stage2_pattern is not None else default2, "stage2_pattern")
+    if base is not None:
+        core_base = _base_core(base)
+        stages = [stage2]
+        t = 0
+    else:
+        core_base = None
+        t = _transition_size(transition, vocab_size)
+        if t < 256 + len(special_tokens):
+            raise ValueError(f"transition {t} is smaller than the 256 byte tokens + {len(special_tokens)} special tokens")
+        stages = [_stage(stage1_pattern if stage1_pattern is not None else default1, "stage1_pattern"), stage2]
+    trainer = _trainer(stages, progress, by_line=True)
+    count_into(trainer, files, iterator, num_threads)
+    doc, stage1_len, unused = trainer.train_superbpe(
+        vocab_size, t, list(special_tokens), min_frequency, max_words_per_token, reject_colon_space, core_base, num_threads
+    )
+    tok = Tokenizer.from_str(doc)
+    tok.training_report = {"stage1_merges": stage1_len, "unused_stage1_merges": unused}
+    return tok

@@ -277,7 +277,9 @@ fn parse_added(v: Option<&Value>) -> Result<Vec<AddedToken>> {
     Ok(out)
 }
 
-fn parse_pre_tokenizer(v: &Value) -> Result<Vec<Step>> {
+/// The steps of a `pre_tokenizer` document (a `Sequence` of `Split` / `Digits` and a final
+/// `ByteLevel`, or a lone `ByteLevel`).
+pub fn parse_pre_tokenizer(v: &Value) -> Result<Vec<Step>> {
     if v.is_null() {
         return Err(Error::unsupported(
             "pre_tokenizer: byte-level BPE needs a ByteLevel pre-tokenizer, found null",
@@ -679,17 +681,26 @@ pub fn document_for(tok: &Tokenizer, pattern: &str) -> Value {
         .collect();
     let mut added: Vec<AddedToken> = tok.added_tokens().to_vec();
     added.sort_by_key(|t| t.id);
-    byte_level_bpe_document(vocab, merges, &added, pattern, true)
+    byte_level_bpe_document(vocab, merges, &added, split_pre_tokenizer(pattern), true)
 }
 
-/// A `tokenizer.json` document for a byte-level BPE with a `Split` pattern (given in tiktoken
-/// syntax, written in Oniguruma's) and a plain `ByteLevel` step: what toksmith writes for
-/// tiktoken vocabularies and for trained ones. `vocab` maps token strings to ids.
+/// The `pre_tokenizer` of a `Split` regex (given in tiktoken syntax, written in Oniguruma's;
+/// matches and the text between them are pieces) followed by a plain `ByteLevel`.
+pub fn split_pre_tokenizer(pattern: &str) -> Value {
+    json!({"type": "Sequence", "pretokenizers": [
+        {"type": "Split", "pattern": {"Regex": pcre_to_onig(pattern)}, "behavior": "Isolated", "invert": false},
+        {"type": "ByteLevel", "add_prefix_space": false, "trim_offsets": true, "use_regex": false}
+    ]})
+}
+
+/// A `tokenizer.json` document for a byte-level BPE with the given `pre_tokenizer` (e.g.
+/// [`split_pre_tokenizer`]) and a `ByteLevel` decoder: what toksmith writes for tiktoken
+/// vocabularies and for trained ones. `vocab` maps token strings to ids.
 pub fn byte_level_bpe_document(
     vocab: Map<String, Value>,
     merges: Vec<Value>,
     added: &[AddedToken],
-    pattern: &str,
+    pre_tokenizer: Value,
     ignore_merges: bool,
 ) -> Value {
     let added: Vec<Value> = added
@@ -705,10 +716,7 @@ pub fn byte_level_bpe_document(
         "padding": null,
         "added_tokens": added,
         "normalizer": null,
-        "pre_tokenizer": {"type": "Sequence", "pretokenizers": [
-            {"type": "Split", "pattern": {"Regex": pcre_to_onig(pattern)}, "behavior": "Isolated", "invert": false},
-            {"type": "ByteLevel", "add_prefix_space": false, "trim_offsets": true, "use_regex": false}
-        ]},
+        "pre_tokenizer": pre_tokenizer,
         "post_processor": null,
         "decoder": {"type": "ByteLevel", "add_prefix_space": true, "trim_offsets": true, "use_regex": true},
         "model": {"type": "BPE", "dropout": null, "unk_token": null, "continuing_subword_prefix": null,

@@ -12,11 +12,14 @@ pub mod hf;
 pub mod lexer;
 pub mod pool;
 pub mod regex;
+pub mod superbpe;
 pub mod tiktoken_file;
 pub mod tokenizer;
 pub mod train;
 pub mod vocab;
 
+/// JSON documents (`tokenizer.json` parts) as the engine passes them around.
+pub use serde_json::Value as JsonValue;
 pub use error::{Error, ErrorKind, Result};
 pub use tokenizer::{AddedToken, PreTokenizer, Tokenizer};
 pub use vocab::Vocab;

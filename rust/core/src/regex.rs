@@ -23,7 +23,7 @@ type CachePool = Pool<
 /// The whitespace tail that the fast path knows how to emulate, and the alternatives before it
 /// for which dropping the possessive markers is proven not to change any match.
 const WHITESPACE_TAILS: [&str; 2] = [r"|\s+(?!\S)|\s+", r"|\s+(?!\S)|\s"];
-const FAST_HEADS: [&str; 4] = [
+const FAST_HEADS: [&str; 5] = [
     // r50k / p50k / gpt2
     r"'(?:[sdmt]|ll|ve|re)| ?\p{L}++| ?\p{N}++| ?[^\s\p{L}\p{N}]++|\s++$",
     // cl100k
@@ -32,6 +32,8 @@ const FAST_HEADS: [&str; 4] = [
     r"[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]*[\p{Ll}\p{Lm}\p{Lo}\p{M}]+(?i:'s|'t|'re|'ve|'m|'ll|'d)?|[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]+[\p{Ll}\p{Lm}\p{Lo}\p{M}]*(?i:'s|'t|'re|'ve|'m|'ll|'d)?|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n/]*|\s*[\r\n]+",
     // Llama-3 (and cl100k as Hugging Face converters write it)
     r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+",
+    // o200k without contraction suffixes (SuperBPE's stage 1); DFA only, no ASCII lexer
+    r"[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]*[\p{Ll}\p{Lm}\p{Lo}\p{M}]+|[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]+[\p{Ll}\p{Lm}\p{Lo}\p{M}]*|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n/]*|\s*[\r\n]+",
 ];
 
 pub struct Regex {
@@ -41,6 +43,7 @@ pub struct Regex {
 
 enum Engine {
     Fast(Box<FastRegex>, fancy_regex::Regex),
+    Gapped(Box<GappedRegex>, fancy_regex::Regex),
     Fancy(fancy_regex::Regex),
     Onig(onig::Regex),
 }
@@ -52,9 +55,12 @@ impl Regex {
             .backtrack_limit(100_000_000)
             .build()
             .map_err(|e| Error::value(format!("invalid pattern {pattern:?}: {e}")))?;
-        let engine = match FastRegex::new(pattern) {
-            Some(fast) => Engine::Fast(Box::new(fast), fancy),
-            None => Engine::Fancy(fancy),
+        let engine = if let Some(fast) = FastRegex::new(pattern) {
+            Engine::Fast(Box::new(fast), fancy)
+        } else if let Some(gapped) = GappedRegex::new(pattern) {
+            Engine::Gapped(Box::new(gapped), fancy)
+        } else {
+            Engine::Fancy(fancy)
         };
         Ok(Regex {
             pattern: pattern.to_string(),
@@ -75,9 +81,10 @@ impl Regex {
     /// Like `tiktoken`, but never the fast path (for differential tests).
     pub fn tiktoken_reference(pattern: &str) -> Result<Regex> {
         let mut re = Regex::tiktoken(pattern)?;
-        if let Engine::Fast(_, fancy) = re.engine {
-            re.engine = Engine::Fancy(fancy);
-        }
+        re.engine = match re.engine {
+            Engine::Fast(_, fancy) | Engine::Gapped(_, fancy) => Engine::Fancy(fancy),
+            other => other,
+        };
         Ok(re)
     }
 
@@ -96,6 +103,16 @@ impl Regex {
                 let resume = fast.for_each_match(text, &mut f);
                 if let Some(at) = resume {
                     // The DFA found no match at `at` (never for the known patterns): finish slowly.
+                    for m in fancy.find_iter(&text[at..]) {
+                        let m =
+                            m.map_err(|e| Error::value(format!("regex {:?}: {e}", self.pattern)))?;
+                        f(at + m.start(), at + m.end());
+                    }
+                }
+            }
+            Engine::Gapped(gapped, fancy) => {
+                if let Some(at) = gapped.for_each_match(text, &mut f) {
+                    // The DFA gave up (its cache thrashed): finish slowly.
                     for m in fancy.find_iter(&text[at..]) {
                         let m =
                             m.map_err(|e| Error::value(format!("regex {:?}: {e}", self.pattern)))?;
@@ -131,7 +148,8 @@ impl Regex {
 /// HEAD failed here; the look-ahead alternative would have stopped one character short of a
 /// following non-space, so a run of two or more characters gives back its last one.
 struct FastRegex {
-    family: Family,
+    /// The hand-written lexer tried first, if the pattern has one.
+    family: Option<Family>,
     dfa: DFA,
     caches: CachePool,
 }
@@ -143,8 +161,13 @@ impl FastRegex {
         let head = WHITESPACE_TAILS
             .iter()
             .find_map(|tail| pattern.strip_suffix(tail))?;
-        let family = [Family::R50k, Family::Cl100k, Family::O200k, Family::Llama3]
-            [FAST_HEADS.iter().position(|h| *h == head)?];
+        let family = [
+            Some(Family::R50k),
+            Some(Family::Cl100k),
+            Some(Family::O200k),
+            Some(Family::Llama3),
+            None,
+        ][FAST_HEADS.iter().position(|h| *h == head)?];
         let head = strip_possessive(head);
         let dfa = DFA::builder()
             .configure(DFA::config().cache_capacity(8 << 20))
@@ -165,7 +188,7 @@ impl FastRegex {
         let mut pos = 0;
         let bytes = text.as_bytes();
         while pos < text.len() {
-            if let Some(end) = next_piece(self.family, bytes, pos) {
+            if let Some(end) = self.family.and_then(|f| next_piece(f, bytes, pos)) {
                 f(pos, end);
                 pos = end;
                 continue;
@@ -183,6 +206,76 @@ impl FastRegex {
                 }
             }
             f(pos, end);
+            pos = end;
+        }
+        None
+    }
+}
+
+/// Patterns `HEAD| +(?!\S)` that leave text between matches (SuperBPE's stage 2), for these
+/// HEADs: they contain no look-around and cannot match the empty string.
+const GAPPED_HEADS: [&str; 1] = [r"\p{N}{1,3}| ?[^\s\p{L}\p{N}]{2,}[\r\n/]*"];
+const SPACES_TAIL: &str = r"| +(?!\S)";
+
+/// `HEAD| +(?!\S)` without look-ahead: a two-pattern DFA regex `[HEAD, ' +']`, leftmost-first
+/// (so HEAD has priority at a position, as in the alternation). When the run of spaces wins it is
+/// maximal and HEAD failed there; before a non-space the look-ahead alternative keeps all but
+/// the last space, or fails for a single space (the search then goes on one byte later).
+struct GappedRegex {
+    re: std::sync::Arc<regex_automata::hybrid::regex::Regex>,
+    caches: GappedCachePool,
+}
+
+type GappedCachePool = Pool<
+    regex_automata::hybrid::regex::Cache,
+    Box<
+        dyn Fn() -> regex_automata::hybrid::regex::Cache
+            + Send
+            + Sync
+            + std::panic::RefUnwindSafe
+            + std::panic::UnwindSafe,
+    >,
+>;
+
+impl GappedRegex {
+    fn new(pattern: &str) -> Option<GappedRegex> {
+        let head = pattern.strip_suffix(SPACES_TAIL)?;
+        if !GAPPED_HEADS.contains(&head) {
+            return None;
+        }
+        let re = regex_automata::hybrid::regex::Regex::builder()
+            .dfa(DFA::config().cache_capacity(8 << 20))
+            .build_many(&[head, " +"])
+            .ok()?;
+        let re = std::sync::Arc::new(re);
+        let for_pool = re.clone();
+        let caches: GappedCachePool = Pool::new(Box::new(move || for_pool.create_cache()));
+        Some(GappedRegex { re, caches })
+    }
+
+    /// Calls `f` on each match; returns where it stopped if the DFA gave up.
+    fn for_each_match(&self, text: &str, f: &mut impl FnMut(usize, usize)) -> Option<usize> {
+        let mut cache = self.caches.get();
+        let mut pos = 0;
+        while pos < text.len() {
+            let input = Input::new(text).range(pos..);
+            let m = match self.re.try_search(&mut cache, &input) {
+                Ok(Some(m)) => m,
+                Ok(None) => return None,
+                Err(_) => return Some(pos),
+            };
+            let (start, mut end) = (m.start(), m.end());
+            if m.pattern().as_usize() == 1 {
+                let non_space_follows = text[end..].chars().next().is_some_and(|c| !c.is_whitespace());
+                if non_space_follows {
+                    if end - start == 1 {
+                        pos = start + 1;
+                        continue;
+                    }
+                    end -= 1;
+                }
+            }
+            f(start, end);
             pos = end;
         }
         None
@@ -368,7 +461,7 @@ mod tests {
                 .wrapping_add(1442695040888963407);
             (seed >> 33) as usize
         };
-        for (head, tail) in [(0, 1), (1, 1), (2, 0), (3, 0)] {
+        for (head, tail) in [(0, 1), (1, 1), (2, 0), (3, 0), (4, 0)] {
             let pattern = format!("{}{}", FAST_HEADS[head], WHITESPACE_TAILS[tail]);
             let fast = Regex::tiktoken(&pattern).unwrap();
             let slow = Regex::tiktoken_reference(&pattern).unwrap();
@@ -383,6 +476,36 @@ mod tests {
                     "{pattern:?} on {text:?}"
                 );
             }
+        }
+    }
+
+    #[test]
+    fn gapped_equals_fancy_on_random_text() {
+        let alphabet = [
+            "a", "Z", "1", "234", " ", "  ", "   ", "\t", "\n", "\r\n", "!", ".", "/", "--", "é",
+            "٣", "½", "\u{a0}", "\u{3000}", "\u{85}", "€", "😀", "\u{301}", ": ", "://", " ..",
+        ];
+        let mut seed = 777u64;
+        let mut next = || {
+            seed = seed
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (seed >> 33) as usize
+        };
+        let pattern = format!("{}{}", GAPPED_HEADS[0], SPACES_TAIL);
+        let fast = Regex::tiktoken(&pattern).unwrap();
+        assert!(matches!(fast.engine, Engine::Gapped(..)));
+        let slow = Regex::tiktoken_reference(&pattern).unwrap();
+        for _ in 0..20000 {
+            let len = next() % 24;
+            let text: String = (0..len)
+                .map(|_| alphabet[next() % alphabet.len()])
+                .collect();
+            assert_eq!(
+                fast.find_all(&text).unwrap(),
+                slow.find_all(&text).unwrap(),
+                "{pattern:?} on {text:?}"
+            );
         }
     }
 

@@ -414,24 +414,27 @@ impl Tokenizer {
                 })?;
                 Ok(out)
             }
-            PreTokenizer::Steps(steps) => {
-                let mut pieces = vec![Piece {
-                    start: 0,
-                    end: text.len(),
-                    prefix_space: false,
-                }];
-                for step in steps {
-                    let mut next = Vec::with_capacity(pieces.len());
-                    for p in pieces {
-                        step.apply(text, p, &mut next)?;
-                    }
-                    pieces = next;
-                }
-                pieces.retain(|p| p.end > p.start || p.prefix_space);
-                Ok(pieces)
-            }
+            PreTokenizer::Steps(steps) => step_pieces(steps, text),
         }
     }
+}
+
+/// The pieces that Hugging Face pre-tokenizer steps cut from a text.
+pub fn step_pieces(steps: &[Step], text: &str) -> Result<Vec<Piece>> {
+    let mut pieces = vec![Piece {
+        start: 0,
+        end: text.len(),
+        prefix_space: false,
+    }];
+    for step in steps {
+        let mut next = Vec::with_capacity(pieces.len());
+        for p in pieces {
+            step.apply(text, p, &mut next)?;
+        }
+        pieces = next;
+    }
+    pieces.retain(|p| p.end > p.start || p.prefix_space);
+    Ok(pieces)
 }
 
 /// Documents this long (twice this, in bytes) are encoded in parallel chunks of about this size.

@@ -17,10 +17,75 @@
 
 use crate::error::{Error, Result};
 use crate::regex::Regex;
+use crate::tokenizer::{step_pieces, Step};
 use rustc_hash::FxHashMap;
 use std::cmp::Ordering;
 use std::collections::BinaryHeap;
 use std::io::Read;
+
+/// How training cuts a unit of text into pieces.
+pub enum Splitter {
+    /// A `Split` regex with Hugging Face's `Isolated` behaviour: the matches and the text
+    /// between them are pieces (for patterns that match everything, just the matches).
+    Regex(Regex),
+    /// Hugging Face pre-tokenizer steps (`Digits`, `Split`, a final `ByteLevel`).
+    Steps(Vec<Step>),
+}
+
+impl Splitter {
+    /// Calls `f` on every non-empty piece of `text`, in order.
+    pub fn for_each_piece(&self, text: &str, mut f: impl FnMut(&[u8])) -> Result<()> {
+        let bytes = text.as_bytes();
+        match self {
+            Splitter::Regex(re) => {
+                let mut last = 0;
+                re.for_each_match(text, |s, e| {
+                    if s > last {
+                        f(&bytes[last..s]);
+                    }
+                    if e > s {
+                        f(&bytes[s..e]);
+                    }
+                    last = last.max(e);
+                })?;
+                if last < bytes.len() {
+                    f(&bytes[last..]);
+                }
+            }
+            Splitter::Steps(steps) => {
+                let mut spaced = Vec::new();
+                for p in step_pieces(steps, text)? {
+                    if p.prefix_space {
+                        spaced.clear();
+                        spaced.push(b' ');
+                        spaced.extend_from_slice(&bytes[p.start..p.end]);
+                        f(&spaced);
+                    } else {
+                        f(&bytes[p.start..p.end]);
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Splitter {
+    /// A `Split` regex in tiktoken syntax, with the `pre_tokenizer` document that encodes like it.
+    pub fn regex(pattern: &str) -> Result<(Splitter, serde_json::Value)> {
+        Ok((
+            Splitter::Regex(Regex::tiktoken(pattern)?),
+            crate::hf::split_pre_tokenizer(pattern),
+        ))
+    }
+
+    /// A `tokenizer.json` `pre_tokenizer` document (JSON text).
+    pub fn pre_tokenizer(json: &str) -> Result<(Splitter, serde_json::Value)> {
+        let v: serde_json::Value = serde_json::from_str(json)
+            .map_err(|e| Error::format(format!("pre_tokenizer: invalid JSON: {e}")))?;
+        Ok((Splitter::Steps(crate::hf::parse_pre_tokenizer(&v)?), v))
+    }
+}
 
 /// Distinct pieces with their counts.
 #[derive(Default, Clone, Debug)]
@@ -29,17 +94,17 @@ pub struct PieceCounts {
 }
 
 impl PieceCounts {
-    pub fn add_text(&mut self, re: &Regex, text: &str) -> Result<()> {
-        let bytes = text.as_bytes();
-        re.for_each_match(text, |s, e| {
-            let piece = &bytes[s..e];
-            match self.counts.get_mut(piece) {
-                Some(c) => *c += 1,
-                None => {
-                    self.counts.insert(piece.to_vec(), 1);
-                }
+    pub fn add(&mut self, piece: &[u8], n: u64) {
+        match self.counts.get_mut(piece) {
+            Some(c) => *c += n,
+            None => {
+                self.counts.insert(piece.to_vec(), n);
             }
-        })
+        }
+    }
+
+    pub fn add_text(&mut self, splitter: &Splitter, text: &str) -> Result<()> {
+        splitter.for_each_piece(text, |piece| self.add(piece, 1))
     }
 
     pub fn merge(&mut self, other: PieceCounts) {
@@ -55,44 +120,72 @@ impl PieceCounts {
         }
     }
 
-    /// Counts units of text in parallel; each unit is pre-tokenized on its own.
-    pub fn from_units(
-        re: &Regex,
-        units: &[String],
-        num_threads: Option<usize>,
-    ) -> Result<PieceCounts> {
-        let chunk = units
-            .len()
-            .div_ceil(crate::pool::pool(num_threads).current_num_threads() * 4)
-            .max(1);
-        let parts: Vec<&[String]> = units.chunks(chunk).collect();
-        let counted = crate::pool::try_map_ordered(&parts, num_threads, |part| {
-            let mut c = PieceCounts::default();
-            for u in part.iter() {
-                c.add_text(re, u)?;
-            }
-            Ok(c)
-        });
-        let mut total = PieceCounts::default();
-        for c in counted? {
-            total.merge(c);
-        }
-        Ok(total)
+    /// The total number of pieces counted.
+    pub fn total(&self) -> u64 {
+        self.counts.values().sum()
     }
 }
 
+/// One count table per splitter, filled from the same units of text.
+fn count_units<'a>(
+    splitters: &[&Splitter],
+    units: impl Iterator<Item = &'a str>,
+) -> Result<Vec<PieceCounts>> {
+    let mut counts = vec![PieceCounts::default(); splitters.len()];
+    for unit in units {
+        for (c, s) in counts.iter_mut().zip(splitters) {
+            c.add_text(s, unit)?;
+        }
+    }
+    Ok(counts)
+}
+
+fn merge_all(total: &mut [PieceCounts], parts: Vec<Vec<PieceCounts>>) {
+    for part in parts {
+        for (t, c) in total.iter_mut().zip(part) {
+            t.merge(c);
+        }
+    }
+}
+
+/// Counts units of text in parallel, one table per splitter; each unit is pre-tokenized on its
+/// own, or each of its lines (with their endings) when `by_line`.
+pub fn count_texts(
+    splitters: &[&Splitter],
+    units: &[String],
+    by_line: bool,
+    num_threads: Option<usize>,
+) -> Result<Vec<PieceCounts>> {
+    let chunk = units
+        .len()
+        .div_ceil(crate::pool::pool(num_threads).current_num_threads() * 4)
+        .max(1);
+    let parts: Vec<&[String]> = units.chunks(chunk).collect();
+    let counted = crate::pool::try_map_ordered(&parts, num_threads, |part| {
+        if by_line {
+            count_units(splitters, part.iter().flat_map(|u| u.split_inclusive('\n')))
+        } else {
+            count_units(splitters, part.iter().map(String::as_str))
+        }
+    })?;
+    let mut total = vec![PieceCounts::default(); splitters.len()];
+    merge_all(&mut total, counted);
+    Ok(total)
+}
+
 /// Reads files in 2 MB blocks that end at a line break and counts their lines (with line endings)
-/// in parallel, never holding a whole file. Invalid UTF-8 becomes U+FFFD; a file with NUL
-/// bytes is refused as binary. `progress(bytes_done)` returns false to stop.
+/// in parallel, one table per splitter, never holding a whole file. Invalid UTF-8 becomes
+/// U+FFFD; a file with NUL bytes is refused as binary. `progress(bytes_done)` returns false to
+/// stop.
 pub fn count_files(
-    re: &Regex,
+    splitters: &[&Splitter],
     paths: &[String],
     num_threads: Option<usize>,
     progress: &mut dyn FnMut(u64) -> bool,
-) -> Result<PieceCounts> {
+) -> Result<Vec<PieceCounts>> {
     const BLOCK: usize = 2 << 20;
     let threads = crate::pool::pool(num_threads).current_num_threads().max(1);
-    let mut total = PieceCounts::default();
+    let mut total = vec![PieceCounts::default(); splitters.len()];
     let mut done = 0u64;
     for path in paths {
         let mut file = std::fs::File::open(path).map_err(|e| Error::io(path, &e))?;
@@ -135,15 +228,9 @@ pub fn count_files(
                 );
             }
             let counted = crate::pool::try_map_ordered(&blocks, num_threads, |block| {
-                let mut c = PieceCounts::default();
-                for line in block.split_inclusive('\n') {
-                    c.add_text(re, line)?;
-                }
-                Ok(c)
-            });
-            for c in counted? {
-                total.merge(c);
-            }
+                count_units(splitters, block.split_inclusive('\n'))
+            })?;
+            merge_all(&mut total, counted);
             if !progress(done) {
                 return Err(Error::interrupted());
             }
@@ -199,6 +286,203 @@ pub struct Trained {
     pub merges: Vec<(Vec<u8>, Vec<u8>)>,
 }
 
+/// The state of the merge loop: tokens, words (distinct pieces as token ids) with their
+/// weights, pair counts and the queue. Internal ids: the 256 bytes in tie-rule order, then
+/// merged tokens in creation order.
+pub struct Merger {
+    pub token_bytes: Vec<Vec<u8>>,
+    token_ids: FxHashMap<Vec<u8>, u32>,
+    words: Vec<Vec<u32>>,
+    weights: Vec<u64>,
+    pair_counts: FxHashMap<u64, i64>,
+    where_to_update: FxHashMap<u64, Vec<u32>>,
+    queue: BinaryHeap<Entry>,
+    /// Merges made so far, as internal id pairs.
+    pub merges: Vec<(u32, u32)>,
+}
+
+impl Merger {
+    /// Starts from the bytes of each distinct piece.
+    pub fn from_counts(counts: PieceCounts) -> Merger {
+        let rank = byte_rank();
+        let mut token_bytes: Vec<Vec<u8>> = vec![Vec::new(); 256];
+        for b in 0..256usize {
+            token_bytes[rank[b] as usize] = vec![b as u8];
+        }
+        // The count table is consumed as we go (the result does not depend on word order).
+        let mut words = Vec::with_capacity(counts.counts.len());
+        let mut weights = Vec::with_capacity(counts.counts.len());
+        for (piece, count) in counts.counts {
+            words.push(piece.iter().map(|&b| rank[b as usize]).collect());
+            weights.push(count);
+        }
+        Merger::from_words(token_bytes, Vec::new(), words, weights)
+    }
+
+    /// Starts from words already made of `token_bytes` ids (the first 256 being the bytes in
+    /// tie-rule order), with `merges` already made.
+    pub fn from_words(
+        token_bytes: Vec<Vec<u8>>,
+        merges: Vec<(u32, u32)>,
+        words: Vec<Vec<u32>>,
+        weights: Vec<u64>,
+    ) -> Merger {
+        let token_ids = token_bytes
+            .iter()
+            .enumerate()
+            .map(|(i, t)| (t.clone(), i as u32))
+            .collect();
+        // Every window as (pair, word), sorted: runs give each pair's count and words at once,
+        // cheaper than growing a hash map entry per window.
+        let mut windows: Vec<(u64, u32)> = crate::pool::pool(None).install(|| {
+            use rayon::prelude::*;
+            let mut all: Vec<(u64, u32)> = words
+                .par_iter()
+                .enumerate()
+                .flat_map_iter(|(i, w)| w.windows(2).map(move |p| (key((p[0], p[1])), i as u32)))
+                .collect();
+            all.par_sort_unstable();
+            all
+        });
+        let mut pair_counts: FxHashMap<u64, i64> = FxHashMap::default();
+        let mut entries = Vec::new();
+        for run in windows.chunk_by(|a, b| a.0 == b.0) {
+            let k = run[0].0;
+            let count: u64 = run.iter().map(|&(_, i)| weights[i as usize]).sum();
+            let mut pos: Vec<u32> = run.iter().map(|&(_, i)| i).collect();
+            pos.dedup();
+            pair_counts.insert(k, count as i64);
+            entries.push(Entry {
+                count,
+                pair: ((k >> 32) as u32, k as u32),
+                pos,
+            });
+        }
+        windows.clear();
+        windows.shrink_to_fit();
+        Merger {
+            token_bytes,
+            token_ids,
+            words,
+            weights,
+            pair_counts,
+            where_to_update: FxHashMap::default(),
+            queue: BinaryHeap::from(entries),
+            merges,
+        }
+    }
+
+    /// Queues every pair whose count grew since the last call, with the words to update.
+    fn push_updates(&mut self) {
+        for (k, mut pos) in self.where_to_update.drain() {
+            let count = self.pair_counts[&k];
+            if count > 0 {
+                pos.sort_unstable();
+                pos.dedup();
+                pos.shrink_to_fit();
+                self.queue.push(Entry {
+                    count: count as u64,
+                    pair: ((k >> 32) as u32, k as u32),
+                    pos,
+                });
+            }
+        }
+    }
+
+    /// The number of distinct tokens (bytes included).
+    pub fn n_tokens(&self) -> usize {
+        self.token_ids.len()
+    }
+
+    /// Merges until `n_tokens() + reserved` reaches `vocab_size`, no pair is left, or the best
+    /// count is below `min_frequency`. A pair whose merged bytes `accept` refuses is dropped.
+    /// `progress(merges_done)` returns false to stop.
+    pub fn run(
+        &mut self,
+        vocab_size: usize,
+        reserved: usize,
+        min_frequency: u64,
+        accept: &dyn Fn(&[u8]) -> bool,
+        progress: &mut dyn FnMut(usize) -> bool,
+    ) -> Result<()> {
+        let mut changes: Vec<(u64, i64)> = Vec::new();
+        let start = self.merges.len();
+        while self.token_ids.len() + reserved < vocab_size {
+            let Some(mut top) = self.queue.pop() else { break };
+            let current = self.pair_counts[&key(top.pair)];
+            if top.count as i64 != current {
+                top.count = current.max(0) as u64;
+                self.queue.push(top);
+                continue;
+            }
+            if top.count < 1 || min_frequency > top.count {
+                break;
+            }
+            let (a, b) = top.pair;
+            let new_bytes = [
+                self.token_bytes[a as usize].as_slice(),
+                self.token_bytes[b as usize].as_slice(),
+            ]
+            .concat();
+            if !accept(&new_bytes) {
+                continue;
+            }
+            let new_id = match self.token_ids.get(&new_bytes) {
+                Some(&id) => id,
+                None => {
+                    let id = self.token_bytes.len() as u32;
+                    self.token_bytes.push(new_bytes.clone());
+                    self.token_ids.insert(new_bytes, id);
+                    id
+                }
+            };
+            self.merges.push((a, b));
+            for &wi in &top.pos {
+                changes.clear();
+                merge_word(&mut self.words[wi as usize], a, b, new_id, &mut changes);
+                let weight = self.weights[wi as usize] as i64;
+                for &(k, change) in &changes {
+                    *self.pair_counts.entry(k).or_insert(0) += change * weight;
+                    if change > 0 {
+                        self.where_to_update.entry(k).or_default().push(wi);
+                    }
+                }
+            }
+            self.push_updates();
+            let done = self.merges.len() - start;
+            if done.is_multiple_of(64) && !progress(done) {
+                return Err(Error::interrupted());
+            }
+        }
+        progress(self.merges.len() - start);
+        Ok(())
+    }
+
+    /// The merges made so far, as pairs of token bytes.
+    pub fn merge_bytes(&self) -> Vec<(Vec<u8>, Vec<u8>)> {
+        self.merges
+            .iter()
+            .map(|&(a, b)| {
+                (
+                    self.token_bytes[a as usize].clone(),
+                    self.token_bytes[b as usize].clone(),
+                )
+            })
+            .collect()
+    }
+}
+
+/// Checks `vocab_size` against the 256 byte tokens and `n_special` special tokens.
+pub fn check_vocab_size(vocab_size: usize, n_special: usize) -> Result<()> {
+    if vocab_size < 256 + n_special {
+        return Err(Error::value(format!(
+            "vocab_size {vocab_size} is too small: the 256 byte tokens and {n_special} special tokens need {}",
+            256 + n_special
+        )));
+    }
+    Ok(())
+}
+
 /// Learns merges from piece counts. `vocab_size` counts the 256 bytes, the distinct merged
 /// tokens and `n_special` special tokens. `progress(merges_done)` returns false to stop.
 pub fn train(
@@ -208,121 +492,12 @@ pub fn train(
     min_frequency: u64,
     progress: &mut dyn FnMut(usize) -> bool,
 ) -> Result<Trained> {
-    if vocab_size < 256 + n_special {
-        return Err(Error::value(format!(
-            "vocab_size {vocab_size} is too small: the 256 byte tokens and {n_special} special tokens need {}",
-            256 + n_special
-        )));
-    }
-    let rank = byte_rank();
-    // Internal ids: 0..256 in tie-rule byte order, then merged tokens in creation order.
-    let mut token_bytes: Vec<Vec<u8>> = vec![Vec::new(); 256];
-    for b in 0..256usize {
-        token_bytes[rank[b] as usize] = vec![b as u8];
-    }
-    let mut token_ids: FxHashMap<Vec<u8>, u32> = token_bytes
-        .iter()
-        .enumerate()
-        .map(|(i, t)| (t.clone(), i as u32))
-        .collect();
-
-    // Pieces become words of internal ids; the count table is consumed as we go (the result
-    // does not depend on the order of words).
-    let mut words: Vec<Vec<u32>> = Vec::with_capacity(counts.counts.len());
-    let mut weights: Vec<u64> = Vec::with_capacity(counts.counts.len());
-    for (piece, count) in counts.counts {
-        words.push(piece.iter().map(|&b| rank[b as usize]).collect());
-        weights.push(count);
-    }
-
-    let mut pair_counts: FxHashMap<u64, i64> = FxHashMap::default();
-    let mut where_to_update: FxHashMap<u64, Vec<u32>> = FxHashMap::default();
-    for (i, w) in words.iter().enumerate() {
-        for win in w.windows(2) {
-            let k = key((win[0], win[1]));
-            *pair_counts.entry(k).or_insert(0) += weights[i] as i64;
-            let pos = where_to_update.entry(k).or_default();
-            if pos.last() != Some(&(i as u32)) {
-                pos.push(i as u32);
-            }
-        }
-    }
-    let mut queue: BinaryHeap<Entry> = BinaryHeap::with_capacity(where_to_update.len());
-    let push_updates = |where_to_update: &mut FxHashMap<u64, Vec<u32>>,
-                        pair_counts: &FxHashMap<u64, i64>,
-                        queue: &mut BinaryHeap<Entry>| {
-        for (k, mut pos) in where_to_update.drain() {
-            let count = pair_counts[&k];
-            if count > 0 {
-                pos.sort_unstable();
-                pos.dedup();
-                pos.shrink_to_fit();
-                queue.push(Entry {
-                    count: count as u64,
-                    pair: ((k >> 32) as u32, k as u32),
-                    pos,
-                });
-            }
-        }
-    };
-    push_updates(&mut where_to_update, &pair_counts, &mut queue);
-
-    let mut merges: Vec<(u32, u32)> = Vec::new();
-    let mut changes: Vec<(u64, i64)> = Vec::new();
-    while token_ids.len() + n_special < vocab_size {
-        let Some(mut top) = queue.pop() else { break };
-        let current = pair_counts[&key(top.pair)];
-        if top.count as i64 != current {
-            top.count = current.max(0) as u64;
-            queue.push(top);
-            continue;
-        }
-        if top.count < 1 || min_frequency > top.count {
-            break;
-        }
-        let (a, b) = top.pair;
-        let new_bytes = [
-            token_bytes[a as usize].as_slice(),
-            token_bytes[b as usize].as_slice(),
-        ]
-        .concat();
-        let new_id = match token_ids.get(&new_bytes) {
-            Some(&id) => id,
-            None => {
-                let id = token_bytes.len() as u32;
-                token_bytes.push(new_bytes.clone());
-                token_ids.insert(new_bytes, id);
-                id
-            }
-        };
-        merges.push((a, b));
-        for &wi in &top.pos {
-            changes.clear();
-            merge_word(&mut words[wi as usize], a, b, new_id, &mut changes);
-            let weight = weights[wi as usize] as i64;
-            for &(k, change) in &changes {
-                *pair_counts.entry(k).or_insert(0) += change * weight;
-                if change > 0 {
-                    where_to_update.entry(k).or_default().push(wi);
-                }
-            }
-        }
-        push_updates(&mut where_to_update, &pair_counts, &mut queue);
-        if merges.len().is_multiple_of(64) && !progress(merges.len()) {
-            return Err(Error::interrupted());
-        }
-    }
-    progress(merges.len());
-    let merges = merges
-        .into_iter()
-        .map(|(a, b)| {
-            (
-                token_bytes[a as usize].clone(),
-                token_bytes[b as usize].clone(),
-            )
-        })
-        .collect();
-    Ok(Trained { merges })
+    check_vocab_size(vocab_size, n_special)?;
+    let mut merger = Merger::from_counts(counts);
+    merger.run(vocab_size, n_special, min_frequency, &|_| true, progress)?;
+    Ok(Trained {
+        merges: merger.merge_bytes(),
+    })
 }
 
 /// Replaces every non-overlapping `(a, b)` in `word`, left to right, in one compacting pass,
@@ -378,28 +553,49 @@ mod tests {
 }
 
 /// The `tokenizer.json` document of a trained vocabulary: bytes keep ids 0-255 (byte value),
-/// merged tokens follow in order of creation, special tokens come last. The pattern is given
-/// in tiktoken (PCRE) syntax and written in Oniguruma's.
+/// merged tokens follow in order of creation, special tokens come last.
 pub fn document(
     merges: &[(Vec<u8>, Vec<u8>)],
-    pattern: &str,
+    pre_tokenizer: serde_json::Value,
+    special_tokens: &[String],
+) -> serde_json::Value {
+    let vocab = (0..=255u8)
+        .map(|b| (crate::bytelevel::encode(&[b]), serde_json::json!(b)))
+        .collect();
+    document_extending(vocab, Vec::new(), merges, pre_tokenizer, special_tokens)
+}
+
+/// The `tokenizer.json` document of a vocabulary that starts as `vocab` (token strings to ids)
+/// and `added` tokens: tokens made by `merges` that it lacks get the next free ids in order of
+/// creation, then the new `special_tokens`.
+pub fn document_extending(
+    mut vocab: serde_json::Map<String, serde_json::Value>,
+    mut added: Vec<crate::AddedToken>,
+    merges: &[(Vec<u8>, Vec<u8>)],
+    pre_tokenizer: serde_json::Value,
     special_tokens: &[String],
 ) -> serde_json::Value {
     use crate::bytelevel::encode;
-    use serde_json::{json, Map, Value};
-    let mut vocab = Map::new();
-    for b in 0..=255u8 {
-        vocab.insert(encode(&[b]), json!(b));
-    }
+    use serde_json::{json, Value};
+    let mut next_id = vocab
+        .values()
+        .filter_map(Value::as_u64)
+        .chain(added.iter().map(|t| t.id as u64))
+        .max()
+        .map_or(0, |m| m + 1);
+    let mut add = |vocab: &mut serde_json::Map<String, Value>, s: String| {
+        if !vocab.contains_key(&s) {
+            vocab.insert(s, json!(next_id));
+            next_id += 1;
+        }
+    };
     // A pair merged twice (see the module note) keeps its last rank, as in `tokenizers`.
     let mut last_rank: FxHashMap<(&[u8], &[u8]), usize> = FxHashMap::default();
     for (i, (a, b)) in merges.iter().enumerate() {
         last_rank.insert((a.as_slice(), b.as_slice()), i);
-        let s = encode(&[a.as_slice(), b.as_slice()].concat());
-        if !vocab.contains_key(&s) {
-            let id = vocab.len();
-            vocab.insert(s, json!(id));
-        }
+        add(&mut vocab, encode(a));
+        add(&mut vocab, encode(b));
+        add(&mut vocab, encode(&[a.as_slice(), b.as_slice()].concat()));
     }
     let merge_list: Vec<Value> = merges
         .iter()
@@ -407,13 +603,18 @@ pub fn document(
         .filter(|(i, (a, b))| last_rank[&(a.as_slice(), b.as_slice())] == *i)
         .map(|(_, (a, b))| json!([encode(a), encode(b)]))
         .collect();
-    let mut added = Vec::new();
     for t in special_tokens {
+        if added.iter().any(|a| &a.content == t) {
+            continue;
+        }
         // A special token spelled like a learned token shares that token's id (as in `tokenizers`).
-        let id = vocab
-            .get(t)
-            .and_then(Value::as_u64)
-            .unwrap_or(vocab.len() as u64) as u32;
+        let id = match vocab.get(t).and_then(Value::as_u64) {
+            Some(id) => id,
+            None => {
+                next_id += 1;
+                next_id - 1
+            }
+        } as u32;
         vocab.insert(t.clone(), json!(id));
         added.push(crate::AddedToken {
             content: t.clone(),
@@ -422,5 +623,5 @@ pub fn document(
             normalized: false,
         });
     }
-    crate::hf::byte_level_bpe_document(vocab, merge_list, &added, pattern, false)
+    crate::hf::byte_level_bpe_document(vocab, merge_list, &added, pre_tokenizer, false)
 }

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use toksmith_core::dynamic::{self, Boundaries};
 use toksmith_core::hf::{self, HfEncoding, HfExtras};
 use toksmith_core::regex::Regex;
-use toksmith_core::train;
+use toksmith_core::{superbpe, train};
 use toksmith_core::{pool, tiktoken_file, AddedToken, ErrorKind, PreTokenizer, Tokenizer, Vocab};
 
 fn to_py(e: toksmith_core::Error) -> PyErr {
@@ -564,13 +564,41 @@ impl CoreDynamic {
     }
 }
 
-/// Piece counting and BPE training. Counting can be fed files and batches of text units;
-/// `train` runs the merge loop. Long calls release the GIL, show progress and stop on Ctrl-C.
+/// One way of cutting training text into pieces, with the `pre_tokenizer` document that the
+/// trained tokenizer gets, and the pieces counted so far.
+struct Stage {
+    splitter: train::Splitter,
+    pre_tokenizer: toksmith_core::JsonValue,
+    counts: train::PieceCounts,
+}
+
+impl Stage {
+    /// `("regex", pattern)`: a `Split` regex in tiktoken syntax; `("pre_tokenizer", json)`: a
+    /// `tokenizer.json` pre-tokenizer.
+    fn new(kind: &str, spec: &str) -> PyResult<Stage> {
+        let (splitter, pre_tokenizer) = match kind {
+            "regex" => train::Splitter::regex(spec),
+            "pre_tokenizer" => train::Splitter::pre_tokenizer(spec),
+            other => return Err(PyValueError::new_err(format!("unknown stage kind {other:?}"))),
+        }
+        .map_err(to_py)?;
+        Ok(Stage {
+            splitter,
+            pre_tokenizer,
+            counts: Default::default(),
+        })
+    }
+}
+
+/// Piece counting and (Super)BPE training. Counting can be fed files and batches of text units,
+/// cut by one splitter (BPE) or two (SuperBPE stage 1 and stage 2) in the same pass; `train` and
+/// `train_superbpe` run the merge loops. Long calls release the GIL, show progress and stop on
+/// Ctrl-C.
 #[pyclass(module = "toksmith._toksmith")]
 struct CoreTrainer {
-    regex: Regex,
-    pattern: String,
-    counts: train::PieceCounts,
+    stages: Vec<Stage>,
+    /// Count iterator items line by line (SuperBPE: no token continues past a newline).
+    by_line: bool,
     progress: bool,
 }
 
@@ -603,13 +631,18 @@ fn bar(show: bool, total: u64, message: &'static str) -> indicatif::ProgressBar 
 #[pymethods]
 impl CoreTrainer {
     #[new]
-    #[pyo3(signature = (pattern, progress=true))]
-    fn new(pattern: &str, progress: bool) -> PyResult<Self> {
-        let regex = Regex::tiktoken(pattern).map_err(to_py)?;
+    #[pyo3(signature = (stages, by_line=false, progress=true))]
+    fn new(stages: Vec<(String, String)>, by_line: bool, progress: bool) -> PyResult<Self> {
+        if stages.is_empty() {
+            return Err(PyValueError::new_err("at least one pre-tokenizer stage is needed"));
+        }
+        let stages = stages
+            .iter()
+            .map(|(k, s)| Stage::new(k, s))
+            .collect::<PyResult<_>>()?;
         Ok(CoreTrainer {
-            regex,
-            pattern: pattern.to_string(),
-            counts: Default::default(),
+            stages,
+            by_line,
             progress,
         })
     }
@@ -628,21 +661,20 @@ impl CoreTrainer {
             .sum();
         let bar = bar(self.progress, total, "counting pieces");
         bar.set_style(bar.style().template("{msg:<16} [{elapsed_precise}] {wide_bar} {binary_bytes}/{binary_total_bytes} (ETA {eta})").expect("valid template"));
-        let regex = &self.regex;
+        let splitters: Vec<&train::Splitter> = self.stages.iter().map(|s| &s.splitter).collect();
         let counts = py.detach(|| {
-            train::count_files(regex, &paths, num_threads, &mut |done| {
+            train::count_files(&splitters, &paths, num_threads, &mut |done| {
                 bar.set_position(done);
                 !interrupted()
             })
         });
         bar.finish_and_clear();
-        let counts = counts.map_err(to_py)?;
-        self.counts.merge(counts);
+        self.absorb(counts.map_err(to_py)?);
         release_free_memory();
         Ok(())
     }
 
-    /// Counts a batch of text units (each pre-tokenized on its own).
+    /// Counts a batch of text units (each pre-tokenized on its own, or line by line).
     #[pyo3(signature = (units, num_threads=None))]
     fn add_units(
         &mut self,
@@ -650,16 +682,17 @@ impl CoreTrainer {
         units: Vec<String>,
         num_threads: Option<usize>,
     ) -> PyResult<()> {
-        let regex = &self.regex;
+        let splitters: Vec<&train::Splitter> = self.stages.iter().map(|s| &s.splitter).collect();
+        let by_line = self.by_line;
         let counts = py
-            .detach(|| train::PieceCounts::from_units(regex, &units, num_threads))
+            .detach(|| train::count_texts(&splitters, &units, by_line, num_threads))
             .map_err(to_py)?;
-        self.counts.merge(counts);
+        self.absorb(counts);
         Ok(())
     }
 
-    /// Learns merges (consuming the counts: a trainer trains once); returns the `tokenizer.json`
-    /// text of the trained tokenizer.
+    /// Learns BPE merges on the first stage's counts (consuming them: a trainer trains once);
+    /// returns the `tokenizer.json` text of the trained tokenizer.
     #[pyo3(signature = (vocab_size, special_tokens, min_frequency=1))]
     fn train(
         &mut self,
@@ -668,17 +701,12 @@ impl CoreTrainer {
         special_tokens: Vec<String>,
         min_frequency: u64,
     ) -> PyResult<String> {
-        if self.counts.counts.is_empty() {
-            return Err(PyValueError::new_err(
-                "empty corpus: no text to learn from (or this trainer already trained)",
-            ));
-        }
+        let counts = self.take_counts(0)?;
         let bar = bar(
             self.progress,
             vocab_size.saturating_sub(256 + special_tokens.len()) as u64,
             "merging",
         );
-        let counts = std::mem::take(&mut self.counts);
         let n_special = special_tokens.len();
         let trained = py.detach(|| {
             train::train(counts, vocab_size, n_special, min_frequency, &mut |done| {
@@ -688,9 +716,114 @@ impl CoreTrainer {
         });
         bar.finish_and_clear();
         let trained = trained.map_err(to_py)?;
-        let doc = train::document(&trained.merges, &self.pattern, &special_tokens).to_string();
+        let pre_tokenizer = self.stages[0].pre_tokenizer.clone();
+        let doc = train::document(&trained.merges, pre_tokenizer, &special_tokens).to_string();
         release_free_memory();
         Ok(doc)
+    }
+
+    /// SuperBPE: stage 1 on the first stage's counts up to `transition` (or `base`'s merge
+    /// list), stage 2 on the last stage's chunks. Returns `(tokenizer.json text, number of
+    /// stage-1 merges, ranks of stage-1 merges unused in stage 2)`.
+    #[pyo3(signature = (vocab_size, transition, special_tokens, min_frequency=1, max_words=Some(4), reject_colon_space=true, base=None, num_threads=None))]
+    #[allow(clippy::too_many_arguments)]
+    fn train_superbpe(
+        &mut self,
+        py: Python<'_>,
+        vocab_size: usize,
+        transition: usize,
+        special_tokens: Vec<String>,
+        min_frequency: u64,
+        max_words: Option<usize>,
+        reject_colon_space: bool,
+        base: Option<PyRef<'_, CoreTokenizer>>,
+        num_threads: Option<usize>,
+    ) -> PyResult<(String, usize, Vec<usize>)> {
+        let chunks = self.take_counts(self.stages.len() - 1)?;
+        let base = base.map(|b| superbpe::base_of(&b.tok, b.hf.as_deref()));
+        let (stage1, extra) = match &base {
+            Some(b) => (superbpe::Stage1::Merges(b.merges.clone()), b.extra),
+            None => {
+                if self.stages.len() < 2 {
+                    return Err(PyValueError::new_err("SuperBPE needs a stage-1 and a stage-2 pre-tokenizer, or a base tokenizer"));
+                }
+                let counts = self.take_counts(0)?;
+                (superbpe::Stage1::Counts { counts, transition }, 0)
+            }
+        };
+        let n_special = special_tokens.len();
+        let filters = superbpe::Filters {
+            max_words,
+            reject_colon_space,
+        };
+        let show = self.progress;
+        let bars = [
+            bar(show, transition.saturating_sub(256 + n_special) as u64, "stage 1 merging"),
+            bar(show, chunks.counts.len() as u64, "replaying chunks"),
+            bar(show, vocab_size.saturating_sub(transition) as u64, "stage 2 merging"),
+        ];
+        if base.is_some() {
+            bars[0].finish_and_clear();
+        }
+        let trained = py.detach(|| {
+            superbpe::train_superbpe(
+                stage1,
+                chunks,
+                vocab_size,
+                n_special,
+                extra,
+                min_frequency,
+                filters,
+                num_threads,
+                &mut |phase, done| {
+                    let i = phase as usize;
+                    for b in &bars[..i] {
+                        if !b.is_finished() {
+                            b.finish_and_clear();
+                        }
+                    }
+                    bars[i].set_position(done as u64);
+                    !interrupted()
+                },
+            )
+        });
+        for b in &bars {
+            b.finish_and_clear();
+        }
+        let trained = trained.map_err(to_py)?;
+        let pre_tokenizer = self.stages[self.stages.len() - 1].pre_tokenizer.clone();
+        let doc = match base {
+            Some(b) => train::document_extending(b.vocab, b.added, &trained.merges, pre_tokenizer, &special_tokens),
+            None => train::document(&trained.merges, pre_tokenizer, &special_tokens),
+        };
+        release_free_memory();
+        Ok((doc.to_string(), trained.stage1_len, trained.unused_stage1))
+    }
+
+    /// `(distinct pieces, total pieces)` counted so far, per stage.
+    fn stats(&self) -> Vec<(usize, u64)> {
+        self.stages
+            .iter()
+            .map(|s| (s.counts.counts.len(), s.counts.total()))
+            .collect()
+    }
+}
+
+impl CoreTrainer {
+    fn absorb(&mut self, counts: Vec<train::PieceCounts>) {
+        for (stage, c) in self.stages.iter_mut().zip(counts) {
+            stage.counts.merge(c);
+        }
+    }
+
+    fn take_counts(&mut self, stage: usize) -> PyResult<train::PieceCounts> {
+        let counts = std::mem::take(&mut self.stages[stage].counts);
+        if counts.counts.is_empty() {
+            return Err(PyValueError::new_err(
+                "empty corpus: no text to learn from (or this trainer already trained)",
+            ));
+        }
+        Ok(counts)
     }
 }
 
