@@ -5,8 +5,9 @@
 //! * **Stage 2**: the same text cut by a permissive pre-tokenizer into *chunks* that may span
 //!   whitespace. Every distinct chunk is encoded with the stage-1 merges (the merge list replayed
 //!   in rank order, exactly as the saved tokenizer encodes), pairs are recounted from that state,
-//!   and greedy BPE continues to the final size with the same tie rule. Stage-1 merges that no
-//!   longer occur are kept in the list and reported.
+//!   and greedy BPE continues to the final size with the same tie rule (making up for a stage 1
+//!   that stopped early, unless `transition == vocab_size`: then there is no stage 2 and the
+//!   result is plain BPE). Stage-1 merges that no longer occur are kept in the list and reported.
 //! * Stage-2 filters refuse a token containing `": "` or spanning more than `max_words` words
 //!   (non-empty pieces between spaces), as in the authors' trainer.
 //!
@@ -88,6 +89,7 @@ pub fn train_superbpe(
     progress: &mut dyn FnMut(Phase, usize) -> bool,
 ) -> Result<SuperTrained> {
     check_vocab_size(vocab_size, n_special)?;
+    let mut plain_bpe = false;
     let (token_bytes, merges) = match stage1 {
         Stage1::Counts { counts, transition } => {
             if transition > vocab_size || transition < 256 + n_special {
@@ -100,6 +102,8 @@ pub fn train_superbpe(
             merger.run(transition, n_special, min_frequency, &|_| true, &mut |d| {
                 progress(Phase::Stage1, d)
             })?;
+            // At `transition == vocab_size` there is no stage 2, even if stage 1 stopped early.
+            plain_bpe = transition == vocab_size;
             (merger.token_bytes, merger.merges)
         }
         Stage1::Merges(list) => inherit(&list)?,
@@ -113,6 +117,17 @@ pub fn train_superbpe(
         )));
     }
 
+    if plain_bpe {
+        let merges = merges
+            .iter()
+            .map(|&(a, b)| (token_bytes[a as usize].clone(), token_bytes[b as usize].clone()))
+            .collect();
+        return Ok(SuperTrained {
+            merges,
+            stage1_len,
+            unused_stage1: Vec::new(),
+        });
+    }
     let (words, weights) = replay(&token_bytes, &merges, chunks, num_threads, &mut |d| {
         progress(Phase::Replay, d)
     })?;
