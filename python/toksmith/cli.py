@@ -8,6 +8,8 @@
     toksmith bench encode [--corpora DIR] ...      peer table (bench extra)
     toksmith train [FILES...] --vocab-size N --pattern o200k -o tokenizer.json
                                                    (no FILES: the Python standard library's sources)
+    toksmith train FILES --superbpe --transition 0.8 --vocab-size N [--base o200k_base]
+    toksmith compare TOKENIZER... --text FILE       bytes per token, tokens per document
 """
 
 from __future__ import annotations
@@ -114,9 +116,21 @@ def cmd_train(args) -> int:
     train_files = [f for f in files if f not in set(held_out)]
     size = sum(os.path.getsize(f) for f in train_files if os.path.isfile(f))
     start = time.perf_counter()
-    tok = toksmith.train_bpe(train_files, vocab_size=args.vocab_size, pattern=args.pattern,
-                             special_tokens=args.special_token, min_frequency=args.min_frequency,
-                             num_threads=args.threads, progress=not args.quiet)
+    if args.superbpe:
+        transition = float(args.transition) if "." in args.transition else int(args.transition)
+        tok = toksmith.train_superbpe(train_files, vocab_size=args.vocab_size, transition=transition,
+                                      preset=args.preset, stage1_pattern=args.stage1_pattern,
+                                      stage2_pattern=args.stage2_pattern, max_words_per_token=args.max_words or None,
+                                      base=args.base, special_tokens=args.special_token,
+                                      min_frequency=args.min_frequency, num_threads=args.threads,
+                                      progress=not args.quiet)
+        report = tok.training_report
+        print(f"SuperBPE: {report['stage1_merges']} stage-1 merges, {len(tok.merges) - report['stage1_merges']} "
+              f"stage-2 merges; {len(report['unused_stage1_merges'])} stage-1 merges unused in stage 2")
+    else:
+        tok = toksmith.train_bpe(train_files, vocab_size=args.vocab_size, pattern=args.pattern,
+                                 special_tokens=args.special_token, min_frequency=args.min_frequency,
+                                 num_threads=args.threads, progress=not args.quiet)
     seconds = time.perf_counter() - start
     # Write next to the target, then rename: no partial file is ever left behind.
     out_dir = os.path.dirname(os.path.abspath(args.output))
@@ -141,6 +155,55 @@ def cmd_train(args) -> int:
     return 0
 
 
+def _load_any(spec: str):
+    """An encode function and a label for a tokenizer.json path, a .tiktoken file or an encoding name."""
+    import os
+
+    import toksmith
+
+    if spec in toksmith.list_encoding_names():
+        enc = toksmith.get_encoding(spec)
+        return (lambda docs: [len(ids) for ids in enc.encode_ordinary_batch(docs)]), spec
+    if not os.path.exists(spec):
+        raise FileNotFoundError(f"{spec}: no such tokenizer file (nor a bundled encoding: {toksmith.list_encoding_names()})")
+    if spec.endswith(".json"):
+        tok = toksmith.Tokenizer.from_file(spec)
+        return (lambda docs: [len(e.ids) for e in tok.encode_batch(docs, add_special_tokens=False)]), spec
+    enc = toksmith.Encoding.from_tiktoken_file(spec)
+    return (lambda docs: [len(ids) for ids in enc.encode_ordinary_batch(docs)]), spec
+
+
+def cmd_compare(args) -> int:
+    with open(args.text, encoding="utf-8", errors="replace") as f:
+        text = f.read()
+    # Documents: blocks separated by blank lines (each keeps its text exactly; nothing is lost).
+    docs, current = [], []
+    for line in text.splitlines(keepends=True):
+        current.append(line)
+        if not line.strip():
+            if any(l.strip() for l in current):
+                docs.append("".join(current))
+                current = []
+    if current:
+        docs.append("".join(current))
+    if not docs:
+        raise ValueError(f"{args.text}: no text")
+    n_bytes = len(text.encode("utf-8"))
+    rows = []
+    for spec in args.tokenizers:
+        encode, label = _load_any(spec)
+        counts = encode(docs)
+        rows.append((label, sum(counts), sum(counts) / len(docs)))
+    first = rows[0][1]
+    width = max(len(r[0]) for r in rows)
+    print(f"{args.text}: {n_bytes / 1e6:.2f} MB, {len(docs)} documents")
+    print(f"{'tokenizer':<{width}}  {'tokens':>10}  {'bytes/token':>11}  {'tokens/doc':>10}  {'vs first':>8}")
+    for label, total, per_doc in rows:
+        print(f"{label:<{width}}  {total:>10}  {n_bytes / max(total, 1):>11.3f}  {per_doc:>10.1f}  "
+              f"{(total / first - 1) * 100:>+7.1f}%")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="toksmith", description="Exact, fast byte-level BPE tokenization.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -162,7 +225,7 @@ def main(argv: list[str] | None = None) -> int:
     vocab_options(p)
     p.set_defaults(run=cmd_decode)
 
-    p = sub.add_parser("train", help="train a byte-level BPE tokenizer")
+    p = sub.add_parser("train", help="train a byte-level BPE (or SuperBPE) tokenizer")
     p.add_argument("files", nargs="*", help="text files (default: the Python standard library's sources)")
     p.add_argument("--vocab-size", type=int, default=8192, help="vocabulary size, bytes and specials included")
     p.add_argument("--pattern", default="o200k", help="gpt2, cl100k, o200k, llama3, qwen2 or a regex")
@@ -171,7 +234,22 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--threads", type=int, default=None)
     p.add_argument("-o", "--output", default="tokenizer.json")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
+    p.add_argument("--superbpe", action="store_true", help="train SuperBPE (superword tokens across spaces)")
+    p.add_argument("--transition", default="0.8",
+                   help="SuperBPE: vocabulary size where stage 2 starts, or a fraction of --vocab-size (default 0.8)")
+    p.add_argument("--preset", default="2025", choices=["2025", "paper"], help="SuperBPE pre-tokenizer preset")
+    p.add_argument("--stage1-pattern", default=None, help="SuperBPE: stage-1 regex (overrides the preset)")
+    p.add_argument("--stage2-pattern", default=None, help="SuperBPE: stage-2 regex (overrides the preset)")
+    p.add_argument("--max-words", type=int, default=4, help="SuperBPE: most words per stage-2 token (0: no limit)")
+    p.add_argument("--base", default=None,
+                   help="SuperBPE: extend this tokenizer (encoding name, tokenizer.json, .tiktoken) instead of stage 1")
     p.set_defaults(run=cmd_train)
+
+    p = sub.add_parser("compare", help="bytes per token and tokens per document of several tokenizers")
+    p.add_argument("tokenizers", nargs="+", metavar="TOKENIZER",
+                   help="tokenizer.json files, .tiktoken files or bundled encoding names")
+    p.add_argument("--text", required=True, help="held-out text (documents separated by blank lines)")
+    p.set_defaults(run=cmd_compare)
 
     p = sub.add_parser("bench", help="side-by-side benchmarks (needs the bench extra)")
     p.add_argument("what", choices=["encode"], help="encode: toksmith vs tiktoken, tokenizers and peers")

@@ -18,8 +18,8 @@ pub mod tokenizer;
 pub mod train;
 pub mod vocab;
 
+pub use error::{Error, ErrorKind, Result};
 /// JSON documents (`tokenizer.json` parts) as the engine passes them around.
 pub use serde_json::Value as JsonValue;
-pub use error::{Error, ErrorKind, Result};
 pub use tokenizer::{AddedToken, PreTokenizer, Tokenizer};
 pub use vocab::Vocab;

@@ -266,7 +266,10 @@ impl GappedRegex {
             };
             let (start, mut end) = (m.start(), m.end());
             if m.pattern().as_usize() == 1 {
-                let non_space_follows = text[end..].chars().next().is_some_and(|c| !c.is_whitespace());
+                let non_space_follows = text[end..]
+                    .chars()
+                    .next()
+                    .is_some_and(|c| !c.is_whitespace());
                 if non_space_follows {
                     if end - start == 1 {
                         pos = start + 1;

@@ -21,6 +21,7 @@ use crate::train::{check_vocab_size, Merger, PieceCounts};
 use crate::vocab::Vocab;
 use rayon::prelude::*;
 use rustc_hash::FxHashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 /// Which stage-2 tokens are refused.
 #[derive(Clone, Copy, Debug)]
@@ -45,13 +46,19 @@ impl Filters {
 
 /// The number of non-empty pieces of `token` between spaces.
 pub fn words(token: &[u8]) -> usize {
-    token.split(|&b| b == b' ').filter(|w| !w.is_empty()).count()
+    token
+        .split(|&b| b == b' ')
+        .filter(|w| !w.is_empty())
+        .count()
 }
 
 /// Where stage 2 starts from.
 pub enum Stage1 {
     /// Train stage 1 on these piece counts up to the transition vocabulary size.
-    Counts { counts: PieceCounts, transition: usize },
+    Counts {
+        counts: PieceCounts,
+        transition: usize,
+    },
     /// An existing merge list (e.g. of `o200k_base` or a `tokenizer.json`), in rank order.
     Merges(Vec<(Vec<u8>, Vec<u8>)>),
 }
@@ -109,7 +116,6 @@ pub fn train_superbpe(
         Stage1::Merges(list) => inherit(&list)?,
     };
     let stage1_len = merges.len();
-    let t0 = std::time::Instant::now();
     if token_bytes.len() + base_extra + n_special > vocab_size {
         return Err(Error::value(format!(
             "vocab_size {vocab_size} is smaller than the base vocabulary ({} tokens with {n_special} special tokens)",
@@ -120,7 +126,12 @@ pub fn train_superbpe(
     if plain_bpe {
         let merges = merges
             .iter()
-            .map(|&(a, b)| (token_bytes[a as usize].clone(), token_bytes[b as usize].clone()))
+            .map(|&(a, b)| {
+                (
+                    token_bytes[a as usize].clone(),
+                    token_bytes[b as usize].clone(),
+                )
+            })
             .collect();
         return Ok(SuperTrained {
             merges,
@@ -131,12 +142,9 @@ pub fn train_superbpe(
     let (words, weights) = replay(&token_bytes, &merges, chunks, num_threads, &mut |d| {
         progress(Phase::Replay, d)
     })?;
-    eprintln!("TRACE replay {:?}", t0.elapsed());
     let unused_stage1 = unused_merges(&token_bytes, &merges, &words);
-    eprintln!("TRACE unused {:?} words {} tokens {}", t0.elapsed(), words.len(), words.iter().map(|w| w.len()).sum::<usize>());
 
     let mut merger = Merger::from_words(token_bytes, merges, words, weights);
-    eprintln!("TRACE init {:?}", t0.elapsed());
     merger.run(
         vocab_size,
         n_special + base_extra,
@@ -144,7 +152,6 @@ pub fn train_superbpe(
         &|t| filters.accepts(t),
         &mut |d| progress(Phase::Stage2, d),
     )?;
-    eprintln!("TRACE stage2 {:?}", t0.elapsed());
     Ok(SuperTrained {
         merges: merger.merge_bytes(),
         stage1_len,
@@ -184,6 +191,10 @@ fn inherit(list: &[(Vec<u8>, Vec<u8>)]) -> Result<(Vec<Vec<u8>>, Vec<(u32, u32)>
 
 /// Encodes every distinct chunk with the merges (lowest rank first, as the saved tokenizer
 /// does), in parallel. Returns the chunks as internal ids, with their counts.
+///
+/// A chunk splits into independent segments between two bytes that no token holds side by
+/// side: no merge can ever join across them (every merge makes a token). Segments repeat a lot
+/// (they are mostly words), so each is merged once per thread and then looked up.
 fn replay(
     token_bytes: &[Vec<u8>],
     merges: &[(u32, u32)],
@@ -207,6 +218,40 @@ fn replay(
         .collect();
     let vocab = Vocab::from_merges(tokens, &merge_bytes, false, None)?;
     drop(merge_bytes);
+    let mut joined = vec![false; 1 << 16];
+    for t in token_bytes {
+        for w in t.windows(2) {
+            joined[(w[0] as usize) << 8 | w[1] as usize] = true;
+        }
+    }
+    // Segment caches live per thread across batches; a new generation empties them.
+    static GENERATION: AtomicU64 = AtomicU64::new(0);
+    let generation = GENERATION.fetch_add(1, Ordering::Relaxed) + 1;
+    let encode = |bytes: &[u8], out: &mut Vec<u32>| {
+        SEGMENTS.with_borrow_mut(|cache| {
+            if cache.generation != generation || cache.map.len() >= SegmentCache::MAX {
+                cache.map.clear();
+                cache.generation = generation;
+            }
+            let mut start = 0;
+            for i in 1..=bytes.len() {
+                if i < bytes.len() && joined[(bytes[i - 1] as usize) << 8 | bytes[i] as usize] {
+                    continue;
+                }
+                let segment = &bytes[start..i];
+                if segment.len() == 1 {
+                    out.push(vocab.id_of(segment).expect("every byte is a token"));
+                } else if let Some(ids) = cache.map.get(segment) {
+                    out.extend_from_slice(ids);
+                } else {
+                    let at = out.len();
+                    vocab.encode_piece(segment, out, &mut cache.scratch);
+                    cache.map.insert(segment.to_vec(), out[at..].to_vec());
+                }
+                start = i;
+            }
+        })
+    };
     let mut chunks: Vec<(Vec<u8>, u64)> = chunks.counts.into_iter().collect();
     let mut words = Vec::with_capacity(chunks.len());
     let mut weights = Vec::with_capacity(chunks.len());
@@ -219,14 +264,13 @@ fn replay(
         let encoded: Vec<(Vec<u32>, u64)> = pool.install(|| {
             batch
                 .into_par_iter()
-                .map_init(
-                    || (Vec::new(), Vec::new()),
-                    |(out, scratch), (bytes, count)| {
-                        out.clear();
-                        vocab.encode_piece(&bytes, out, scratch);
-                        (out.clone(), count)
-                    },
-                )
+                .with_min_len(BATCH / 8)
+                .map(|(bytes, count)| {
+                    let mut out = Vec::with_capacity(bytes.len() / 2 + 1);
+                    encode(&bytes, &mut out);
+                    out.shrink_to_fit();
+                    (out, count)
+                })
                 .collect()
         });
         for (w, c) in encoded {
@@ -238,6 +282,22 @@ fn replay(
         }
     }
     Ok((words, weights))
+}
+
+/// Merged segments, per thread, for one replay (`generation`).
+#[derive(Default)]
+struct SegmentCache {
+    generation: u64,
+    map: FxHashMap<Vec<u8>, Vec<u32>>,
+    scratch: Vec<crate::vocab::Sym>,
+}
+
+thread_local! {
+    static SEGMENTS: std::cell::RefCell<SegmentCache> = std::cell::RefCell::default();
+}
+
+impl SegmentCache {
+    const MAX: usize = 1 << 20;
 }
 
 /// Ranks of merges whose token appears in no encoded chunk, not even inside a larger token.
@@ -256,7 +316,11 @@ fn unused_merges(token_bytes: &[Vec<u8>], merges: &[(u32, u32)], words: &[Vec<u3
     let result: Vec<u32> = merges
         .iter()
         .map(|&(a, b)| {
-            let bytes = [token_bytes[a as usize].as_slice(), token_bytes[b as usize].as_slice()].concat();
+            let bytes = [
+                token_bytes[a as usize].as_slice(),
+                token_bytes[b as usize].as_slice(),
+            ]
+            .concat();
             made_by[bytes.as_slice()]
         })
         .collect();
@@ -284,8 +348,11 @@ pub struct Base {
 pub fn base_of(tok: &Tokenizer, extras: Option<&HfExtras>) -> Base {
     let v = &tok.vocab;
     let bytes = |id: u32| v.token(id).unwrap_or_default().to_vec();
-    let merges: Vec<(Vec<u8>, Vec<u8>)> =
-        v.merges().iter().map(|&(a, b)| (bytes(a), bytes(b))).collect();
+    let merges: Vec<(Vec<u8>, Vec<u8>)> = v
+        .merges()
+        .iter()
+        .map(|&(a, b)| (bytes(a), bytes(b)))
+        .collect();
     let mut vocab = serde_json::Map::new();
     for (t, id) in v.tokens() {
         let s = extras

@@ -408,7 +408,9 @@ impl Merger {
         let mut changes: Vec<(u64, i64)> = Vec::new();
         let start = self.merges.len();
         while self.token_ids.len() + reserved < vocab_size {
-            let Some(mut top) = self.queue.pop() else { break };
+            let Some(mut top) = self.queue.pop() else {
+                break;
+            };
             let current = self.pair_counts[&key(top.pair)];
             if top.count as i64 != current {
                 top.count = current.max(0) as u64;

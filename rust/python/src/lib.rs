@@ -10,8 +10,8 @@ use std::sync::Arc;
 use toksmith_core::dynamic::{self, Boundaries};
 use toksmith_core::hf::{self, HfEncoding, HfExtras};
 use toksmith_core::regex::Regex;
-use toksmith_core::{superbpe, train};
 use toksmith_core::{pool, tiktoken_file, AddedToken, ErrorKind, PreTokenizer, Tokenizer, Vocab};
+use toksmith_core::{superbpe, train};
 
 fn to_py(e: toksmith_core::Error) -> PyErr {
     match e.kind {
@@ -579,7 +579,11 @@ impl Stage {
         let (splitter, pre_tokenizer) = match kind {
             "regex" => train::Splitter::regex(spec),
             "pre_tokenizer" => train::Splitter::pre_tokenizer(spec),
-            other => return Err(PyValueError::new_err(format!("unknown stage kind {other:?}"))),
+            other => {
+                return Err(PyValueError::new_err(format!(
+                    "unknown stage kind {other:?}"
+                )))
+            }
         }
         .map_err(to_py)?;
         Ok(Stage {
@@ -634,7 +638,9 @@ impl CoreTrainer {
     #[pyo3(signature = (stages, by_line=false, progress=true))]
     fn new(stages: Vec<(String, String)>, by_line: bool, progress: bool) -> PyResult<Self> {
         if stages.is_empty() {
-            return Err(PyValueError::new_err("at least one pre-tokenizer stage is needed"));
+            return Err(PyValueError::new_err(
+                "at least one pre-tokenizer stage is needed",
+            ));
         }
         let stages = stages
             .iter()
@@ -745,7 +751,9 @@ impl CoreTrainer {
             Some(b) => (superbpe::Stage1::Merges(b.merges.clone()), b.extra),
             None => {
                 if self.stages.len() < 2 {
-                    return Err(PyValueError::new_err("SuperBPE needs a stage-1 and a stage-2 pre-tokenizer, or a base tokenizer"));
+                    return Err(PyValueError::new_err(
+                        "SuperBPE needs a stage-1 and a stage-2 pre-tokenizer, or a base tokenizer",
+                    ));
                 }
                 let counts = self.take_counts(0)?;
                 (superbpe::Stage1::Counts { counts, transition }, 0)
@@ -758,9 +766,17 @@ impl CoreTrainer {
         };
         let show = self.progress;
         let bars = [
-            bar(show, transition.saturating_sub(256 + n_special) as u64, "stage 1 merging"),
+            bar(
+                show,
+                transition.saturating_sub(256 + n_special) as u64,
+                "stage 1 merging",
+            ),
             bar(show, chunks.counts.len() as u64, "replaying chunks"),
-            bar(show, vocab_size.saturating_sub(transition) as u64, "stage 2 merging"),
+            bar(
+                show,
+                vocab_size.saturating_sub(transition) as u64,
+                "stage 2 merging",
+            ),
         ];
         if base.is_some() {
             bars[0].finish_and_clear();
@@ -793,7 +809,13 @@ impl CoreTrainer {
         let trained = trained.map_err(to_py)?;
         let pre_tokenizer = self.stages[self.stages.len() - 1].pre_tokenizer.clone();
         let doc = match base {
-            Some(b) => train::document_extending(b.vocab, b.added, &trained.merges, pre_tokenizer, &special_tokens),
+            Some(b) => train::document_extending(
+                b.vocab,
+                b.added,
+                &trained.merges,
+                pre_tokenizer,
+                &special_tokens,
+            ),
             None => train::document(&trained.merges, pre_tokenizer, &special_tokens),
         };
         release_free_memory();
