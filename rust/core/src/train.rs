@@ -126,25 +126,59 @@ impl PieceCounts {
     }
 }
 
-/// One count table per splitter, filled from the same units of text.
+/// Adds the pieces of `units` to one count table per splitter.
 fn count_units<'a>(
+    counts: &mut [PieceCounts],
     splitters: &[&Splitter],
     units: impl Iterator<Item = &'a str>,
-) -> Result<Vec<PieceCounts>> {
-    let mut counts = vec![PieceCounts::default(); splitters.len()];
+) -> Result<()> {
     for unit in units {
         for (c, s) in counts.iter_mut().zip(splitters) {
             c.add_text(s, unit)?;
         }
     }
-    Ok(counts)
+    Ok(())
 }
 
-fn merge_all(total: &mut [PieceCounts], parts: Vec<Vec<PieceCounts>>) {
-    for part in parts {
-        for (t, c) in total.iter_mut().zip(part) {
-            t.merge(c);
+/// One set of count tables per worker: each worker fills its own tables across all its batches
+/// (no per-batch tables to grow and merge), and they are merged once at the end.
+struct Accumulators {
+    parts: Vec<Vec<PieceCounts>>,
+}
+
+impl Accumulators {
+    fn new(workers: usize, tables: usize) -> Accumulators {
+        Accumulators {
+            parts: vec![vec![PieceCounts::default(); tables]; workers.max(1)],
         }
+    }
+
+    /// Counts `batches[i]` into worker `i`'s tables, in parallel.
+    fn count<T: Sync>(
+        &mut self,
+        batches: &[T],
+        num_threads: Option<usize>,
+        count: impl Fn(&mut [PieceCounts], &T) -> Result<()> + Sync + Send,
+    ) -> Result<()> {
+        use rayon::prelude::*;
+        crate::pool::pool(num_threads).install(|| {
+            batches
+                .par_iter()
+                .zip(self.parts.par_iter_mut())
+                .with_max_len(1)
+                .try_for_each(|(batch, tables)| count(tables, batch))
+        })
+    }
+
+    fn total(self) -> Vec<PieceCounts> {
+        let mut parts = self.parts.into_iter();
+        let mut total = parts.next().unwrap_or_default();
+        for part in parts {
+            for (t, c) in total.iter_mut().zip(part) {
+                t.merge(c);
+            }
+        }
+        total
     }
 }
 
@@ -156,21 +190,18 @@ pub fn count_texts(
     by_line: bool,
     num_threads: Option<usize>,
 ) -> Result<Vec<PieceCounts>> {
-    let chunk = units
-        .len()
-        .div_ceil(crate::pool::pool(num_threads).current_num_threads() * 4)
-        .max(1);
+    let workers = crate::pool::pool(num_threads).current_num_threads().max(1);
+    let chunk = units.len().div_ceil(workers).max(1);
     let parts: Vec<&[String]> = units.chunks(chunk).collect();
-    let counted = crate::pool::try_map_ordered(&parts, num_threads, |part| {
+    let mut accumulators = Accumulators::new(parts.len(), splitters.len());
+    accumulators.count(&parts, num_threads, |tables, part| {
         if by_line {
-            count_units(splitters, part.iter().flat_map(|u| u.split_inclusive('\n')))
+            count_units(tables, splitters, part.iter().flat_map(|u| u.split_inclusive('\n')))
         } else {
-            count_units(splitters, part.iter().map(String::as_str))
+            count_units(tables, splitters, part.iter().map(String::as_str))
         }
     })?;
-    let mut total = vec![PieceCounts::default(); splitters.len()];
-    merge_all(&mut total, counted);
-    Ok(total)
+    Ok(accumulators.total())
 }
 
 /// Reads files in 2 MB blocks that end at a line break and counts their lines (with line endings)
@@ -185,7 +216,7 @@ pub fn count_files(
 ) -> Result<Vec<PieceCounts>> {
     const BLOCK: usize = 2 << 20;
     let threads = crate::pool::pool(num_threads).current_num_threads().max(1);
-    let mut total = vec![PieceCounts::default(); splitters.len()];
+    let mut accumulators = Accumulators::new(threads, splitters.len());
     let mut done = 0u64;
     for path in paths {
         let mut file = std::fs::File::open(path).map_err(|e| Error::io(path, &e))?;
@@ -227,16 +258,15 @@ pub fn count_files(
                         .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned()),
                 );
             }
-            let counted = crate::pool::try_map_ordered(&blocks, num_threads, |block| {
-                count_units(splitters, block.split_inclusive('\n'))
+            accumulators.count(&blocks, num_threads, |tables, block| {
+                count_units(tables, splitters, block.split_inclusive('\n'))
             })?;
-            merge_all(&mut total, counted);
             if !progress(done) {
                 return Err(Error::interrupted());
             }
         }
     }
-    Ok(total)
+    Ok(accumulators.total())
 }
 
 /// Byte order of the tie rule: bytes sorted by their byte-level character (GPT-2's alphabet).
