@@ -111,6 +111,28 @@ def test_superbpe_compresses_better_than_bpe(real_units):
     assert len(sup.encode(held_out).ids) < 0.97 * len(bpe.encode(held_out).ids)
 
 
+def test_stage2_sample_counts_a_deterministic_subset_of_lines(real_units):
+    from toksmith._toksmith import CoreTrainer
+    from toksmith.train import _stage
+
+    stages = [_stage(STAGE1, "stage1"), _stage(STAGE2, "stage2")]
+    full = CoreTrainer(stages, True, False, [1.0, 1.0])
+    half = CoreTrainer(stages, True, False, [1.0, 0.5])
+    for t in (full, half):
+        t.add_units(real_units)
+    (pieces_full, _), (chunks_full, _) = full.stats()
+    (pieces_half, _), (chunks_half, _) = half.stats()
+    assert pieces_half == pieces_full  # stage 1 sees everything
+    assert 0.3 * chunks_full < chunks_half < 0.7 * chunks_full
+    runs = [toksmith.train_superbpe(iterator=real_units, vocab_size=1500, stage2_sample=0.5, progress=False, num_threads=n)
+            for n in (1, 2)]
+    assert runs[0].merges == runs[1].merges
+    bpe = toksmith.train_bpe(iterator=real_units, vocab_size=1200, pattern=STAGE1, progress=False)
+    assert runs[0].merges[: len(bpe.merges)] == bpe.merges
+    with pytest.raises(ValueError, match="stage2_sample"):
+        toksmith.train_superbpe(iterator=real_units, vocab_size=1500, stage2_sample=0.0, progress=False)
+
+
 def test_extending_an_existing_vocabulary_keeps_its_ids(real_units):
     base = toksmith.get_encoding("cl100k_base")
     size = base.n_vocab + 300

@@ -121,7 +121,8 @@ def cmd_train(args) -> int:
         tok = toksmith.train_superbpe(train_files, vocab_size=args.vocab_size, transition=transition,
                                       preset=args.preset, stage1_pattern=args.stage1_pattern,
                                       stage2_pattern=args.stage2_pattern, max_words_per_token=args.max_words or None,
-                                      base=args.base, special_tokens=args.special_token,
+                                      base=args.base, stage2_sample=args.stage2_sample,
+                                      special_tokens=args.special_token,
                                       min_frequency=args.min_frequency, num_threads=args.threads,
                                       progress=not args.quiet)
         report = tok.training_report
@@ -243,6 +244,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--max-words", type=int, default=4, help="SuperBPE: most words per stage-2 token (0: no limit)")
     p.add_argument("--base", default=None,
                    help="SuperBPE: extend this tokenizer (encoding name, tokenizer.json, .tiktoken) instead of stage 1")
+    p.add_argument("--stage2-sample", type=float, default=1.0,
+                   help="SuperBPE: fraction of lines stage 2 counts (less memory; default 1.0)")
     p.set_defaults(run=cmd_train)
 
     p = sub.add_parser("compare", help="bytes per token and tokens per document of several tokenizers")

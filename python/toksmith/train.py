@@ -28,8 +28,8 @@ def _stage(spec, argument: str) -> tuple[str, str]:
     raise TypeError(f"{argument} must be a regex string, a known name or a pre_tokenizer dict, got {type(spec).__name__}")
 
 
-def _trainer(stages: list[tuple[str, str]], progress: bool, by_line: bool = False) -> CoreTrainer:
-    return CoreTrainer(stages, by_line, progress)
+def _trainer(stages: list[tuple[str, str]], progress: bool, by_line: bool = False, samples=None) -> CoreTrainer:
+    return CoreTrainer(stages, by_line, progress, samples)
 
 
 def count_into(trainer: CoreTrainer, files, iterator, num_threads) -> None:
@@ -137,6 +137,7 @@ def train_superbpe(
     max_words_per_token: int | None = 4,
     reject_colon_space: bool = True,
     base=None,
+    stage2_sample: float = 1.0,
     special_tokens: Sequence[str] = (),
     min_frequency: int = 1,
     num_threads: int | None = None,
@@ -163,7 +164,9 @@ def train_superbpe(
       Encoding, ``"o200k_base"``, or a file): its ids are kept, new tokens follow.
 
     Memory grows with the number and length of *distinct* stage-2 chunks (about lines of
-    distinct text); see the README. The result is a :class:`Tokenizer` whose ``tokenizer.json``
+    distinct text); ``stage2_sample`` (a fraction in (0, 1]) lets stage 2 count only the lines
+    whose content hashes into that fraction (deterministic; all copies of a line in or out
+    together), which divides that memory by about as much; see the README. The result is a :class:`Tokenizer` whose ``tokenizer.json``
     uses the stage-2 pre-tokenizer and loads in Hugging Face ``tokenizers``; its
     ``training_report`` says where stage 2 began and which stage-1 merges it never used.
     """
@@ -173,6 +176,8 @@ def train_superbpe(
         raise ValueError(f"vocab_size {vocab_size} is too small: 256 byte tokens + {len(special_tokens)} special tokens")
     if len(set(special_tokens)) != len(special_tokens):
         raise ValueError("special_tokens has duplicates")
+    if not 0.0 < stage2_sample <= 1.0:
+        raise ValueError(f"stage2_sample {stage2_sample} must lie in (0, 1]")
     if max_words_per_token is not None and max_words_per_token < 1:
         raise ValueError("max_words_per_token must be at least 1 (or None for no limit)")
     default1, default2 = patterns.SUPERBPE_PRESETS[preset]
@@ -187,7 +192,8 @@ def train_superbpe(
         if t < 256 + len(special_tokens):
             raise ValueError(f"transition {t} is smaller than the 256 byte tokens + {len(special_tokens)} special tokens")
         stages = [_stage(stage1_pattern if stage1_pattern is not None else default1, "stage1_pattern"), stage2]
-    trainer = _trainer(stages, progress, by_line=True)
+    samples = [1.0] * (len(stages) - 1) + [stage2_sample]
+    trainer = _trainer(stages, progress, by_line=True, samples=samples)
     count_into(trainer, files, iterator, num_threads)
     doc, stage1_len, unused = trainer.train_superbpe(
         vocab_size, t, list(special_tokens), min_frequency, max_words_per_token, reject_colon_space, core_base, num_threads

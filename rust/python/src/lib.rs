@@ -635,16 +635,33 @@ fn bar(show: bool, total: u64, message: &'static str) -> indicatif::ProgressBar 
 #[pymethods]
 impl CoreTrainer {
     #[new]
-    #[pyo3(signature = (stages, by_line=false, progress=true))]
-    fn new(stages: Vec<(String, String)>, by_line: bool, progress: bool) -> PyResult<Self> {
+    /// `samples[i]`: the fraction of units (lines) that stage `i` counts (default: all).
+    #[pyo3(signature = (stages, by_line=false, progress=true, samples=None))]
+    fn new(
+        stages: Vec<(String, String)>,
+        by_line: bool,
+        progress: bool,
+        samples: Option<Vec<f64>>,
+    ) -> PyResult<Self> {
         if stages.is_empty() {
             return Err(PyValueError::new_err(
                 "at least one pre-tokenizer stage is needed",
             ));
         }
+        let samples = samples.unwrap_or_else(|| vec![1.0; stages.len()]);
+        if samples.len() != stages.len() || samples.iter().any(|&r| !(r > 0.0 && r <= 1.0)) {
+            return Err(PyValueError::new_err(
+                "samples: one fraction in (0, 1] per stage",
+            ));
+        }
         let stages = stages
             .iter()
-            .map(|(k, s)| Stage::new(k, s))
+            .zip(samples)
+            .map(|((k, s), rate)| {
+                let mut stage = Stage::new(k, s)?;
+                stage.splitter = stage.splitter.sampled(rate);
+                Ok(stage)
+            })
             .collect::<PyResult<_>>()?;
         Ok(CoreTrainer {
             stages,
