@@ -39,7 +39,9 @@ print(json.dumps({"seconds": seconds, "peak_mb": resource.getrusage(resource.RUS
 def run(kind, train, held, vocab, t=None):
     with tempfile.TemporaryDirectory() as d:
         args = {"kind": kind, "train": train, "held": held, "vocab": vocab, "t": t, "out": os.path.join(d, "t.json")}
-        out = subprocess.run([sys.executable, "-c", CHILD, json.dumps(args)], check=True, capture_output=True, text=True)
+        out = subprocess.run([sys.executable, "-c", CHILD, json.dumps(args)], capture_output=True, text=True)
+        if out.returncode != 0:
+            raise RuntimeError(f"{kind} (t={t}) failed:\n{out.stderr}")
         return json.loads(out.stdout.strip().splitlines()[-1])
 
 
