@@ -61,3 +61,32 @@ def test_bench_encode_prints_the_peer_table(tmp_path, capsys, monkeypatch):
     assert code == 0
     assert "| toksmith Encoding |" in out and "| tiktoken |" in out
     assert (tmp_path / "results" / "encode.md").exists()
+
+
+def test_train_superbpe_and_compare(tmp_path, capsys):
+    from realtext import samples
+
+    text = samples(400_000)["english"]
+    corpus, held = tmp_path / "corpus.txt", tmp_path / "held.txt"
+    corpus.write_text(text[:300_000])
+    held.write_text(text[300_000:])
+    bpe, sup = tmp_path / "bpe.json", tmp_path / "sup.json"
+    assert main(["train", str(corpus), "--vocab-size", "2000", "-o", str(bpe), "-q",
+                 "--pattern", toksmith.patterns.O200K_NO_CONTRACTIONS]) == 0
+    assert main(["train", str(corpus), "--vocab-size", "2000", "--superbpe", "--transition", "0.7",
+                 "-o", str(sup), "-q"]) == 0
+    out = capsys.readouterr().out
+    assert "SuperBPE: 1144 stage-1 merges, 600 stage-2 merges" in out
+    assert main(["compare", str(bpe), str(sup), "cl100k_base", "--text", str(held)]) == 0
+    table = capsys.readouterr().out.splitlines()
+    rows = {line.split()[0]: line.split() for line in table[2:]}
+    assert int(rows[str(sup)][1]) < int(rows[str(bpe)][1])
+    ours = toksmith.Tokenizer.from_file(sup)
+    docs = held.read_text()
+    assert int(rows[str(sup)][1]) > 0
+    assert ours.decode(ours.encode(docs).ids) == docs
+    assert main(["train", str(corpus), "--vocab-size", "2000", "--superbpe", "--transition", "5000", "-o",
+                 str(tmp_path / "x.json"), "-q"]) == 1
+    assert "transition 5000 is larger than vocab_size 2000" in capsys.readouterr().err
+    assert main(["compare", str(tmp_path / "nope.json"), "--text", str(held)]) == 1
+    assert "nope.json" in capsys.readouterr().err
