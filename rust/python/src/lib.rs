@@ -11,6 +11,8 @@ use toksmith_core::dynamic::{self, Boundaries};
 use toksmith_core::hf::{self, HfEncoding, HfExtras};
 use toksmith_core::regex::Regex;
 use toksmith_core::train;
+mod bytelm;
+
 use toksmith_core::{pool, tiktoken_file, AddedToken, ErrorKind, PreTokenizer, Tokenizer, Vocab};
 
 fn to_py(e: toksmith_core::Error) -> PyErr {
@@ -717,6 +719,8 @@ fn _toksmith(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<CoreTokenizer>()?;
     m.add_class::<CoreDynamic>()?;
     m.add_class::<CoreTrainer>()?;
+    m.add_class::<bytelm::CoreByteModel>()?;
+    m.add_class::<bytelm::CoreByteState>()?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())
 }
