@@ -158,12 +158,14 @@ class ByteLM(_ByteSampler):
     """
 
     def __init__(self, tokenizer, lm: Callable[[list[list[int]]], np.ndarray], *, eos_token_id: int | None = None,
-                 context_tokens: Sequence[int] = (), probes: Sequence[str] = DEFAULT_PROBES):
+                 context_tokens: Sequence[int] = (), probes: Sequence[str] = DEFAULT_PROBES, probe_depth: int = 1):
         self.tokenizer = tokenizer
         self.lm = lm
         self.eos_token_id = eos_token_id
         self.context_tokens = [int(t) for t in context_tokens]
-        self._model = CoreByteModel(_core_of(tokenizer), eos_token_id, list(probes))
+        if probe_depth < 0:
+            raise ValueError("probe_depth must be >= 0")
+        self._model = CoreByteModel(_core_of(tokenizer), eos_token_id, list(probes), probe_depth)
         self.n_vocab = self._model.n_ids
         #: LM calls and distributions requested so far (for cost reports).
         self.lm_calls = 0

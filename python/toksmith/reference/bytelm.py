@@ -74,25 +74,25 @@ def _generic_completion(tail: bytes) -> bytes | None:
     return None
 
 
-def continuations(s: bytes, probes: Sequence[str]) -> list[bytes]:
-    """The probe continuations of ``s``: the empty string and each probe character; if ``s`` ends
-    inside a character, the probe characters that complete it (each alone or followed by a
-    probe)."""
+def continuations(s: bytes, probes: Sequence[str], depth: int = 1) -> list[bytes]:
+    """The probe continuations of ``s``: every string of at most ``depth`` probe characters,
+    after the probe characters that complete the UTF-8 character ``s`` ends inside (if it does)."""
     probes_b = [p.encode("utf-8") for p in probes]
+    strings = [b"".join(t) for n in range(depth + 1) for t in itertools.product(probes_b, repeat=n)]
     partial = _partial_len(s)
     if partial is None:
         return []
     if partial == 0:
-        return [b""] + probes_b
+        return strings
     tail = s[len(s) - partial:]
     completions = [p[partial:] for p in probes_b if len(p) > partial and p.startswith(tail)]
     if not completions:
         c = _generic_completion(tail)
         completions = [c] if c is not None else []
-    return [x for c in completions for x in [c] + [c + p for p in probes_b]]
+    return [c + p for c in completions for p in strings]
 
 
-def covers(encode: Encode, vocab: dict[int, bytes], x: bytes, probes: Sequence[str]) -> set[tuple[tuple[int, ...], int]]:
+def covers(encode: Encode, vocab: dict[int, bytes], x: bytes, probes: Sequence[str], depth: int = 1) -> set[tuple[tuple[int, ...], int]]:
     """The covers ``(prefix, tau)`` of ``x`` plus one more byte: ``prefix`` decodes to ``x[:i]``,
     ``tau`` starts with ``x[i:]`` and runs past the end of ``x``."""
     lmax = max(len(t) for t in vocab.values())
@@ -102,7 +102,7 @@ def covers(encode: Encode, vocab: dict[int, bytes], x: bytes, probes: Sequence[s
         for tau, tb in vocab.items():
             if len(tb) <= len(rest) or not tb.startswith(rest):
                 continue
-            for c in continuations(x[:i] + tb, probes):
+            for c in continuations(x[:i] + tb, probes, depth):
                 try:
                     text = (x[:i] + tb + c).decode("utf-8")
                 except UnicodeDecodeError:
@@ -150,11 +150,11 @@ def _eos_mass(encode: Encode, x: bytes, seq: SequenceLogProb, eos: int | None) -
 
 
 def cover_next_byte_logprobs(encode: Encode, vocab: dict[int, bytes], lm: LM, x: bytes, *, context: Sequence[int] = (),
-                             eos: int | None = None, probes: Sequence[str] = ()) -> np.ndarray:
+                             eos: int | None = None, probes: Sequence[str] = (), depth: int = 1) -> np.ndarray:
     """log P(next byte | x), 256 bytes then end of text, by the straightforward cover algorithm."""
     seq = SequenceLogProb(lm, context)
     bins: list[list[float]] = [[] for _ in range(256)]
-    for prefix, tau in covers(encode, vocab, x, probes):
+    for prefix, tau in covers(encode, vocab, x, probes, depth):
         depth = len(x) - sum(len(vocab[t]) for t in prefix)
         bins[vocab[tau][depth]].append(seq(prefix) + float(seq.row(prefix)[tau]))
     return _normalise([_lse(b) for b in bins], _eos_mass(encode, x, seq, eos))
@@ -187,3 +187,79 @@ def brute_force_next_byte_logprobs(encode: Encode, vocab: dict[int, bytes], lm: 
         if len(head) <= len(x) < len(full) and full.startswith(x):
             bins[full[len(x)]].append(seq(t))
     return _normalise([_lse(b) for b in bins], _eos_mass(encode, x, seq, eos))
+
+
+class MarkovSource:
+    """A byte-level source for tests: a first-order Markov chain over characters with end of
+    text, forced to end before ``max_bytes`` would be exceeded. Enumerates its whole support."""
+
+    def __init__(self, alphabet: Sequence[str], max_bytes: int, seed: int = 0, stop: float = 0.2):
+        rng = np.random.default_rng(seed)
+        self.alphabet = list(alphabet)
+        self.max_bytes = max_bytes
+        k = len(self.alphabet)
+        # Row k (the previous character, k = start) -> probabilities of each character, then stop.
+        trans = rng.dirichlet(np.ones(k) * 0.7, size=k + 1)
+        self.trans = np.concatenate([trans * (1 - stop), np.full((k + 1, 1), stop)], axis=1)
+        self.support: dict[bytes, float] = {}
+        self._walk("", k, 1.0)
+
+    def _walk(self, text: str, prev: int, p: float) -> None:
+        row = self.trans[prev]
+        n = len(text.encode("utf-8"))
+        allowed = [j for j, ch in enumerate(self.alphabet) if n + len(ch.encode("utf-8")) <= self.max_bytes]
+        cont = sum(row[j] for j in allowed)
+        stop = row[-1] + (1 - row[-1] - cont)  # forced end: the mass of characters that do not fit
+        self.support[text.encode("utf-8")] = self.support.get(text.encode("utf-8"), 0.0) + p * stop
+        for j in allowed:
+            self._walk(text + self.alphabet[j], j, p * row[j])
+
+    def prefix_mass(self, x: bytes) -> float:
+        return sum(p for s, p in self.support.items() if s.startswith(x))
+
+    def next_byte_probs(self, x: bytes) -> np.ndarray:
+        """P(next byte | x), 256 bytes then end of text (x must have positive mass)."""
+        out = np.zeros(257)
+        for s, p in self.support.items():
+            if s.startswith(x):
+                out[s[len(x)] if len(s) > len(x) else 256] += p
+        return out / out.sum()
+
+
+class PushForwardLM:
+    """The token LM that is the exact push-forward of a byte-level source through a tokenizer:
+    P(t) = total mass of the strings whose canonical encoding starts with t, and end of text
+    after t = the mass of the string whose encoding is exactly t. Rows of zero-mass prefixes
+    are uniform (they carry no weight)."""
+
+    def __init__(self, source: MarkovSource, encode: Encode, n_vocab: int, eos: int, context: Sequence[int] = ()):
+        self.n_vocab = n_vocab
+        self.eos = eos
+        self.context = tuple(context)
+        self.mass: dict[tuple[int, ...], float] = {}
+        self.end: dict[tuple[int, ...], float] = {}
+        self.children: dict[tuple[int, ...], dict[int, float]] = {}
+        for s, p in source.support.items():
+            ids = tuple(encode(s.decode("utf-8")))
+            self.end[ids] = self.end.get(ids, 0.0) + p
+            for k in range(len(ids) + 1):
+                self.mass[ids[:k]] = self.mass.get(ids[:k], 0.0) + p
+                if k < len(ids):
+                    kids = self.children.setdefault(ids[:k], {})
+                    kids[ids[k]] = kids.get(ids[k], 0.0) + p
+
+    def __call__(self, prefixes: list[list[int]]) -> np.ndarray:
+        out = np.empty((len(prefixes), self.n_vocab))
+        for r, prefix in enumerate(prefixes):
+            t = tuple(prefix[len(self.context):])
+            total = self.mass.get(t, 0.0)
+            if total == 0.0:
+                out[r] = -math.log(self.n_vocab)
+                continue
+            row = np.zeros(self.n_vocab)
+            for tau, m in self.children.get(t, {}).items():
+                row[tau] += m
+            row[self.eos] += self.end.get(t, 0.0)
+            with np.errstate(divide="ignore"):
+                out[r] = np.log(row / total)
+        return out

@@ -39,14 +39,20 @@ pub struct ByteModel {
     /// one contiguous range (a node of the vocabulary's byte trie).
     sorted: Vec<u32>,
     lmax: usize,
-    /// Probe continuations: single characters.
+    /// Probe characters, and every string of at most `depth` of them (the empty one first).
     probes: Vec<Vec<u8>>,
+    probe_strings: Vec<Vec<u8>>,
     n_ids: usize,
     eos: Option<u32>,
 }
 
 impl ByteModel {
-    pub fn new(tok: Arc<Tokenizer>, eos: Option<u32>, probes: Vec<String>) -> Result<ByteModel> {
+    pub fn new(
+        tok: Arc<Tokenizer>,
+        eos: Option<u32>,
+        probes: Vec<String>,
+        depth: usize,
+    ) -> Result<ByteModel> {
         if let PreTokenizer::Steps(steps) = &tok.pre_tokenizer {
             // Encoding from a piece boundary inside the text must equal encoding the whole text.
             if steps.iter().any(|s| {
@@ -90,11 +96,22 @@ impl ByteModel {
                 )));
             }
         }
+        let probes: Vec<Vec<u8>> = probes.into_iter().map(String::into_bytes).collect();
+        let mut probe_strings = vec![Vec::new()];
+        let mut level = vec![Vec::new()];
+        for _ in 0..depth {
+            level = level
+                .iter()
+                .flat_map(|s: &Vec<u8>| probes.iter().map(move |p| [s.as_slice(), p].concat()))
+                .collect();
+            probe_strings.extend(level.iter().cloned());
+        }
         Ok(ByteModel {
             tok,
             sorted,
             lmax,
-            probes: probes.into_iter().map(String::into_bytes).collect(),
+            probes,
+            probe_strings,
             n_ids,
             eos,
         })
@@ -116,21 +133,15 @@ impl ByteModel {
         self.tok.vocab.token(id).unwrap_or(&[])
     }
 
-    /// The probe continuations of `s`: if `s` ends inside a UTF-8 character, the probe
-    /// characters that complete it (then optionally one more probe); otherwise the empty string
-    /// and each probe. A string that cannot become valid UTF-8 gets none.
+    /// The probe continuations of `s`: every string of at most `depth` probe characters, after
+    /// the probe characters that complete the UTF-8 character `s` ends inside (if it does). A
+    /// string that cannot become valid UTF-8 gets none.
     fn continuations(&self, s: &[u8]) -> Vec<Vec<u8>> {
         let partial = match std::str::from_utf8(s) {
-            Ok(_) => 0,
+            Ok(_) => return self.probe_strings.clone(),
             Err(e) if e.error_len().is_none() => s.len() - e.valid_up_to(),
             Err(_) => return Vec::new(),
         };
-        let mut out = Vec::new();
-        if partial == 0 {
-            out.push(Vec::new());
-            out.extend(self.probes.iter().cloned());
-            return out;
-        }
         let tail = &s[s.len() - partial..];
         let mut completions: Vec<Vec<u8>> = self
             .probes
@@ -140,17 +151,12 @@ impl ByteModel {
             .collect();
         if completions.is_empty() {
             // No probe character completes it: use any continuation bytes that do.
-            if let Some(c) = generic_completion(tail) {
-                completions.push(c);
-            }
+            completions.extend(generic_completion(tail));
         }
-        for c in completions {
-            out.push(c.clone());
-            for p in &self.probes {
-                out.push([c.as_slice(), p].concat());
-            }
-        }
-        out
+        completions
+            .iter()
+            .flat_map(|c| self.probe_strings.iter().map(move |p| [c.as_slice(), p].concat()))
+            .collect()
     }
 
     /// The covers that start at the end of `text` (bytes from the origin, a piece boundary)
@@ -313,6 +319,11 @@ impl ByteState {
 
     pub fn bytes(&self) -> &[u8] {
         &self.x
+    }
+
+    /// The byte offset before which tokens are fixed.
+    pub fn origin(&self) -> usize {
+        self.origin
     }
 
     /// The full token sequence (context included) of a node.

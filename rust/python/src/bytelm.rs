@@ -16,8 +16,13 @@ pub struct CoreByteModel {
 #[pymethods]
 impl CoreByteModel {
     #[new]
-    fn new(tokenizer: &CoreTokenizer, eos: Option<u32>, probes: Vec<String>) -> PyResult<Self> {
-        let model = ByteModel::new(tokenizer.tok.clone(), eos, probes).map_err(to_py)?;
+    fn new(
+        tokenizer: &CoreTokenizer,
+        eos: Option<u32>,
+        probes: Vec<String>,
+        depth: usize,
+    ) -> PyResult<Self> {
+        let model = ByteModel::new(tokenizer.tok.clone(), eos, probes, depth).map_err(to_py)?;
         Ok(CoreByteModel {
             model: Arc::new(model),
         })
@@ -84,6 +89,11 @@ impl CoreByteState {
         let st = &mut self.st;
         py.detach(|| data.iter().try_for_each(|&b| st.push(b)))
             .map_err(to_py)
+    }
+
+    #[getter]
+    fn origin(&self) -> usize {
+        self.st.origin()
     }
 
     #[getter]
