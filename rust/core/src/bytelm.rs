@@ -25,6 +25,7 @@
 
 use crate::error::{Error, Result};
 use crate::tokenizer::{PreTokenizer, Step, Tokenizer};
+use rayon::prelude::*;
 use rustc_hash::{FxHashMap, FxHashSet};
 use std::sync::Arc;
 
@@ -368,12 +369,23 @@ impl ByteState {
     fn open_split(&mut self) -> Result<()> {
         let model = self.model.clone();
         let text = self.x[self.origin..].to_vec();
+        // Every token is tried (in parallel chunks, kept in byte order).
+        let chunks: Vec<Result<Vec<(Vec<u32>, u32)>>> = model
+            .sorted
+            .par_chunks(1024)
+            .map(|chunk| {
+                let mut out = Vec::new();
+                let mut found = Vec::new();
+                for &tau in chunk {
+                    model.discover(&text, tau, &mut found)?;
+                    out.extend(found.drain(..).map(|q| (q, tau)));
+                }
+                Ok(out)
+            })
+            .collect();
         let mut by_prefix: Vec<(Vec<u32>, Vec<u32>)> = Vec::new();
-        let mut found = Vec::new();
-        for &tau in &model.sorted {
-            found.clear();
-            model.discover(&text, tau, &mut found)?;
-            for q in found.drain(..) {
+        for chunk in chunks {
+            for (q, tau) in chunk? {
                 match by_prefix.iter_mut().find(|(p, _)| *p == q) {
                     Some((_, toks)) => toks.push(tau),
                     None => by_prefix.push((q, vec![tau])),
