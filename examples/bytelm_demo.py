@@ -85,19 +85,12 @@ def greedy_tokens(tb, lm, ids: list[int], first_allowed=None, n_bytes: int = 8) 
     return out
 
 
-def fim(args):
-    train, test = corpus(args.train_files)
-    t0 = time.time()
-    enc, lm, eot = build(train, args.vocab_size, "o200k", args.order)
+def fim_scores(enc, lm, eot, examples, ks=(1, 2, 4, 8)):
+    """Exact-match counts of the next k bytes for each method, and ByteLM's LM calls."""
     tb = [enc.decode_single_token_bytes(i) if i != eot else b"" for i in range(enc.n_vocab)]
-    print(f"vocab {enc.n_vocab}, {args.order}-gram LM, built in {time.time() - t0:.0f} s")
     blm = toksmith.ByteLM(enc, lm, eos_token_id=eot)
-    ks = (1, 2, 4, 8)
-    hits = {m: np.zeros(len(ks)) for m in ("naive", "healing", "bytelm")}
+    hits = {m: np.zeros(len(ks), dtype=int) for m in ("naive", "healing", "bytelm")}
     mid_token = 0
-    examples = cuts(test, args.examples, max(ks), args.seed)
-    t0 = time.time()
-    calls0 = blm.lm_calls
     for prompt, truth in examples:
         ids = enc.encode_ordinary(prompt.decode("utf-8"))
         full = enc.encode_ordinary((prompt + truth).decode("utf-8", errors="ignore"))
@@ -109,9 +102,21 @@ def fim(args):
         preds["bytelm"] = blm.generate(prompt, max(ks), temperature=0)
         for m, p in preds.items():
             hits[m] += [p[:k] == truth[:k] for k in ks]
+    return hits, mid_token, blm.lm_calls
+
+
+def fim(args):
+    train, test = corpus(args.train_files)
+    t0 = time.time()
+    enc, lm, eot = build(train, args.vocab_size, "o200k", args.order)
+    print(f"vocab {enc.n_vocab}, {args.order}-gram LM, built in {time.time() - t0:.0f} s")
+    ks = (1, 2, 4, 8)
+    examples = cuts(test, args.examples, max(ks), args.seed)
+    t0 = time.time()
+    hits, mid_token, calls = fim_scores(enc, lm, eot, examples, ks)
     n = len(examples)
     print(f"{n} cuts ({mid_token} inside a token of the full line's encoding), ByteLM: "
-          f"{(blm.lm_calls - calls0) / n:.1f} LM calls per cut, {time.time() - t0:.0f} s in all")
+          f"{calls / n:.1f} LM calls per cut, {time.time() - t0:.0f} s in all")
     print()
     print("| method | " + " | ".join(f"next {k} byte{'s' * (k > 1)} exact" for k in ks) + " |")
     print("|---|" + "---:|" * len(ks))
