@@ -149,10 +149,16 @@ class ByteLM(_ByteSampler):
     For an LM that is the exact push-forward of a byte-level source, these are exactly the
     source's next-byte probabilities.
 
-    Validity is decided by encoding ``text + token + c`` for probe continuations ``c`` (the
-    empty string and each character of ``probes``); this is exact when the pre-tokenizer looks
-    at most one character past a token and ``probes`` holds one character of each class the
-    pattern distinguishes (the default covers the tiktoken / Llama-3 pattern families).
+    Validity is decided by encoding ``text + token + c`` for probe continuations ``c``: the
+    empty string and every string of up to ``probe_depth`` characters of ``probes``. This is
+    exact when the pre-tokenizer and BPE never need to look further than that past a token to
+    keep it, and ``probes`` holds one character of each class the pattern distinguishes (the
+    default is meant for the tiktoken / Llama-3 pattern families). Tests hold it equal to a
+    brute-force oracle on tiny vocabularies with ``probe_depth=2``.
+
+    Cost: at every byte, every token of the vocabulary is tried as the next token after the
+    paths that end there (vocabulary size x probes encodes, in parallel): fine for small
+    vocabularies, slow (seconds per byte) for o200k_base.
 
     ``context_tokens``: fixed tokens before the bytes (BOS, a fill-in-the-middle scaffold).
     """

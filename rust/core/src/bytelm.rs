@@ -134,44 +134,60 @@ impl ByteModel {
         self.tok.vocab.token(id).unwrap_or(&[])
     }
 
-    /// The probe continuations of `s`: every string of at most `depth` probe characters, after
-    /// the probe characters that complete the UTF-8 character `s` ends inside (if it does). A
-    /// string that cannot become valid UTF-8 gets none.
-    fn continuations(&self, s: &[u8]) -> Vec<Vec<u8>> {
+    /// Calls `f` with each probe continuation of `s` (until it returns false): every string of
+    /// at most `depth` probe characters, after the probe characters that complete the UTF-8
+    /// character `s` ends inside (if it does). A string that cannot become valid UTF-8 gets none.
+    fn for_each_continuation(&self, s: &[u8], mut f: impl FnMut(&[u8]) -> Result<()>) -> Result<()> {
         let partial = match std::str::from_utf8(s) {
-            Ok(_) => return self.probe_strings.clone(),
+            Ok(_) => {
+                for p in &self.probe_strings {
+                    f(p)?;
+                }
+                return Ok(());
+            }
             Err(e) if e.error_len().is_none() => s.len() - e.valid_up_to(),
-            Err(_) => return Vec::new(),
+            Err(_) => return Ok(()),
         };
         let tail = &s[s.len() - partial..];
-        let mut completions: Vec<Vec<u8>> = self
+        let mut completions: Vec<&[u8]> = self
             .probes
             .iter()
             .filter(|p| p.len() > partial && p.starts_with(tail))
-            .map(|p| p[partial..].to_vec())
+            .map(|p| &p[partial..])
             .collect();
+        // No probe character completes it: use any continuation bytes that do.
+        let generic = generic_completion(tail);
         if completions.is_empty() {
-            // No probe character completes it: use any continuation bytes that do.
-            completions.extend(generic_completion(tail));
+            completions.extend(generic.as_deref());
         }
-        completions
-            .iter()
-            .flat_map(|c| self.probe_strings.iter().map(move |p| [c.as_slice(), p].concat()))
-            .collect()
+        let mut buf = Vec::new();
+        for c in completions {
+            for p in &self.probe_strings {
+                buf.clear();
+                buf.extend_from_slice(c);
+                buf.extend_from_slice(p);
+                f(&buf)?;
+            }
+        }
+        Ok(())
     }
 
     /// The covers that start at the end of `text` (bytes from the origin, a piece boundary)
     /// with token `tau`: every token sequence `q` such that `q + [tau]` begins the canonical
     /// encoding of `text + tau + c` for a probe continuation `c`, and `q` decodes to `text`.
-    fn discover(&self, text: &[u8], tau: u32, out: &mut Vec<Vec<u32>>) -> Result<()> {
-        let mut s = text.to_vec();
-        s.extend_from_slice(self.bytes(tau));
-        for c in self.continuations(&s) {
-            let full = [s.as_slice(), &c].concat();
-            let Ok(full) = std::str::from_utf8(&full) else {
-                continue;
+    fn discover(&self, text: &[u8], tau: u32, full: &mut Vec<u8>, out: &mut Vec<Vec<u32>>) -> Result<()> {
+        full.clear();
+        full.extend_from_slice(text);
+        full.extend_from_slice(self.bytes(tau));
+        let base = full.len();
+        let s = full[..base].to_vec();
+        self.for_each_continuation(&s, |c| {
+            full.truncate(base);
+            full.extend_from_slice(c);
+            let Ok(string) = std::str::from_utf8(full) else {
+                return Ok(());
             };
-            let enc = self.tok.encode_ordinary(full)?;
+            let enc = self.tok.encode_ordinary(string)?;
             let mut at = 0;
             for (k, &t) in enc.iter().enumerate() {
                 if at == text.len() {
@@ -185,8 +201,8 @@ impl ByteModel {
                     break;
                 }
             }
-        }
-        Ok(())
+            Ok(())
+        })
     }
 
     /// `[lo, hi)` narrowed to the tokens whose byte at `depth` is `b` (all tokens in the range
@@ -376,8 +392,9 @@ impl ByteState {
             .map(|chunk| {
                 let mut out = Vec::new();
                 let mut found = Vec::new();
+                let mut buf = Vec::new();
                 for &tau in chunk {
-                    model.discover(&text, tau, &mut found)?;
+                    model.discover(&text, tau, &mut buf, &mut found)?;
                     out.extend(found.drain(..).map(|q| (q, tau)));
                 }
                 Ok(out)
@@ -615,4 +632,53 @@ fn stable_boundary(tok: &Tokenizer, text: &str) -> Result<usize> {
         return Ok(0);
     }
     Ok(pieces[pieces.len() - 3].start)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::regex::Regex;
+    use crate::vocab::Vocab;
+
+    /// The look-ahead example: merges "  ", "aa", " a", "   " under ` ?a+|\s+(?!\S)|\s+`.
+    fn lookahead_model() -> Arc<ByteModel> {
+        let mut toks: Vec<(Vec<u8>, u32)> = (0..=255u8).map(|b| (vec![b], b as u32)).collect();
+        for t in [&b"  "[..], b"aa", b" a", b"   "] {
+            let id = toks.len() as u32;
+            toks.push((t.to_vec(), id));
+        }
+        let vocab = Vocab::from_ranks(toks).unwrap();
+        let pre = PreTokenizer::Regex(Regex::tiktoken(r" ?a+|\s+(?!\S)|\s+").unwrap());
+        let tok = Tokenizer::new("t", vocab, pre, Vec::new()).unwrap();
+        let probes = vec!["a".to_string(), " ".to_string()];
+        Arc::new(ByteModel::new(Arc::new(tok), None, probes, 2).unwrap())
+    }
+
+    fn uniform(st: &mut ByteState) {
+        let n = st.model.n_ids();
+        for node in st.needed() {
+            st.supply(node, vec![-(n as f64).ln(); n]).unwrap();
+        }
+    }
+
+    #[test]
+    fn non_canonical_prefix_is_a_cover() {
+        let model = lookahead_model();
+        let st = ByteState::new(model, Vec::new(), b"  a").unwrap();
+        // enc("  aa") = [" ", " ", "aa"]: the path [" ", " "] carries the candidate "aa".
+        let paths: Vec<Vec<u32>> = st.groups.iter().map(|g| st.tokens(g.node)).collect();
+        assert!(paths.contains(&vec![32, 32]), "{paths:?}");
+    }
+
+    #[test]
+    fn distributions_sum_to_one_and_bad_input_is_an_error() {
+        let mut st = ByteState::new(lookahead_model(), Vec::new(), b"a ").unwrap();
+        uniform(&mut st);
+        let lp = st.next_logprobs().unwrap();
+        let total: f64 = lp.iter().map(|v| v.exp()).sum();
+        assert!((total - 1.0).abs() < 1e-12);
+        assert!(st.supply(0, vec![0.0; 3]).is_err());
+        assert!(st.push(0x80).is_err()); // a lone continuation byte
+        assert!(ByteState::new(lookahead_model(), vec![1 << 30], b"a").is_err());
+    }
 }
