@@ -27,7 +27,7 @@ use crate::error::{Error, Result};
 use crate::tokenizer::{PreTokenizer, Step, Tokenizer};
 use rayon::prelude::*;
 use rustc_hash::{FxHashMap, FxHashSet};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 /// Index of the end-of-text entry in a next-byte distribution.
 pub const EOS_BIN: usize = 256;
@@ -45,7 +45,15 @@ pub struct ByteModel {
     probe_strings: Vec<Vec<u8>>,
     n_ids: usize,
     eos: Option<u32>,
+    /// The covers found after each text (from a piece boundary), shared by all states: the
+    /// same text recurs when several ensembles or passes read the same bytes.
+    covers: Mutex<(usize, FxHashMap<Vec<u8>, Arc<Covers>>)>,
 }
+
+/// Valid paths (tokens from the origin) ending at a text's end, each with its valid next tokens.
+type Covers = Vec<(Vec<u32>, Vec<u32>)>;
+/// The cover cache is emptied when it holds this many token ids.
+const COVER_CACHE_IDS: usize = 1 << 24;
 
 impl ByteModel {
     pub fn new(
@@ -115,6 +123,7 @@ impl ByteModel {
             probe_strings,
             n_ids,
             eos,
+            covers: Mutex::new((0, FxHashMap::default())),
         })
     }
 
@@ -203,6 +212,47 @@ impl ByteModel {
             }
             Ok(())
         })
+    }
+
+    /// The covers whose last token starts at the end of `text` (bytes from the origin): every
+    /// token is tried, in parallel chunks kept in byte order. Memoised by `text`.
+    fn covers_after(&self, text: &[u8]) -> Result<Arc<Covers>> {
+        if let Some(c) = self.covers.lock().expect("cache lock").1.get(text) {
+            return Ok(c.clone());
+        }
+        let chunks: Vec<Result<Vec<(Vec<u32>, u32)>>> = self
+            .sorted
+            .par_chunks(1024)
+            .map(|chunk| {
+                let mut out = Vec::new();
+                let mut found = Vec::new();
+                let mut buf = Vec::new();
+                for &tau in chunk {
+                    self.discover(text, tau, &mut buf, &mut found)?;
+                    out.extend(found.drain(..).map(|q| (q, tau)));
+                }
+                Ok(out)
+            })
+            .collect();
+        let mut by_prefix: Covers = Vec::new();
+        for chunk in chunks {
+            for (q, tau) in chunk? {
+                match by_prefix.iter_mut().find(|(p, _)| *p == q) {
+                    Some((_, toks)) => toks.push(tau),
+                    None => by_prefix.push((q, vec![tau])),
+                }
+            }
+        }
+        let by_prefix = Arc::new(by_prefix);
+        let size: usize = by_prefix.iter().map(|(q, t)| q.len() + t.len()).sum();
+        let mut cache = self.covers.lock().expect("cache lock");
+        if cache.0 + size > COVER_CACHE_IDS {
+            cache.1.clear();
+            cache.0 = 0;
+        }
+        cache.0 += size;
+        cache.1.insert(text.to_vec(), by_prefix.clone());
+        Ok(by_prefix)
     }
 
     /// `[lo, hi)` narrowed to the tokens whose byte at `depth` is `b` (all tokens in the range
@@ -385,38 +435,15 @@ impl ByteState {
     fn open_split(&mut self) -> Result<()> {
         let model = self.model.clone();
         let text = self.x[self.origin..].to_vec();
-        // Every token is tried (in parallel chunks, kept in byte order).
-        let chunks: Vec<Result<Vec<(Vec<u32>, u32)>>> = model
-            .sorted
-            .par_chunks(1024)
-            .map(|chunk| {
-                let mut out = Vec::new();
-                let mut found = Vec::new();
-                let mut buf = Vec::new();
-                for &tau in chunk {
-                    model.discover(&text, tau, &mut buf, &mut found)?;
-                    out.extend(found.drain(..).map(|q| (q, tau)));
-                }
-                Ok(out)
-            })
-            .collect();
-        let mut by_prefix: Vec<(Vec<u32>, Vec<u32>)> = Vec::new();
-        for chunk in chunks {
-            for (q, tau) in chunk? {
-                match by_prefix.iter_mut().find(|(p, _)| *p == q) {
-                    Some((_, toks)) => toks.push(tau),
-                    None => by_prefix.push((q, vec![tau])),
-                }
-            }
-        }
-        for (q, toks) in by_prefix {
-            let node = self.insert(&q);
+        let by_prefix = model.covers_after(&text)?;
+        for (q, toks) in by_prefix.iter() {
+            let node = self.insert(q);
             self.groups.push(Group {
                 node,
                 start: self.x.len(),
                 lo: 0,
                 hi: toks.len(),
-                toks,
+                toks: toks.clone(),
             });
         }
         self.canonical = match std::str::from_utf8(&text) {
