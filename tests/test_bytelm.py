@@ -425,3 +425,17 @@ def test_fill_in_the_middle_small_case():
     for k in range(2):
         assert hits["bytelm"][k] > hits["naive"][k]
         assert hits["bytelm"][k] > hits["healing"][k]
+
+
+def test_tokenizer_json_semantics_give_the_same_bytes_as_the_tiktoken_view():
+    # A trained toksmith.Tokenizer (tokenizer.json semantics) and its tiktoken Encoding view.
+    texts = ["def f(x):\n    return x + 1\n", "class A:\n    pass\n", "import os, sys\n"] * 5
+    tok = toksmith.train_bpe(iterator=iter(texts), vocab_size=300, special_tokens=["<|endoftext|>"], progress=False)
+    eot = tok.token_to_id("<|endoftext|>")
+    from toksmith.lms import NGramLM
+    lm = NGramLM(tok.get_vocab_size(), 3, bos=eot, eos=eot).fit([tok.encode(t, add_special_tokens=False).ids for t in texts])
+    a = ByteLM(tok, lm, eos_token_id=eot, context_tokens=[eot])
+    b = ByteLM(tok.to_encoding(), lm, eos_token_id=eot, context_tokens=[eot])
+    for x in [b"", b"def", b"def f(x", b"  return x ", b"import os, s"]:
+        assert np.abs(np.exp(a.next_byte_logprobs(x)) - np.exp(b.next_byte_logprobs(x))).max() < 1e-12
+    assert a.generate(b"class", 12, temperature=0) == b.generate(b"class", 12, temperature=0)
