@@ -47,11 +47,15 @@ pub struct ByteModel {
     eos: Option<u32>,
     /// The covers found after each text (from a piece boundary), shared by all states: the
     /// same text recurs when several ensembles or passes read the same bytes.
-    covers: Mutex<(usize, FxHashMap<Vec<u8>, Arc<Covers>>)>,
+    covers: Mutex<CoverCache>,
 }
 
 /// Valid paths (tokens from the origin) ending at a text's end, each with its valid next tokens.
 type Covers = Vec<(Vec<u32>, Vec<u32>)>;
+/// One cover: a path and its last token.
+type Cover = (Vec<u32>, u32);
+/// Token ids held, and the covers by text.
+type CoverCache = (usize, FxHashMap<Vec<u8>, Arc<Covers>>);
 /// The cover cache is emptied when it holds this many token ids.
 const COVER_CACHE_IDS: usize = 1 << 24;
 
@@ -146,7 +150,11 @@ impl ByteModel {
     /// Calls `f` with each probe continuation of `s` (until it returns false): every string of
     /// at most `depth` probe characters, after the probe characters that complete the UTF-8
     /// character `s` ends inside (if it does). A string that cannot become valid UTF-8 gets none.
-    fn for_each_continuation(&self, s: &[u8], mut f: impl FnMut(&[u8]) -> Result<()>) -> Result<()> {
+    fn for_each_continuation(
+        &self,
+        s: &[u8],
+        mut f: impl FnMut(&[u8]) -> Result<()>,
+    ) -> Result<()> {
         let partial = match std::str::from_utf8(s) {
             Ok(_) => {
                 for p in &self.probe_strings {
@@ -184,7 +192,13 @@ impl ByteModel {
     /// The covers that start at the end of `text` (bytes from the origin, a piece boundary)
     /// with token `tau`: every token sequence `q` such that `q + [tau]` begins the canonical
     /// encoding of `text + tau + c` for a probe continuation `c`, and `q` decodes to `text`.
-    fn discover(&self, text: &[u8], tau: u32, full: &mut Vec<u8>, out: &mut Vec<Vec<u32>>) -> Result<()> {
+    fn discover(
+        &self,
+        text: &[u8],
+        tau: u32,
+        full: &mut Vec<u8>,
+        out: &mut Vec<Vec<u32>>,
+    ) -> Result<()> {
         full.clear();
         full.extend_from_slice(text);
         full.extend_from_slice(self.bytes(tau));
@@ -220,7 +234,7 @@ impl ByteModel {
         if let Some(c) = self.covers.lock().expect("cache lock").1.get(text) {
             return Ok(c.clone());
         }
-        let chunks: Vec<Result<Vec<(Vec<u32>, u32)>>> = self
+        let chunks: Vec<Result<Vec<Cover>>> = self
             .sorted
             .par_chunks(1024)
             .map(|chunk| {

@@ -46,7 +46,12 @@ pub struct CoreByteState {
 #[pymethods]
 impl CoreByteState {
     #[new]
-    fn new(py: Python<'_>, model: &CoreByteModel, context: Vec<u32>, prompt: Vec<u8>) -> PyResult<Self> {
+    fn new(
+        py: Python<'_>,
+        model: &CoreByteModel,
+        context: Vec<u32>,
+        prompt: Vec<u8>,
+    ) -> PyResult<Self> {
         let model = model.model.clone();
         let st = py
             .detach(|| ByteState::new(model, context, &prompt))

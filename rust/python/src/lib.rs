@@ -1,6 +1,8 @@
 //! Python bindings of toksmith: argument conversion, GIL release and error mapping only.
 //! Every algorithm lives in `toksmith-core`.
 
+mod bytelm;
+
 use numpy::{IntoPyArray, PyArray1};
 use pyo3::exceptions::{PyFileNotFoundError, PyKeyError, PyOSError, PyValueError};
 use pyo3::prelude::*;
@@ -11,8 +13,6 @@ use toksmith_core::dynamic::{self, Boundaries};
 use toksmith_core::hf::{self, HfEncoding, HfExtras};
 use toksmith_core::regex::Regex;
 use toksmith_core::train;
-mod bytelm;
-
 use toksmith_core::{pool, tiktoken_file, AddedToken, ErrorKind, PreTokenizer, Tokenizer, Vocab};
 
 fn to_py(e: toksmith_core::Error) -> PyErr {
