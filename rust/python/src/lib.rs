@@ -1,6 +1,8 @@
 //! Python bindings of toksmith: argument conversion, GIL release and error mapping only.
 //! Every algorithm lives in `toksmith-core`.
 
+mod bytelm;
+
 use numpy::{IntoPyArray, PyArray1};
 use pyo3::exceptions::{PyFileNotFoundError, PyKeyError, PyOSError, PyValueError};
 use pyo3::prelude::*;
@@ -889,6 +891,8 @@ fn _toksmith(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<CoreTokenizer>()?;
     m.add_class::<CoreDynamic>()?;
     m.add_class::<CoreTrainer>()?;
+    m.add_class::<bytelm::CoreByteModel>()?;
+    m.add_class::<bytelm::CoreByteState>()?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())
 }

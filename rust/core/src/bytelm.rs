@@ -1,0 +1,725 @@
+//! Exact byte-level probabilities from a token-level language model.
+//!
+//! Semantics (Phan et al. 2024, "Byte-Token Representation"; Hayase et al. 2025): the LM gives
+//! a distribution over token sequences; a byte prefix `x` has probability
+//! `P(x) = sum over covers t of x of P(t)`. A *cover* is a valid token sequence whose tokens
+//! before the last decode to `x[..i]` and whose last token starts with `x[i..]` and runs to or
+//! past the end of `x`. *Valid* means: a prefix of the canonical encoding of some string.
+//! Real LMs also put mass on invalid sequences; that mass is ignored, and the next-byte
+//! distribution is renormalised at every byte (`P(b | x) = P(xb) / (sum_b' P(xb') + P(x, EOS))`).
+//! End of text can only follow the canonical encoding of `x` itself.
+//!
+//! How validity is decided: a cover `q + [tau]` ending at split `i` is valid when, for some
+//! probe continuation `c`, the canonical encoding of `x[o..i] + tau + c` starts with `q + [tau]`
+//! (`o`: a piece boundary that later bytes can no longer move). The probes are the empty string
+//! and one character from a probe alphabet (after completing a partial UTF-8 character), so
+//! pre-tokenizer look-ahead such as `\s+(?!\S)` is taken into account, and a prefix that is not
+//! itself canonical (`[" ", " "]` before `"aa"`) still counts. This is exact when the
+//! pre-tokenizer's piece boundaries depend on at most one character after a token and the probe
+//! alphabet holds a representative of every character class the pattern distinguishes.
+//!
+//! The state is a tree of token paths (`Node`s) and, per path, the candidate last tokens
+//! (`Group`: valid tokens in byte order, so every further byte narrows a contiguous range).
+//! The language model is queried only for paths that end at a byte the stream has reached; the
+//! caller supplies those distributions (`needed` / `supply`).
+
+use crate::error::{Error, Result};
+use crate::tokenizer::{PreTokenizer, Step, Tokenizer};
+use rayon::prelude::*;
+use rustc_hash::{FxHashMap, FxHashSet};
+use std::sync::{Arc, Mutex};
+
+/// Index of the end-of-text entry in a next-byte distribution.
+pub const EOS_BIN: usize = 256;
+const NONE: usize = usize::MAX;
+
+/// What a byte-level model needs from a tokenizer: token bytes in byte order, and probes.
+pub struct ByteModel {
+    tok: Arc<Tokenizer>,
+    /// Ordinary token ids sorted by their bytes: the tokens starting with any byte string form
+    /// one contiguous range (a node of the vocabulary's byte trie).
+    sorted: Vec<u32>,
+    lmax: usize,
+    /// Probe characters, and every string of at most `depth` of them (the empty one first).
+    probes: Vec<Vec<u8>>,
+    probe_strings: Vec<Vec<u8>>,
+    n_ids: usize,
+    eos: Option<u32>,
+    /// The covers found after each text (from a piece boundary), shared by all states: the
+    /// same text recurs when several ensembles or passes read the same bytes.
+    covers: Mutex<CoverCache>,
+}
+
+/// Valid paths (tokens from the origin) ending at a text's end, each with its valid next tokens.
+type Covers = Vec<(Vec<u32>, Vec<u32>)>;
+/// One cover: a path and its last token.
+type Cover = (Vec<u32>, u32);
+/// Token ids held, and the covers by text.
+type CoverCache = (usize, FxHashMap<Vec<u8>, Arc<Covers>>);
+/// The cover cache is emptied when it holds this many token ids.
+const COVER_CACHE_IDS: usize = 1 << 24;
+
+impl ByteModel {
+    pub fn new(
+        tok: Arc<Tokenizer>,
+        eos: Option<u32>,
+        probes: Vec<String>,
+        depth: usize,
+    ) -> Result<ByteModel> {
+        if let PreTokenizer::Steps(steps) = &tok.pre_tokenizer {
+            // Encoding from a piece boundary inside the text must equal encoding the whole text.
+            if steps.iter().any(|s| {
+                matches!(
+                    s,
+                    Step::ByteLevel {
+                        add_prefix_space: true,
+                        ..
+                    }
+                )
+            }) {
+                return Err(Error::value(
+                    "byte-level probabilities do not support ByteLevel add_prefix_space=true",
+                ));
+            }
+        }
+        let n_ids = tok.id_bound();
+        if let Some(e) = eos {
+            if e as usize >= n_ids || tok.token_bytes(e).is_none() {
+                return Err(Error::key(format!("unknown eos token id {e}")));
+            }
+        }
+        let mut sorted: Vec<u32> = tok
+            .vocab
+            .tokens()
+            .filter(|&(b, id)| {
+                !b.is_empty() && tok.vocab.is_mergeable(id) && tok.added_by_id(id).is_none()
+            })
+            .map(|(_, id)| id)
+            .collect();
+        sorted.sort_by(|&a, &b| tok.vocab.token(a).cmp(&tok.vocab.token(b)));
+        let lmax = sorted
+            .iter()
+            .map(|&id| tok.vocab.token(id).map_or(0, <[u8]>::len))
+            .max()
+            .unwrap_or(0);
+        for p in &probes {
+            if p.chars().count() != 1 {
+                return Err(Error::value(format!(
+                    "each probe must be one character, got {p:?}"
+                )));
+            }
+        }
+        let probes: Vec<Vec<u8>> = probes.into_iter().map(String::into_bytes).collect();
+        let mut probe_strings = vec![Vec::new()];
+        let mut level = vec![Vec::new()];
+        for _ in 0..depth {
+            level = level
+                .iter()
+                .flat_map(|s: &Vec<u8>| probes.iter().map(move |p| [s.as_slice(), p].concat()))
+                .collect();
+            probe_strings.extend(level.iter().cloned());
+        }
+        Ok(ByteModel {
+            tok,
+            sorted,
+            lmax,
+            probes,
+            probe_strings,
+            n_ids,
+            eos,
+            covers: Mutex::new((0, FxHashMap::default())),
+        })
+    }
+
+    pub fn tokenizer(&self) -> &Tokenizer {
+        &self.tok
+    }
+    /// Length of the longest token (in bytes).
+    pub fn max_token_len(&self) -> usize {
+        self.lmax
+    }
+    /// Size of an LM distribution: one past the largest token id.
+    pub fn n_ids(&self) -> usize {
+        self.n_ids
+    }
+
+    fn bytes(&self, id: u32) -> &[u8] {
+        self.tok.vocab.token(id).unwrap_or(&[])
+    }
+
+    /// Calls `f` with each probe continuation of `s` (until it returns false): every string of
+    /// at most `depth` probe characters, after the probe characters that complete the UTF-8
+    /// character `s` ends inside (if it does). A string that cannot become valid UTF-8 gets none.
+    fn for_each_continuation(
+        &self,
+        s: &[u8],
+        mut f: impl FnMut(&[u8]) -> Result<()>,
+    ) -> Result<()> {
+        let partial = match std::str::from_utf8(s) {
+            Ok(_) => {
+                for p in &self.probe_strings {
+                    f(p)?;
+                }
+                return Ok(());
+            }
+            Err(e) if e.error_len().is_none() => s.len() - e.valid_up_to(),
+            Err(_) => return Ok(()),
+        };
+        let tail = &s[s.len() - partial..];
+        let mut completions: Vec<&[u8]> = self
+            .probes
+            .iter()
+            .filter(|p| p.len() > partial && p.starts_with(tail))
+            .map(|p| &p[partial..])
+            .collect();
+        // No probe character completes it: use any continuation bytes that do.
+        let generic = generic_completion(tail);
+        if completions.is_empty() {
+            completions.extend(generic.as_deref());
+        }
+        let mut buf = Vec::new();
+        for c in completions {
+            for p in &self.probe_strings {
+                buf.clear();
+                buf.extend_from_slice(c);
+                buf.extend_from_slice(p);
+                f(&buf)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The covers that start at the end of `text` (bytes from the origin, a piece boundary)
+    /// with token `tau`: every token sequence `q` such that `q + [tau]` begins the canonical
+    /// encoding of `text + tau + c` for a probe continuation `c`, and `q` decodes to `text`.
+    fn discover(
+        &self,
+        text: &[u8],
+        tau: u32,
+        full: &mut Vec<u8>,
+        out: &mut Vec<Vec<u32>>,
+    ) -> Result<()> {
+        full.clear();
+        full.extend_from_slice(text);
+        full.extend_from_slice(self.bytes(tau));
+        let base = full.len();
+        let s = full[..base].to_vec();
+        self.for_each_continuation(&s, |c| {
+            full.truncate(base);
+            full.extend_from_slice(c);
+            let Ok(string) = std::str::from_utf8(full) else {
+                return Ok(());
+            };
+            let enc = self.tok.encode_ordinary(string)?;
+            let mut at = 0;
+            for (k, &t) in enc.iter().enumerate() {
+                if at == text.len() {
+                    if t == tau && !out.iter().any(|q| q[..] == enc[..k]) {
+                        out.push(enc[..k].to_vec());
+                    }
+                    break;
+                }
+                at += self.bytes(t).len();
+                if at > text.len() {
+                    break;
+                }
+            }
+            Ok(())
+        })
+    }
+
+    /// The covers whose last token starts at the end of `text` (bytes from the origin): every
+    /// token is tried, in parallel chunks kept in byte order. Memoised by `text`.
+    fn covers_after(&self, text: &[u8]) -> Result<Arc<Covers>> {
+        if let Some(c) = self.covers.lock().expect("cache lock").1.get(text) {
+            return Ok(c.clone());
+        }
+        let chunks: Vec<Result<Vec<Cover>>> = self
+            .sorted
+            .par_chunks(1024)
+            .map(|chunk| {
+                let mut out = Vec::new();
+                let mut found = Vec::new();
+                let mut buf = Vec::new();
+                for &tau in chunk {
+                    self.discover(text, tau, &mut buf, &mut found)?;
+                    out.extend(found.drain(..).map(|q| (q, tau)));
+                }
+                Ok(out)
+            })
+            .collect();
+        let mut by_prefix: Covers = Vec::new();
+        for chunk in chunks {
+            for (q, tau) in chunk? {
+                match by_prefix.iter_mut().find(|(p, _)| *p == q) {
+                    Some((_, toks)) => toks.push(tau),
+                    None => by_prefix.push((q, vec![tau])),
+                }
+            }
+        }
+        let by_prefix = Arc::new(by_prefix);
+        let size: usize = by_prefix.iter().map(|(q, t)| q.len() + t.len()).sum();
+        let mut cache = self.covers.lock().expect("cache lock");
+        if cache.0 + size > COVER_CACHE_IDS {
+            cache.1.clear();
+            cache.0 = 0;
+        }
+        cache.0 += size;
+        cache.1.insert(text.to_vec(), by_prefix.clone());
+        Ok(by_prefix)
+    }
+
+    /// `[lo, hi)` narrowed to the tokens whose byte at `depth` is `b` (all tokens in the range
+    /// share their first `depth` bytes).
+    fn narrow(&self, toks: &[u32], lo: usize, hi: usize, depth: usize, b: u8) -> (usize, usize) {
+        let slice = &toks[lo..hi];
+        let key = |id: u32| {
+            let t = self.bytes(id);
+            if t.len() <= depth {
+                -1i32
+            } else {
+                t[depth] as i32
+            }
+        };
+        let a = slice.partition_point(|&id| key(id) < b as i32);
+        let z = slice.partition_point(|&id| key(id) <= b as i32);
+        (lo + a, lo + z)
+    }
+}
+
+/// Continuation bytes that complete a partial UTF-8 character (the smallest valid ones).
+fn generic_completion(tail: &[u8]) -> Option<Vec<u8>> {
+    let need = match tail[0] {
+        0xC2..=0xDF => 2,
+        0xE0..=0xEF => 3,
+        0xF0..=0xF4 => 4,
+        _ => return None,
+    };
+    for second in [0x80u8, 0x90, 0xA0] {
+        let mut c = Vec::new();
+        for k in tail.len()..need {
+            c.push(if k == 1 { second } else { 0x80 });
+        }
+        let full = [tail, &c].concat();
+        if std::str::from_utf8(&full).is_ok() {
+            return Some(c);
+        }
+    }
+    None
+}
+
+/// A valid token path: `parent`'s tokens plus `token`, decoding to `x[..end]`.
+struct Node {
+    parent: usize,
+    token: u32,
+    /// Number of tokens in the full sequence (context included).
+    ntok: usize,
+    end: usize,
+    /// log P(sequence) relative to the root.
+    logw: Option<f64>,
+    /// The LM's next-token log-probabilities after this sequence.
+    dist: Option<Vec<f64>>,
+}
+
+/// The valid last tokens after a path ending at `start`: `toks[lo..hi]` start with
+/// `x[start..]` (in byte order, so each further byte narrows the range).
+struct Group {
+    node: usize,
+    start: usize,
+    toks: Vec<u32>,
+    lo: usize,
+    hi: usize,
+}
+
+/// The incremental state for one byte stream.
+pub struct ByteState {
+    model: Arc<ByteModel>,
+    root_tokens: Vec<u32>,
+    x: Vec<u8>,
+    /// A piece boundary no later byte can move, and the one path node that ends there.
+    origin: usize,
+    origin_node: usize,
+    nodes: Vec<Node>,
+    children: FxHashMap<(usize, u32), usize>,
+    groups: Vec<Group>,
+    /// The canonical encoding of `x`, if `x` is UTF-8 (end of text may follow only it).
+    canonical: Option<usize>,
+    /// Nodes that currently hold a distribution (so unused ones can be freed).
+    with_dist: Vec<usize>,
+}
+
+impl ByteState {
+    /// A state after `context` tokens (fixed, e.g. BOS or a fill-in-the-middle scaffold) and
+    /// the bytes of `prompt`.
+    pub fn new(model: Arc<ByteModel>, context: Vec<u32>, prompt: &[u8]) -> Result<ByteState> {
+        for &t in &context {
+            if t as usize >= model.n_ids || model.tok.token_bytes(t).is_none() {
+                return Err(Error::key(format!("unknown token id {t} in the context")));
+            }
+        }
+        let valid_len = match std::str::from_utf8(prompt) {
+            Ok(_) => prompt.len(),
+            Err(e) if e.error_len().is_none() => e.valid_up_to(),
+            Err(e) => {
+                return Err(Error::value(format!(
+                    "the prompt is not UTF-8: invalid byte at offset {}",
+                    e.valid_up_to()
+                )))
+            }
+        };
+        // Tokens before a stable piece boundary near the end of the prompt are fixed.
+        let head = std::str::from_utf8(&prompt[..valid_len]).expect("checked");
+        let origin = stable_boundary(&model.tok, head)?;
+        let mut root_tokens = context;
+        root_tokens.extend(model.tok.encode_ordinary(&head[..origin])?);
+        let mut st = ByteState {
+            origin,
+            origin_node: 0,
+            x: prompt[..origin].to_vec(),
+            nodes: vec![Node {
+                parent: NONE,
+                token: 0,
+                ntok: root_tokens.len(),
+                end: origin,
+                logw: Some(0.0),
+                dist: None,
+            }],
+            children: FxHashMap::default(),
+            root_tokens,
+            model,
+            groups: Vec::new(),
+            canonical: None,
+            with_dist: Vec::new(),
+        };
+        st.open_split()?;
+        for &b in &prompt[origin..] {
+            st.push(b)?;
+        }
+        Ok(st)
+    }
+
+    pub fn bytes(&self) -> &[u8] {
+        &self.x
+    }
+
+    /// The byte offset before which tokens are fixed.
+    pub fn origin(&self) -> usize {
+        self.origin
+    }
+
+    /// The full token sequence (context included) of a node.
+    pub fn tokens(&self, node: usize) -> Vec<u32> {
+        let mut rev = Vec::new();
+        let mut n = node;
+        while self.nodes[n].parent != NONE {
+            rev.push(self.nodes[n].token);
+            n = self.nodes[n].parent;
+        }
+        let mut out = self.root_tokens.clone();
+        out.extend(rev.into_iter().rev());
+        out
+    }
+
+    /// The node for `tokens` after the origin node, created (with its ancestors) if new.
+    fn insert(&mut self, tokens: &[u32]) -> usize {
+        let mut n = self.origin_node;
+        for &t in tokens {
+            n = match self.children.get(&(n, t)) {
+                Some(&c) => c,
+                None => {
+                    let c = self.nodes.len();
+                    self.nodes.push(Node {
+                        parent: n,
+                        token: t,
+                        ntok: self.nodes[n].ntok + 1,
+                        end: self.nodes[n].end + self.model.bytes(t).len(),
+                        logw: None,
+                        dist: None,
+                    });
+                    self.children.insert((n, t), c);
+                    c
+                }
+            };
+        }
+        n
+    }
+
+    /// Finds the covers whose last token starts at the end of `x`: one group of candidate
+    /// tokens per valid path that ends there. Also records the canonical path of `x`.
+    fn open_split(&mut self) -> Result<()> {
+        let model = self.model.clone();
+        let text = self.x[self.origin..].to_vec();
+        let by_prefix = model.covers_after(&text)?;
+        for (q, toks) in by_prefix.iter() {
+            let node = self.insert(q);
+            self.groups.push(Group {
+                node,
+                start: self.x.len(),
+                lo: 0,
+                hi: toks.len(),
+                toks: toks.clone(),
+            });
+        }
+        self.canonical = match std::str::from_utf8(&text) {
+            Ok(t) => {
+                let enc = model.tok.encode_ordinary(t)?;
+                Some(self.insert(&enc))
+            }
+            Err(_) => None,
+        };
+        Ok(())
+    }
+
+    /// Nodes whose distribution the LM must supply before `next_logprobs`: paths that carry
+    /// candidate tokens or end text, and the ancestors their weights depend on.
+    pub fn needed(&self) -> Vec<usize> {
+        let mut out = Vec::new();
+        let mut seen = FxHashSet::default();
+        for n in self.required() {
+            if self.nodes[n].dist.is_none() && seen.insert(n) {
+                out.push(n);
+            }
+            let mut a = n;
+            while self.nodes[a].logw.is_none() {
+                a = self.nodes[a].parent;
+                if self.nodes[a].dist.is_none() && seen.insert(a) {
+                    out.push(a);
+                }
+            }
+        }
+        out.sort_unstable();
+        out
+    }
+
+    fn required(&self) -> Vec<usize> {
+        let mut r: Vec<usize> = self.groups.iter().map(|g| g.node).collect();
+        if self.model.eos.is_some() {
+            r.extend(self.canonical);
+        }
+        r.sort_unstable();
+        r.dedup();
+        r
+    }
+
+    /// The LM's next-token log-probabilities after node `node`'s tokens.
+    pub fn supply(&mut self, node: usize, logprobs: Vec<f64>) -> Result<()> {
+        if node >= self.nodes.len() {
+            return Err(Error::value(format!("no node {node}")));
+        }
+        if logprobs.len() != self.model.n_ids {
+            return Err(Error::value(format!(
+                "a distribution has {} entries, the vocabulary has {}",
+                logprobs.len(),
+                self.model.n_ids
+            )));
+        }
+        if let Some(i) = logprobs.iter().position(|v| v.is_nan() || *v > 0.0) {
+            return Err(Error::value(format!(
+                "the distribution has an invalid log-probability ({}) at token id {i}",
+                logprobs[i]
+            )));
+        }
+        if self.nodes[node].dist.is_none() {
+            self.with_dist.push(node);
+        }
+        self.nodes[node].dist = Some(logprobs);
+        Ok(())
+    }
+
+    fn weight(&mut self, node: usize) -> Result<f64> {
+        if let Some(w) = self.nodes[node].logw {
+            return Ok(w);
+        }
+        let parent = self.nodes[node].parent;
+        let pw = self.weight(parent)?;
+        let tok = self.nodes[node].token as usize;
+        let w = match &self.nodes[parent].dist {
+            Some(d) => pw + d[tok],
+            None => return Err(Error::value("a needed distribution was not supplied")),
+        };
+        self.nodes[node].logw = Some(w);
+        Ok(w)
+    }
+
+    /// log P(next byte | x) for bytes 0..=255 and end of text (index 256).
+    pub fn next_logprobs(&mut self) -> Result<[f64; 257]> {
+        let mut terms: Vec<(usize, f64)> = Vec::new();
+        for gi in 0..self.groups.len() {
+            let node = self.groups[gi].node;
+            let w = self.weight(node)?;
+            let g = &self.groups[gi];
+            let depth = self.x.len() - g.start;
+            let Some(dist) = &self.nodes[node].dist else {
+                return Err(Error::value("a needed distribution was not supplied"));
+            };
+            for &tau in &g.toks[g.lo..g.hi] {
+                let t = self.model.bytes(tau);
+                if t.len() > depth {
+                    terms.push((t[depth] as usize, w + dist[tau as usize]));
+                }
+            }
+        }
+        if let (Some(eos), Some(node)) = (self.model.eos, self.canonical) {
+            let w = self.weight(node)?;
+            let Some(dist) = &self.nodes[node].dist else {
+                return Err(Error::value("a needed distribution was not supplied"));
+            };
+            terms.push((EOS_BIN, w + dist[eos as usize]));
+        }
+        let max = terms.iter().map(|t| t.1).fold(f64::NEG_INFINITY, f64::max);
+        if max == f64::NEG_INFINITY {
+            return Err(Error::value(
+                "the language model gives probability 0 to every valid continuation of this prefix",
+            ));
+        }
+        let mut sums = [0f64; 257];
+        for (bin, v) in terms {
+            sums[bin] += (v - max).exp();
+        }
+        let lt = sums.iter().sum::<f64>().ln();
+        let mut out = [f64::NEG_INFINITY; 257];
+        for (o, s) in out.iter_mut().zip(sums) {
+            if s > 0.0 {
+                *o = s.ln() - lt;
+            }
+        }
+        Ok(out)
+    }
+
+    /// Appends one byte.
+    pub fn push(&mut self, b: u8) -> Result<()> {
+        let old_len = self.x.len();
+        self.x.push(b);
+        let model = self.model.clone();
+        self.groups.retain_mut(|g| {
+            let depth = old_len - g.start;
+            (g.lo, g.hi) = model.narrow(&g.toks, g.lo, g.hi, depth, b);
+            g.lo < g.hi
+        });
+        self.open_split()?;
+        if self.groups.is_empty() && self.canonical.is_none() {
+            return Err(Error::value(format!(
+                "no valid token sequence decodes to this prefix (byte 0x{b:02x} at offset {old_len})"
+            )));
+        }
+        self.advance_origin()?;
+        self.free_unused();
+        Ok(())
+    }
+
+    /// Moves the origin to a later stable piece boundary when every path passes through one
+    /// node that ends there (a node is its token sequence, so equal paths share it).
+    fn advance_origin(&mut self) -> Result<()> {
+        let valid_len = match std::str::from_utf8(&self.x[self.origin..]) {
+            Ok(s) => s.len(),
+            Err(e) => e.valid_up_to(),
+        };
+        let text = std::str::from_utf8(&self.x[self.origin..self.origin + valid_len])
+            .expect("valid prefix");
+        let cut = self.origin + stable_boundary(&self.model.tok, text)?;
+        if cut <= self.origin || self.groups.iter().any(|g| g.start < cut) {
+            return Ok(());
+        }
+        let mut common = NONE;
+        for n in self.required() {
+            let mut a = n;
+            while self.nodes[a].end > cut {
+                a = self.nodes[a].parent;
+            }
+            if self.nodes[a].end != cut || (common != NONE && common != a) {
+                return Ok(());
+            }
+            common = a;
+        }
+        if common != NONE {
+            self.origin = cut;
+            self.origin_node = common;
+            // Paths that no longer pass through the origin are dead.
+            self.children.retain(|_, c| self.nodes[*c].end > cut);
+        }
+        Ok(())
+    }
+
+    /// Frees distributions no longer needed for weights or candidate tokens.
+    fn free_unused(&mut self) {
+        let mut keep = FxHashSet::default();
+        for n in self.required() {
+            keep.insert(n);
+            let mut a = n;
+            while self.nodes[a].logw.is_none() {
+                a = self.nodes[a].parent;
+                keep.insert(a);
+            }
+        }
+        let mut with_dist = std::mem::take(&mut self.with_dist);
+        with_dist.retain(|&n| {
+            if keep.contains(&n) {
+                true
+            } else {
+                self.nodes[n].dist = None;
+                false
+            }
+        });
+        self.with_dist = with_dist;
+    }
+}
+
+/// The start of the third-to-last piece of `text` (0 if there are fewer than four): piece
+/// boundaries that far back do not move when bytes are appended for the pre-tokenizer
+/// patterns in use (look-ahead reaches one character, contractions one piece).
+fn stable_boundary(tok: &Tokenizer, text: &str) -> Result<usize> {
+    let pieces = tok.pieces(text)?;
+    if pieces.len() < 4 {
+        return Ok(0);
+    }
+    Ok(pieces[pieces.len() - 3].start)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::regex::Regex;
+    use crate::vocab::Vocab;
+
+    /// The look-ahead example: merges "  ", "aa", " a", "   " under ` ?a+|\s+(?!\S)|\s+`.
+    fn lookahead_model() -> Arc<ByteModel> {
+        let mut toks: Vec<(Vec<u8>, u32)> = (0..=255u8).map(|b| (vec![b], b as u32)).collect();
+        for t in [&b"  "[..], b"aa", b" a", b"   "] {
+            let id = toks.len() as u32;
+            toks.push((t.to_vec(), id));
+        }
+        let vocab = Vocab::from_ranks(toks).unwrap();
+        let pre = PreTokenizer::Regex(Regex::tiktoken(r" ?a+|\s+(?!\S)|\s+").unwrap());
+        let tok = Tokenizer::new("t", vocab, pre, Vec::new()).unwrap();
+        let probes = vec!["a".to_string(), " ".to_string()];
+        Arc::new(ByteModel::new(Arc::new(tok), None, probes, 2).unwrap())
+    }
+
+    fn uniform(st: &mut ByteState) {
+        let n = st.model.n_ids();
+        for node in st.needed() {
+            st.supply(node, vec![-(n as f64).ln(); n]).unwrap();
+        }
+    }
+
+    #[test]
+    fn non_canonical_prefix_is_a_cover() {
+        let model = lookahead_model();
+        let st = ByteState::new(model, Vec::new(), b"  a").unwrap();
+        // enc("  aa") = [" ", " ", "aa"]: the path [" ", " "] carries the candidate "aa".
+        let paths: Vec<Vec<u32>> = st.groups.iter().map(|g| st.tokens(g.node)).collect();
+        assert!(paths.contains(&vec![32, 32]), "{paths:?}");
+    }
+
+    #[test]
+    fn distributions_sum_to_one_and_bad_input_is_an_error() {
+        let mut st = ByteState::new(lookahead_model(), Vec::new(), b"a ").unwrap();
+        uniform(&mut st);
+        let lp = st.next_logprobs().unwrap();
+        let total: f64 = lp.iter().map(|v| v.exp()).sum();
+        assert!((total - 1.0).abs() < 1e-12);
+        assert!(st.supply(0, vec![0.0; 3]).is_err());
+        assert!(st.push(0x80).is_err()); // a lone continuation byte
+        assert!(ByteState::new(lookahead_model(), vec![1 << 30], b"a").is_err());
+    }
+}
