@@ -159,9 +159,12 @@ pub fn train_superbpe(
     })
 }
 
+/// Token bytes by internal id, and merges as internal id pairs.
+type Inherited = (Vec<Vec<u8>>, Vec<(u32, u32)>);
+
 /// Internal tokens and id pairs of an existing merge list: the 256 bytes in tie-rule order, then
 /// each merge's result in rank order.
-fn inherit(list: &[(Vec<u8>, Vec<u8>)]) -> Result<(Vec<Vec<u8>>, Vec<(u32, u32)>)> {
+fn inherit(list: &[(Vec<u8>, Vec<u8>)]) -> Result<Inherited> {
     let mut token_bytes = Merger::from_counts(PieceCounts::default()).token_bytes;
     let mut ids: FxHashMap<Vec<u8>, u32> = token_bytes
         .iter()
