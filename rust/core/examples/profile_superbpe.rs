@@ -59,7 +59,12 @@ fn main() {
         },
     )
     .unwrap();
-    println!("{:?} ends at {:?}, cpu {:.2}s", phase.unwrap_or(Phase::Stage2), mark.elapsed(), cpu());
+    println!(
+        "{:?} ends at {:?}, cpu {:.2}s",
+        phase.unwrap_or(Phase::Stage2),
+        mark.elapsed(),
+        cpu()
+    );
     println!("merges {} (stage 1: {})", out.merges.len(), out.stage1_len);
 }
 

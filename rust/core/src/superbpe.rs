@@ -234,6 +234,7 @@ fn replay(
         SEGMENTS.with_borrow_mut(|cache| {
             if cache.generation != generation || cache.map.len() >= SegmentCache::MAX {
                 cache.map.clear();
+                cache.ids.clear();
                 cache.generation = generation;
             }
             let mut start = 0;
@@ -242,16 +243,25 @@ fn replay(
                     continue;
                 }
                 let segment = &bytes[start..i];
+                start = i;
                 if segment.len() == 1 {
                     out.push(vocab.id_of(segment).expect("every byte is a token"));
-                } else if let Some(ids) = cache.map.get(segment) {
-                    out.extend_from_slice(ids);
+                    continue;
+                }
+                let Some(key) = SegmentCache::key(segment) else {
+                    vocab.encode_piece(segment, out, &mut cache.scratch);
+                    continue;
+                };
+                if let Some(&span) = cache.map.get(&key) {
+                    let (at, len) = ((span >> 8) as usize, (span & 0xff) as usize);
+                    out.extend_from_slice(&cache.ids[at..at + len]);
                 } else {
                     let at = out.len();
                     vocab.encode_piece(segment, out, &mut cache.scratch);
-                    cache.map.insert(segment.to_vec(), out[at..].to_vec());
+                    let span = (cache.ids.len() as u64) << 8 | (out.len() - at) as u64;
+                    cache.ids.extend_from_slice(&out[at..]);
+                    cache.map.insert(key, span);
                 }
-                start = i;
             }
         })
     };
@@ -287,20 +297,33 @@ fn replay(
     Ok((words, weights))
 }
 
-/// Merged segments, per thread, for one replay (`generation`).
+/// Merged segments (up to 15 bytes, packed into the key) per thread, for one replay
+/// (`generation`): each maps to a span of `ids` (offset << 8 | length), so a lookup touches no
+/// other memory than the table and the ids it copies.
 #[derive(Default)]
 struct SegmentCache {
     generation: u64,
-    map: FxHashMap<Vec<u8>, Vec<u32>>,
+    map: FxHashMap<u128, u64>,
+    ids: Vec<u32>,
     scratch: Vec<crate::vocab::Sym>,
+}
+
+impl SegmentCache {
+    const MAX: usize = 1 << 22;
+
+    fn key(segment: &[u8]) -> Option<u128> {
+        if segment.len() > 15 {
+            return None;
+        }
+        let mut bytes = [0u8; 16];
+        bytes[..segment.len()].copy_from_slice(segment);
+        bytes[15] = segment.len() as u8;
+        Some(u128::from_le_bytes(bytes))
+    }
 }
 
 thread_local! {
     static SEGMENTS: std::cell::RefCell<SegmentCache> = std::cell::RefCell::default();
-}
-
-impl SegmentCache {
-    const MAX: usize = 1 << 20;
 }
 
 /// Ranks of merges whose token appears in no encoded chunk, not even inside a larger token.

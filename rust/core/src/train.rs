@@ -225,7 +225,11 @@ pub fn count_texts(
     let mut accumulators = Accumulators::new(parts.len(), splitters.len());
     accumulators.count(&parts, num_threads, |tables, part| {
         if by_line {
-            count_units(tables, splitters, part.iter().flat_map(|u| u.split_inclusive('\n')))
+            count_units(
+                tables,
+                splitters,
+                part.iter().flat_map(|u| u.split_inclusive('\n')),
+            )
         } else {
             count_units(tables, splitters, part.iter().map(String::as_str))
         }
