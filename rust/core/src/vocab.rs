@@ -16,7 +16,7 @@ use std::collections::BinaryHeap;
 pub const NO_TOKEN: u32 = u32::MAX;
 const NO_PAIR: u64 = u64::MAX;
 /// Pieces longer than this merge with a heap (O(n log n)); shorter ones with a linear scan.
-const HEAP_THRESHOLD: usize = 64;
+const HEAP_THRESHOLD: usize = 128;
 
 /// A symbol during merging: a token covering `piece[start..end]`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -58,13 +58,77 @@ pub struct Vocab {
     uid: u64,
 }
 
-/// A small per-thread, direct-mapped cache of short pieces -> token id (or a miss), in front of
-/// the vocabulary's hash map: text is Zipfian, and the cache stays in L1/L2 where the map does not.
+/// Small per-thread, direct-mapped caches in front of the vocabulary's hash maps: text is
+/// Zipfian, and the caches stay in L1/L2 where the maps (and the pair table) do not.
+/// * `short`: pieces of up to 7 bytes -> their token id, or a miss (not one token);
+/// * `merged`: pieces of up to 23 bytes that are not one token -> their merged ids, so a
+///   repeated word that needs merging (most of them, in languages other than English) is
+///   merged once, not every time.
+struct PieceCache {
+    uid: u64,
+    short: Vec<(u64, u32)>,
+    merged: Vec<Merged>,
+}
+
 const CACHE_BITS: u32 = 12;
 const CACHE_MISS: u32 = u32::MAX - 1;
+const MERGED_BITS: u32 = 13;
+/// Longest piece and most ids a `merged` entry holds (one 64-byte cache line per entry).
+const MERGED_BYTES: usize = 23;
+const MERGED_IDS: usize = 10;
+
+#[derive(Clone, Copy)]
+struct Merged {
+    /// The piece's bytes, zero-padded, with its length in the last byte (0: empty slot).
+    key: [u64; 3],
+    /// Its ids, `NO_TOKEN`-terminated when fewer than `MERGED_IDS`.
+    ids: [u32; MERGED_IDS],
+}
 
 thread_local! {
-    static PIECE_CACHE: std::cell::RefCell<(u64, Vec<(u64, u32)>)> = const { std::cell::RefCell::new((0, Vec::new())) };
+    static PIECE_CACHE: std::cell::RefCell<PieceCache> = const {
+        std::cell::RefCell::new(PieceCache { uid: 0, short: Vec::new(), merged: Vec::new() })
+    };
+}
+
+impl PieceCache {
+    /// The cache for vocabulary `uid`, emptied if it last served another one.
+    fn for_vocab(&mut self, uid: u64) -> &mut PieceCache {
+        if self.uid != uid {
+            self.uid = uid;
+            self.short.clear();
+            self.short.resize(1 << CACHE_BITS, (0, 0));
+            self.merged.clear();
+            self.merged.resize(
+                1 << MERGED_BITS,
+                Merged {
+                    key: [0; 3],
+                    ids: [NO_TOKEN; MERGED_IDS],
+                },
+            );
+        }
+        self
+    }
+}
+
+/// Up to 23 bytes and their length packed into three integers.
+#[inline]
+fn merged_key(bytes: &[u8]) -> Option<[u64; 3]> {
+    if bytes.len() > MERGED_BYTES {
+        return None;
+    }
+    let mut buf = [0u8; 24];
+    buf[..bytes.len()].copy_from_slice(bytes);
+    buf[23] = bytes.len() as u8;
+    let word = |i: usize| u64::from_le_bytes(buf[i..i + 8].try_into().unwrap());
+    Some([word(0), word(8), word(16)])
+}
+
+#[inline]
+fn merged_slot(key: &[u64; 3]) -> usize {
+    let h = (key[0] ^ key[1].rotate_left(21) ^ key[2].rotate_left(42))
+        .wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    (h >> (64 - MERGED_BITS)) as usize
 }
 
 fn next_uid() -> u64 {
@@ -247,26 +311,18 @@ impl Vocab {
 
     /// `id_of` through the per-thread cache (for the encoding hot path).
     #[inline]
-    fn cached_id_of(&self, bytes: &[u8]) -> Option<u32> {
+    fn cached_id_of(&self, cache: &mut PieceCache, bytes: &[u8]) -> Option<u32> {
         let Some(k) = short_key(bytes) else {
             return self.ids.get(bytes).copied();
         };
-        PIECE_CACHE.with(|cell| {
-            let mut cache = cell.borrow_mut();
-            if cache.0 != self.uid {
-                cache.0 = self.uid;
-                cache.1.clear();
-                cache.1.resize(1 << CACHE_BITS, (0, 0));
-            }
-            let slot = (k.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> (64 - CACHE_BITS)) as usize;
-            let (key, id) = cache.1[slot];
-            if key == k {
-                return (id != CACHE_MISS).then_some(id);
-            }
-            let found = self.short_ids.get(&k).copied();
-            cache.1[slot] = (k, found.unwrap_or(CACHE_MISS));
-            found
-        })
+        let slot = (k.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> (64 - CACHE_BITS)) as usize;
+        let (key, id) = cache.short[slot];
+        if key == k {
+            return (id != CACHE_MISS).then_some(id);
+        }
+        let found = self.short_ids.get(&k).copied();
+        cache.short[slot] = (k, found.unwrap_or(CACHE_MISS));
+        found
     }
     /// Ordinary tokens as `(bytes, id)`, in id order.
     pub fn tokens(&self) -> impl Iterator<Item = (&[u8], u32)> {
@@ -290,14 +346,36 @@ impl Vocab {
 
     /// Encode one pre-token; appends its token ids to `out`.
     pub fn encode_piece(&self, piece: &[u8], out: &mut Vec<u32>, scratch: &mut Vec<Sym>) {
-        if self.whole_piece_first {
-            if let Some(id) = self.cached_id_of(piece) {
-                out.push(id);
+        PIECE_CACHE.with(|cell| {
+            let mut cache = cell.borrow_mut();
+            let cache = cache.for_vocab(self.uid);
+            if self.whole_piece_first {
+                if let Some(id) = self.cached_id_of(cache, piece) {
+                    out.push(id);
+                    return;
+                }
+            }
+            let Some(key) = merged_key(piece) else {
+                self.merge(piece, NO_PAIR, scratch);
+                out.extend(scratch.iter().map(|s| s.id));
+                return;
+            };
+            let entry = &mut cache.merged[merged_slot(&key)];
+            if entry.key == key {
+                let n = entry.ids.iter().position(|&id| id == NO_TOKEN);
+                out.extend_from_slice(&entry.ids[..n.unwrap_or(MERGED_IDS)]);
                 return;
             }
-        }
-        self.merge(piece, NO_PAIR, scratch);
-        out.extend(scratch.iter().map(|s| s.id));
+            self.merge(piece, NO_PAIR, scratch);
+            out.extend(scratch.iter().map(|s| s.id));
+            if scratch.len() <= MERGED_IDS {
+                entry.key = key;
+                entry.ids = [NO_TOKEN; MERGED_IDS];
+                for (slot, sym) in entry.ids.iter_mut().zip(scratch.iter()) {
+                    *slot = sym.id;
+                }
+            }
+        })
     }
 
     /// Encode one pre-token into symbols with their byte spans inside the piece.
