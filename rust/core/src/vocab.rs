@@ -153,6 +153,60 @@ fn pack(a: u32, b: u32) -> u64 {
     (a as u64) << 32 | b as u64
 }
 
+/// Encodes pre-tokens into ids with a vocabulary and this thread's caches (`Vocab::with_encoder`).
+pub struct PieceEncoder<'a> {
+    vocab: &'a Vocab,
+    cache: Option<&'a mut PieceCache>,
+    syms: Vec<Sym>,
+}
+
+impl PieceEncoder<'_> {
+    /// Encode one pre-token; appends its token ids to `out`.
+    #[inline]
+    pub fn encode(&mut self, piece: &[u8], out: &mut Vec<u32>) {
+        let vocab = self.vocab;
+        let Some(cache) = self.cache.as_deref_mut() else {
+            if let Some(id) = vocab
+                .whole_piece_first
+                .then(|| vocab.id_of(piece))
+                .flatten()
+            {
+                out.push(id);
+            } else {
+                vocab.merge(piece, NO_PAIR, &mut self.syms);
+                out.extend(self.syms.iter().map(|s| s.id));
+            }
+            return;
+        };
+        if vocab.whole_piece_first {
+            if let Some(id) = vocab.cached_id_of(cache, piece) {
+                out.push(id);
+                return;
+            }
+        }
+        let Some(key) = merged_key(piece) else {
+            vocab.merge(piece, NO_PAIR, &mut self.syms);
+            out.extend(self.syms.iter().map(|s| s.id));
+            return;
+        };
+        let entry = &mut cache.merged[merged_slot(&key)];
+        if entry.key == key {
+            let n = entry.ids.iter().position(|&id| id == NO_TOKEN);
+            out.extend_from_slice(&entry.ids[..n.unwrap_or(MERGED_IDS)]);
+            return;
+        }
+        vocab.merge(piece, NO_PAIR, &mut self.syms);
+        out.extend(self.syms.iter().map(|s| s.id));
+        if self.syms.len() <= MERGED_IDS {
+            entry.key = key;
+            entry.ids = [NO_TOKEN; MERGED_IDS];
+            for (slot, sym) in entry.ids.iter_mut().zip(&self.syms) {
+                *slot = sym.id;
+            }
+        }
+    }
+}
+
 impl Vocab {
     /// A tiktoken vocabulary: `(bytes, rank)` pairs; the rank is the id.
     pub fn from_ranks(tokens: Vec<(Vec<u8>, u32)>) -> Result<Vocab> {
@@ -344,38 +398,28 @@ impl Vocab {
             .unwrap_or(NO_PAIR)
     }
 
-    /// Encode one pre-token; appends its token ids to `out`.
-    pub fn encode_piece(&self, piece: &[u8], out: &mut Vec<u32>, scratch: &mut Vec<Sym>) {
-        PIECE_CACHE.with(|cell| {
-            let mut cache = cell.borrow_mut();
-            let cache = cache.for_vocab(self.uid);
-            if self.whole_piece_first {
-                if let Some(id) = self.cached_id_of(cache, piece) {
-                    out.push(id);
-                    return;
-                }
-            }
-            let Some(key) = merged_key(piece) else {
-                self.merge(piece, NO_PAIR, scratch);
-                out.extend(scratch.iter().map(|s| s.id));
-                return;
-            };
-            let entry = &mut cache.merged[merged_slot(&key)];
-            if entry.key == key {
-                let n = entry.ids.iter().position(|&id| id == NO_TOKEN);
-                out.extend_from_slice(&entry.ids[..n.unwrap_or(MERGED_IDS)]);
-                return;
-            }
-            self.merge(piece, NO_PAIR, scratch);
-            out.extend(scratch.iter().map(|s| s.id));
-            if scratch.len() <= MERGED_IDS {
-                entry.key = key;
-                entry.ids = [NO_TOKEN; MERGED_IDS];
-                for (slot, sym) in entry.ids.iter_mut().zip(scratch.iter()) {
-                    *slot = sym.id;
-                }
-            }
+    /// Runs `f` with an encoder that uses this thread's piece caches, borrowed once for all the
+    /// pieces `f` encodes (looking the thread-local up per piece costs a call in a shared library).
+    pub fn with_encoder<R>(&self, f: impl FnOnce(&mut PieceEncoder) -> R) -> R {
+        PIECE_CACHE.with(|cell| match cell.try_borrow_mut() {
+            Ok(mut cache) => f(&mut PieceEncoder {
+                vocab: self,
+                cache: Some(cache.for_vocab(self.uid)),
+                syms: Vec::new(),
+            }),
+            // Already in use further up this thread's stack (a pool thread that picked up more
+            // work while waiting): encode without the caches.
+            Err(_) => f(&mut PieceEncoder {
+                vocab: self,
+                cache: None,
+                syms: Vec::new(),
+            }),
         })
+    }
+
+    /// Encode one pre-token; appends its token ids to `out`.
+    pub fn encode_piece(&self, piece: &[u8], out: &mut Vec<u32>) {
+        self.with_encoder(|enc| enc.encode(piece, out))
     }
 
     /// Encode one pre-token into symbols with their byte spans inside the piece.
@@ -626,8 +670,8 @@ mod tests {
         toks.push((b"bc".to_vec(), 256));
         toks.push((b"abc".to_vec(), 257));
         let v = Vocab::from_ranks(toks).unwrap();
-        let (mut out, mut s) = (Vec::new(), Vec::new());
-        v.encode_piece(b"abcabc", &mut out, &mut s);
+        let mut out = Vec::new();
+        v.encode_piece(b"abcabc", &mut out);
         assert_eq!(out, vec![257, 257]);
         assert_eq!(
             v.merges(),
