@@ -68,6 +68,19 @@ struct PieceCache {
     uid: u64,
     short: Vec<(u64, u32)>,
     merged: Vec<Merged>,
+    /// * `long`: longer pieces (up to `LONG_BYTES`) -> their ids: rulers and table borders
+    ///   (`+-----+`, `/*****`) recur and cost thousands of instructions to merge each time.
+    long: Vec<Long>,
+}
+
+const LONG_BITS: u32 = 10;
+const LONG_BYTES: usize = 512;
+
+#[derive(Clone, Default)]
+struct Long {
+    hash: u64,
+    piece: Vec<u8>,
+    ids: Vec<u32>,
 }
 
 const CACHE_BITS: u32 = 12;
@@ -87,7 +100,12 @@ struct Merged {
 
 thread_local! {
     static PIECE_CACHE: std::cell::RefCell<PieceCache> = const {
-        std::cell::RefCell::new(PieceCache { uid: 0, short: Vec::new(), merged: Vec::new() })
+        std::cell::RefCell::new(PieceCache {
+            uid: 0,
+            short: Vec::new(),
+            merged: Vec::new(),
+            long: Vec::new(),
+        })
     };
 }
 
@@ -106,6 +124,8 @@ impl PieceCache {
                     ids: [NO_TOKEN; MERGED_IDS],
                 },
             );
+            self.long.clear();
+            self.long.resize(1 << LONG_BITS, Long::default());
         }
         self
     }
@@ -114,14 +134,36 @@ impl PieceCache {
 /// Up to 23 bytes and their length packed into three integers.
 #[inline]
 fn merged_key(bytes: &[u8]) -> Option<[u64; 3]> {
-    if bytes.len() > MERGED_BYTES {
+    let n = bytes.len();
+    if n > MERGED_BYTES {
         return None;
     }
-    let mut buf = [0u8; 24];
-    buf[..bytes.len()].copy_from_slice(bytes);
-    buf[23] = bytes.len() as u8;
-    let word = |i: usize| u64::from_le_bytes(buf[i..i + 8].try_into().unwrap());
-    Some([word(0), word(8), word(16)])
+    let word = |i: usize| {
+        if n > i {
+            load(&bytes[i..n.min(i + 8)])
+        } else {
+            0
+        }
+    };
+    Some([word(0), word(8), word(16) | (n as u64) << 56])
+}
+
+/// Up to 8 bytes as a little-endian integer, zero above them, without a variable-length copy
+/// (a call to `memcpy` per piece): two overlapping loads cover 4 to 8 bytes.
+#[inline(always)]
+fn load(bytes: &[u8]) -> u64 {
+    let n = bytes.len();
+    if n >= 4 {
+        let lo = u32::from_le_bytes(bytes[..4].try_into().unwrap()) as u64;
+        let hi = u32::from_le_bytes(bytes[n - 4..].try_into().unwrap()) as u64;
+        lo | hi << (8 * (n - 4))
+    } else if n > 0 {
+        bytes[0] as u64
+            | (bytes[n / 2] as u64) << (8 * (n / 2))
+            | (bytes[n - 1] as u64) << (8 * (n - 1))
+    } else {
+        0
+    }
 }
 
 #[inline]
@@ -142,10 +184,7 @@ fn short_key(bytes: &[u8]) -> Option<u64> {
     if bytes.len() > 7 {
         return None;
     }
-    let mut buf = [0u8; 8];
-    buf[..bytes.len()].copy_from_slice(bytes);
-    buf[7] = bytes.len() as u8;
-    Some(u64::from_le_bytes(buf))
+    Some(load(bytes) | (bytes.len() as u64) << 56)
 }
 
 #[inline]
@@ -185,8 +224,29 @@ impl PieceEncoder<'_> {
             }
         }
         let Some(key) = merged_key(piece) else {
+            if piece.len() > LONG_BYTES {
+                vocab.merge(piece, NO_PAIR, &mut self.syms);
+                out.extend(self.syms.iter().map(|s| s.id));
+                return;
+            }
+            let hash = {
+                use std::hash::Hasher;
+                let mut h = rustc_hash::FxHasher::default();
+                h.write(piece);
+                h.finish()
+            };
+            let entry = &mut cache.long[(hash >> (64 - LONG_BITS)) as usize];
+            if entry.hash == hash && entry.piece == piece {
+                out.extend_from_slice(&entry.ids);
+                return;
+            }
             vocab.merge(piece, NO_PAIR, &mut self.syms);
             out.extend(self.syms.iter().map(|s| s.id));
+            entry.hash = hash;
+            entry.piece.clear();
+            entry.piece.extend_from_slice(piece);
+            entry.ids.clear();
+            entry.ids.extend(self.syms.iter().map(|s| s.id));
             return;
         };
         let entry = &mut cache.merged[merged_slot(&key)];
@@ -631,6 +691,27 @@ mod tests {
                 .collect(),
         )
         .unwrap()
+    }
+
+    #[test]
+    fn keys_pack_bytes_and_length() {
+        let data: Vec<u8> = (1..=40).collect();
+        for n in 0..=23 {
+            let piece = &data[..n];
+            let mut buf = [0u8; 24];
+            buf[..n].copy_from_slice(piece);
+            buf[23] = n as u8;
+            let word = |i: usize| u64::from_le_bytes(buf[i..i + 8].try_into().unwrap());
+            assert_eq!(merged_key(piece), Some([word(0), word(8), word(16)]), "{n}");
+            if n <= 7 {
+                let mut short = [0u8; 8];
+                short[..n].copy_from_slice(piece);
+                short[7] = n as u8;
+                assert_eq!(short_key(piece), Some(u64::from_le_bytes(short)));
+            }
+        }
+        assert_eq!(short_key(&data[..8]), None);
+        assert_eq!(merged_key(&data[..24]), None);
     }
 
     #[test]
