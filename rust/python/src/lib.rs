@@ -71,12 +71,56 @@ impl CoreTokenizer {
         }
     }
 
-    fn id_lists<'py>(&self, py: Python<'py>, batch: &[Vec<u32>]) -> PyResult<Bound<'py, PyList>> {
-        let out = PyList::empty(py);
-        for ids in batch {
-            out.append(self.id_list(py, ids)?)?;
+    /// `encode` on every text in the pool, with the GIL released, as a list of id lists. Each
+    /// list is built (holding the GIL, on this thread) as soon as its text is encoded, while the
+    /// pool encodes the others.
+    fn encode_texts<'py>(
+        &self,
+        py: Python<'py>,
+        texts: &[PyBackedStr],
+        num_threads: Option<usize>,
+        encode: impl Fn(&str) -> toksmith_core::Result<Vec<u32>> + Sync + Send,
+    ) -> PyResult<Bound<'py, PyList>> {
+        let n = texts.len() as pyo3::ffi::Py_ssize_t;
+        // SAFETY: a new list of `n` empty slots; `PyList_SetItem` fills each exactly once below
+        // (a slot left empty by an error is fine: the list is then dropped, never returned).
+        let out = unsafe {
+            Bound::from_owned_ptr_or_err(py, pyo3::ffi::PyList_New(n))?
+                .cast_into_unchecked::<PyList>()
+                .unbind()
+        };
+        self.id_list(py, &[])?; // builds the int table now, not on a worker's first result
+        let mut failed: Option<PyErr> = None;
+        py.detach(|| {
+            pool::map_streaming(
+                texts,
+                num_threads,
+                |t| encode(t),
+                |i, ids| {
+                    if failed.is_some() {
+                        return;
+                    }
+                    Python::attach(|py| {
+                        let item = ids.map_err(to_py).and_then(|ids| self.id_list(py, &ids));
+                        match item {
+                            // SAFETY: slot `i` of `out` is empty; SetItem steals the reference.
+                            Ok(list) => unsafe {
+                                pyo3::ffi::PyList_SetItem(
+                                    out.as_ptr(),
+                                    i as pyo3::ffi::Py_ssize_t,
+                                    list.into_ptr(),
+                                );
+                            },
+                            Err(e) => failed = Some(e),
+                        }
+                    })
+                },
+            )
+        });
+        match failed {
+            Some(e) => Err(e),
+            None => Ok(out.into_bound(py)),
         }
-        Ok(out)
     }
 }
 
@@ -290,14 +334,9 @@ impl CoreTokenizer {
         num_threads: Option<usize>,
     ) -> PyResult<Bound<'py, PyList>> {
         let allowed = self.allowed_fn(allowed);
-        let batch = py
-            .detach(|| {
-                pool::try_map_ordered(&texts, num_threads, |t| {
-                    self.tok.encode_with_special(t, &allowed, reject_others)
-                })
-            })
-            .map_err(to_py)?;
-        self.id_lists(py, &batch)
+        self.encode_texts(py, &texts, num_threads, |t| {
+            self.tok.encode_with_special(t, &allowed, reject_others)
+        })
     }
 
     #[pyo3(signature = (texts, num_threads=None))]
@@ -307,10 +346,7 @@ impl CoreTokenizer {
         texts: Vec<PyBackedStr>,
         num_threads: Option<usize>,
     ) -> PyResult<Bound<'py, PyList>> {
-        let batch = py
-            .detach(|| pool::try_map_ordered(&texts, num_threads, |t| self.tok.encode_ordinary(t)))
-            .map_err(to_py)?;
-        self.id_lists(py, &batch)
+        self.encode_texts(py, &texts, num_threads, |t| self.tok.encode_ordinary(t))
     }
 
     #[pyo3(signature = (text, allowed=None, reject_others=false))]
