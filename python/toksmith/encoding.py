@@ -113,7 +113,10 @@ class Encoding:
 
     def encode_ordinary(self, text: str) -> list[int]:
         """Encodes text, treating special-token strings as ordinary text."""
-        return _call_with_text(self._core.encode_ordinary, _check_text(text))
+        try:  # the common case first: one call into the engine (this wrapper costs per call)
+            return self._core.encode_ordinary(text)
+        except (TypeError, UnicodeEncodeError):
+            return _call_with_text(self._core.encode_ordinary, _check_text(text))
 
     def encode(
         self,

@@ -1,11 +1,14 @@
-//! Hand-written pre-tokenizers for the known pattern families, for ASCII text.
+//! Hand-written pre-tokenizers for the known pattern families, for all of Unicode.
 //!
-//! `next_piece(family, text, pos)` returns where the piece starting at `pos` ends, exactly as the
-//! family's regex would, or `None` as soon as the answer depends on a non-ASCII character whose
-//! class it does not know (letters, digits, marks, case folding); the caller then asks the DFA
-//! for this one piece. Whitespace is handled for all of Unicode (`space_len`), so runs of
-//! spaces and newlines between non-ASCII words stay on the fast path.
-//! Tests hold it equal to `fancy-regex` on random and adversarial text.
+//! `next_piece(family, classes, text, pos)` returns where the piece starting at `pos` ends,
+//! exactly as the family's regex would. Characters are classified through `Classes`, a table
+//! built from `regex-syntax`'s Unicode tables (the crate whose classes the reference regex engine,
+//! `fancy-regex`, uses), so letters, marks, digits and spaces of every script stay on this path.
+//! It returns `None` only where case folding would matter (a contraction such as `'s` followed by
+//! a non-ASCII character); the caller then asks the DFA for that one piece.
+//! Tests hold it equal to `fancy-regex` on random, adversarial and real text.
+
+use std::sync::OnceLock;
 
 /// The pattern families with a hand-written lexer (tiktoken dialect).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -16,11 +19,157 @@ pub enum Family {
     O200k,
     /// Llama-3 (also cl100k as Hugging Face converters write it).
     Llama3,
+    /// Qwen2: Llama-3 with single digits.
+    Qwen2,
+    /// o200k without its contraction suffixes (SuperBPE's stage 1).
+    O200kNoContractions,
+}
+
+// Character classes, one bit each; the end of the text has none.
+/// `\p{L}`
+const L: u8 = 1;
+/// `\p{N}`
+const N: u8 = 2;
+/// `\s` (Unicode `White_Space`)
+const S: u8 = 4;
+/// `[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]` (o200k's "upper" run)
+const UP: u8 = 8;
+/// `[\p{Ll}\p{Lm}\p{Lo}\p{M}]` (o200k's "lower" run)
+const LO: u8 = 16;
+/// `[\r\n]`
+const NL: u8 = 32;
+/// `[^\r\n\p{L}\p{N}]` (the optional character before a word)
+const P: u8 = 64;
+/// `[^\s\p{L}\p{N}]` (punctuation and symbols)
+const O: u8 = 128;
+
+/// The class bits of every code point: ASCII directly, the rest in 256-code-point blocks
+/// (identical blocks shared), so the table stays small and the common scripts stay in cache.
+pub struct Classes {
+    ascii: [u8; 128],
+    block_of: Vec<u16>,
+    blocks: Vec<[u8; 256]>,
+}
+
+/// The classes of a regex-syntax character class, as inclusive code point ranges.
+fn ranges(class: &str) -> Vec<(u32, u32)> {
+    use regex_syntax::hir::{Class, HirKind};
+    let hir = regex_syntax::Parser::new()
+        .parse(class)
+        .expect("a valid Unicode class");
+    match hir.kind() {
+        HirKind::Class(Class::Unicode(c)) => c
+            .ranges()
+            .iter()
+            .map(|r| (r.start() as u32, r.end() as u32))
+            .collect(),
+        other => panic!("{class} is not a Unicode class: {other:?}"),
+    }
+}
+
+impl Classes {
+    /// The shared table, built on first use (a few milliseconds).
+    pub fn get() -> &'static Classes {
+        static CLASSES: OnceLock<Classes> = OnceLock::new();
+        CLASSES.get_or_init(Classes::build)
+    }
+
+    fn build() -> Classes {
+        let mut all = vec![0u8; 0x11_0000];
+        for (class, bit) in [
+            (r"\p{L}", L),
+            (r"\p{N}", N),
+            (r"\s", S),
+            (r"[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]", UP),
+            (r"[\p{Ll}\p{Lm}\p{Lo}\p{M}]", LO),
+            (r"[\r\n]", NL),
+            (r"[^\r\n\p{L}\p{N}]", P),
+            (r"[^\s\p{L}\p{N}]", O),
+        ] {
+            for (start, end) in ranges(class) {
+                for c in &mut all[start as usize..=end as usize] {
+                    *c |= bit;
+                }
+            }
+        }
+        let mut ascii = [0u8; 128];
+        ascii.copy_from_slice(&all[..128]);
+        let mut blocks: Vec<[u8; 256]> = Vec::new();
+        let mut index = std::collections::HashMap::new();
+        let block_of = all
+            .chunks(256)
+            .map(|chunk| {
+                let block: [u8; 256] = chunk.try_into().unwrap();
+                *index.entry(block).or_insert_with(|| {
+                    blocks.push(block);
+                    (blocks.len() - 1) as u16
+                })
+            })
+            .collect();
+        Classes {
+            ascii,
+            block_of,
+            blocks,
+        }
+    }
+
+    /// The class bits of the character at `i` and its length in bytes; `(0, 0)` at the end.
+    /// `b` is valid UTF-8 and `i` a character boundary.
+    #[inline(always)]
+    fn at(&self, b: &[u8], i: usize) -> (u8, usize) {
+        match b.get(i) {
+            None => (0, 0),
+            Some(&x) if x < 0x80 => (self.ascii[x as usize], 1),
+            Some(&x) => self.non_ascii(b, i, x),
+        }
+    }
+
+    #[inline]
+    fn non_ascii(&self, b: &[u8], i: usize, lead: u8) -> (u8, usize) {
+        let cont = |k: usize| (b[i + k] & 0x3f) as u32;
+        let (c, n) = if lead < 0xe0 {
+            (((lead & 0x1f) as u32) << 6 | cont(1), 2)
+        } else if lead < 0xf0 {
+            (((lead & 0x0f) as u32) << 12 | cont(1) << 6 | cont(2), 3)
+        } else {
+            (
+                ((lead & 0x07) as u32) << 18 | cont(1) << 12 | cont(2) << 6 | cont(3),
+                4,
+            )
+        };
+        let block = self.block_of[(c >> 8) as usize] as usize;
+        (self.blocks[block][(c & 0xff) as usize], n)
+    }
+
+    /// The end of the run of characters with any of `bits` from `i`.
+    #[inline(always)]
+    fn run(&self, b: &[u8], mut i: usize, bits: u8) -> usize {
+        loop {
+            let (c, n) = self.at(b, i);
+            if c & bits == 0 {
+                return i;
+            }
+            i += n;
+        }
+    }
+
+    /// The end of up to `max` characters of class `N` from `i`.
+    #[inline(always)]
+    fn digits(&self, b: &[u8], mut i: usize, max: usize) -> usize {
+        for _ in 0..max {
+            let (c, n) = self.at(b, i);
+            if c & N == 0 {
+                break;
+            }
+            i += n;
+        }
+        i
+    }
 }
 
 /// The byte at `i`: `Some(None)` at the end of the text, `None` for a non-ASCII byte.
 #[inline(always)]
-fn at(b: &[u8], i: usize) -> Option<Option<u8>> {
+fn ascii_at(b: &[u8], i: usize) -> Option<Option<u8>> {
     match b.get(i) {
         None => Some(None),
         Some(&x) if x < 0x80 => Some(Some(x)),
@@ -28,73 +177,14 @@ fn at(b: &[u8], i: usize) -> Option<Option<u8>> {
     }
 }
 
-#[inline(always)]
-fn is(x: Option<u8>, f: impl Fn(u8) -> bool) -> bool {
-    x.is_some_and(f)
-}
-
-#[inline(always)]
-fn letter(x: u8) -> bool {
-    x.is_ascii_alphabetic()
-}
-#[inline(always)]
-fn digit(x: u8) -> bool {
-    x.is_ascii_digit()
-}
-#[inline(always)]
-fn ascii_space(x: u8) -> bool {
-    matches!(x, b'\t' | b'\n' | 0x0b | 0x0c | b'\r' | b' ')
-}
-/// `[^\s\p{L}\p{N}]` on ASCII.
-#[inline(always)]
-fn other(x: u8) -> bool {
-    !ascii_space(x) && !x.is_ascii_alphanumeric()
-}
-/// `[^\r\n\p{L}\p{N}]` on ASCII.
-#[inline(always)]
-fn prefix(x: u8) -> bool {
-    x != b'\r' && x != b'\n' && !x.is_ascii_alphanumeric()
-}
-
-/// Byte length of the whitespace character (Unicode `White_Space`) at `i`, or 0.
-#[inline(always)]
-pub fn space_len(b: &[u8], i: usize) -> usize {
-    match b.get(i..) {
-        Some([x, ..]) if ascii_space(*x) => 1,
-        Some([0xc2, 0x85 | 0xa0, ..]) => 2,
-        Some([0xe1, 0x9a, 0x80, ..]) => 3,
-        Some([0xe2, 0x80, 0x80..=0x8a | 0xa8 | 0xa9 | 0xaf, ..]) => 3,
-        Some([0xe2, 0x81, 0x9f, ..]) => 3,
-        Some([0xe3, 0x80, 0x80, ..]) => 3,
-        _ => 0,
-    }
-}
-
-/// A run of whitespace from `p`: its end, the start of its last character, and the position
-/// just after its last `\r` or `\n` (if any).
-#[inline(always)]
-fn space_run(b: &[u8], p: usize) -> (usize, usize, Option<usize>) {
-    let (mut i, mut last, mut newline) = (p, p, None);
-    loop {
-        let n = space_len(b, i);
-        if n == 0 {
-            return (i, last, newline);
-        }
-        if b[i] == b'\n' || b[i] == b'\r' {
-            newline = Some(i + 1);
-        }
-        last = i;
-        i += n;
-    }
-}
-
-/// `(?i:'s|'t|'re|'ve|'m|'ll|'d)` (or case-sensitive) at `e`: the end of the contraction, or `e`.
+/// `(?i:'s|'t|'re|'ve|'m|'ll|'d)` (or case-sensitive) at `e`: the end of the contraction, or `e`;
+/// `None` if a non-ASCII character follows the apostrophe (it may case-fold to a letter here,
+/// as U+017F folds to `s`: the DFA decides).
 #[inline(always)]
 fn contraction(b: &[u8], e: usize, ignore_case: bool) -> Option<usize> {
-    if at(b, e)? != Some(b'\'') {
+    if b.get(e) != Some(&b'\'') {
         return Some(e);
     }
-    // A non-ASCII letter may case-fold to one of these (U+017F folds to `s`): ask the DFA.
     let fold = |x: Option<u8>| {
         x.map(|x| {
             if ignore_case {
@@ -104,98 +194,160 @@ fn contraction(b: &[u8], e: usize, ignore_case: bool) -> Option<usize> {
             }
         })
     };
-    let second = fold(at(b, e + 1)?);
+    let second = fold(ascii_at(b, e + 1)?);
     let end = match second {
         Some(b's' | b't' | b'm' | b'd') => e + 2,
-        Some(b'r' | b'v') if fold(at(b, e + 2)?) == Some(b'e') => e + 3,
-        Some(b'l') if fold(at(b, e + 2)?) == Some(b'l') => e + 3,
+        Some(b'r' | b'v') if fold(ascii_at(b, e + 2)?) == Some(b'e') => e + 3,
+        Some(b'l') if fold(ascii_at(b, e + 2)?) == Some(b'l') => e + 3,
         _ => e,
     };
     Some(end)
 }
 
+/// ` ?[^\s\p{L}\p{N}]+` then a run of the ASCII bytes in `tail`, or `None`: no match here.
 #[inline(always)]
-fn run(b: &[u8], mut i: usize, f: impl Fn(u8) -> bool) -> Option<usize> {
-    while is(at(b, i)?, &f) {
+fn punctuation(t: &Classes, b: &[u8], p: usize, tail: &[u8]) -> Option<usize> {
+    let q = if b[p] == b' ' { p + 1 } else { p };
+    let mut i = t.run(b, q, O);
+    if i == q {
+        return None;
+    }
+    while i < b.len() && tail.contains(&b[i]) {
         i += 1;
     }
     Some(i)
 }
 
-/// `\p{N}{1,3}` from the digit at `p`.
+/// A run of whitespace from `p`: its end, the start of its last character, and the position
+/// just after its last `\r` or `\n` (if any).
 #[inline(always)]
-fn up_to_three_digits(b: &[u8], p: usize) -> Option<usize> {
-    let mut i = p + 1;
-    while i < p + 3 && is(at(b, i)?, digit) {
-        i += 1;
+fn space_run(t: &Classes, b: &[u8], p: usize) -> (usize, usize, Option<usize>) {
+    let (mut i, mut last, mut newline) = (p, p, None);
+    loop {
+        let (c, n) = t.at(b, i);
+        if c & S == 0 {
+            return (i, last, newline);
+        }
+        if c & NL != 0 {
+            newline = Some(i + 1);
+        }
+        last = i;
+        i += n;
     }
-    Some(i)
 }
 
-/// ` ?[^\s\p{L}\p{N}]+` then a run of `tail` characters, or `None` inside: no match here.
-#[inline(always)]
-fn punctuation(b: &[u8], p: usize, c: u8, tail: impl Fn(u8) -> bool) -> Option<Option<usize>> {
-    let q = if c == b' ' { p + 1 } else { p };
-    let i = run(b, q, other)?;
-    Some(if i > q { Some(run(b, i, tail)?) } else { None })
-}
-
-/// The end of the piece that starts at `p` (`p < b.len()`), or `None`: ask the DFA.
+/// The end of the piece that starts at `p` (`p < b.len()`, a character boundary of the valid
+/// UTF-8 `b`), or `None`: ask the DFA.
 #[inline]
-pub fn next_piece(family: Family, b: &[u8], p: usize) -> Option<usize> {
-    let c = at(b, p)??;
+pub fn next_piece(family: Family, t: &Classes, b: &[u8], p: usize) -> Option<usize> {
     match family {
-        Family::O200k => o200k(b, p, c),
-        Family::Cl100k | Family::Llama3 => cl100k(b, p, c, family == Family::Cl100k),
-        Family::R50k => r50k(b, p, c),
+        Family::O200k => o200k(t, b, p, true),
+        Family::O200kNoContractions => o200k(t, b, p, false),
+        Family::Cl100k => cl100k(t, b, p, true, 3),
+        Family::Llama3 => cl100k(t, b, p, false, 3),
+        Family::Qwen2 => cl100k(t, b, p, false, 1),
+        Family::R50k => r50k(t, b, p),
     }
 }
 
-fn o200k(b: &[u8], p: usize, c: u8) -> Option<usize> {
-    // [^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]*[\p{Ll}\p{Lm}\p{Lo}\p{M}]+(?i:'s|...)?
-    // and [^\r\n\p{L}\p{N}]?[\p{Lu}...]+[\p{Ll}...]*(?i:'s|...)?; on ASCII: upper* lower+ | upper+.
-    let q = if prefix(c) { p + 1 } else { p };
-    let upper_end = run(b, q, |x| x.is_ascii_uppercase())?;
-    let lower_end = run(b, upper_end, |x| x.is_ascii_lowercase())?;
-    if lower_end > upper_end || upper_end > q {
-        return contraction(b, lower_end, true);
+fn o200k(t: &Classes, b: &[u8], p: usize, contractions: bool) -> Option<usize> {
+    let suffix = |end: usize| {
+        if contractions {
+            contraction(b, end, true)
+        } else {
+            Some(end)
+        }
+    };
+    // A1 = [^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]*[\p{Ll}\p{Lm}\p{Lo}\p{M}]+(?i:'s|...)?
+    // A2 = [^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]+[\p{Ll}\p{Lm}\p{Lo}\p{M}]*(?i:'s|...)?
+    // tried in the regex's backtracking order: A1 with the optional prefix, A1 without, A2 with,
+    // A2 without. Both need a letter or mark where they start.
+    let (c, n) = t.at(b, p);
+    let mut starts = [0; 2];
+    let mut k = 0;
+    if c & P != 0 && t.at(b, p + n).0 & (UP | LO) != 0 {
+        starts[k] = p + n;
+        k += 1;
+    }
+    if c & (UP | LO) != 0 {
+        starts[k] = p;
+        k += 1;
+    }
+    let mut a2 = None;
+    for &s in &starts[..k] {
+        match upper_then_lower(t, b, s) {
+            Ok(end) => return suffix(end),
+            // A1 failed, so no lower follows the upper run: A2 from here ends with that run.
+            Err(upper_end) if upper_end > s && a2.is_none() => a2 = Some(upper_end),
+            Err(_) => {}
+        }
+    }
+    if let Some(end) = a2 {
+        return suffix(end);
     }
     // \p{N}{1,3}
-    if digit(c) {
-        return up_to_three_digits(b, p);
+    if c & N != 0 {
+        return Some(t.digits(b, p, 3));
     }
     //  ?[^\s\p{L}\p{N}]+[\r\n/]*
-    if let Some(end) = punctuation(b, p, c, |x| matches!(x, b'\r' | b'\n' | b'/'))? {
+    if let Some(end) = punctuation(t, b, p, b"\r\n/") {
         return Some(end);
     }
-    whitespace(b, p)
+    Some(whitespace(t, b, p))
 }
 
-fn cl100k(b: &[u8], p: usize, c: u8, possessive_tail: bool) -> Option<usize> {
+/// `UP* LO+` from `s`, backtracking as the regex does: the longest run of `UP` characters, then
+/// the longest run of `LO`; if none follows, the `UP` run gives back characters until the next is
+/// also `LO` (`Lm`, `Lo`, `M` are in both), which then ends the match alone.
+/// `Err(end of the UP run)` if there is no match.
+#[inline(always)]
+fn upper_then_lower(t: &Classes, b: &[u8], s: usize) -> Result<usize, usize> {
+    let (mut i, mut last_both_end) = (s, None);
+    loop {
+        let (c, n) = t.at(b, i);
+        if c & UP == 0 {
+            break;
+        }
+        i += n;
+        if c & LO != 0 {
+            last_both_end = Some(i);
+        }
+    }
+    let w = t.run(b, i, LO);
+    if w > i {
+        Ok(w)
+    } else {
+        last_both_end.ok_or(i)
+    }
+}
+
+/// cl100k (possessive), Llama-3 and Qwen2 (with `digits` as the longest number piece).
+fn cl100k(t: &Classes, b: &[u8], p: usize, possessive_tail: bool, digits: usize) -> Option<usize> {
     // '(?i:[sdmt]|ll|ve|re)  (Llama-3: (?i:'s|'t|'re|'ve|'m|'ll|'d), the same strings)
-    if c == b'\'' {
+    if b[p] == b'\'' {
         let e = contraction(b, p, true)?;
         if e > p {
             return Some(e);
         }
     }
-    // [^\r\n\p{L}\p{N}]?\p{L}+
-    let q = if prefix(c) { p + 1 } else { p };
-    let i = run(b, q, letter)?;
+    // [^\r\n\p{L}\p{N}]?\p{L}+ (the prefix is never a letter, so giving it back cannot help)
+    let (c, n) = t.at(b, p);
+    let q = if c & P != 0 { p + n } else { p };
+    let i = t.run(b, q, L);
     if i > q {
         return Some(i);
     }
     // \p{N}{1,3}
-    if digit(c) {
-        return up_to_three_digits(b, p);
+    if c & N != 0 {
+        return Some(t.digits(b, p, digits));
     }
     //  ?[^\s\p{L}\p{N}]+[\r\n]*
-    if let Some(end) = punctuation(b, p, c, |x| x == b'\r' || x == b'\n')? {
+    if let Some(end) = punctuation(t, b, p, b"\r\n") {
         return Some(end);
     }
     if possessive_tail {
         // \s++$|\s*[\r\n]|\s+(?!\S)|\s
-        let (end, last, newline) = space_run(b, p);
+        let (end, last, newline) = space_run(t, b, p);
         if end == b.len() {
             return Some(end);
         }
@@ -204,42 +356,42 @@ fn cl100k(b: &[u8], p: usize, c: u8, possessive_tail: bool) -> Option<usize> {
         }
         return Some(if last > p { last } else { end });
     }
-    whitespace(b, p)
+    Some(whitespace(t, b, p))
 }
 
-fn r50k(b: &[u8], p: usize, c: u8) -> Option<usize> {
+fn r50k(t: &Classes, b: &[u8], p: usize) -> Option<usize> {
     // '(?:[sdmt]|ll|ve|re)
-    if c == b'\'' {
+    if b[p] == b'\'' {
         let e = contraction(b, p, false)?;
         if e > p {
             return Some(e);
         }
     }
     //  ?\p{L}++|  ?\p{N}++|  ?[^\s\p{L}\p{N}]++
-    let q = if c == b' ' { p + 1 } else { p };
-    for class in [letter as fn(u8) -> bool, digit, other] {
-        let i = run(b, q, class)?;
+    let q = if b[p] == b' ' { p + 1 } else { p };
+    for class in [L, N, O] {
+        let i = t.run(b, q, class);
         if i > q {
             return Some(i);
         }
     }
     // \s++$|\s+(?!\S)|\s
-    let (end, last, _) = space_run(b, p);
+    let (end, last, _) = space_run(t, b, p);
     if end == b.len() {
         return Some(end);
     }
     Some(if last > p { last } else { end })
 }
 
-/// `\s*[\r\n]+|\s+(?!\S)|\s+` at `p` (o200k, Llama-3).
-fn whitespace(b: &[u8], p: usize) -> Option<usize> {
-    let (end, last, newline) = space_run(b, p);
+/// `\s*[\r\n]+|\s+(?!\S)|\s+` at `p` (o200k, Llama-3, Qwen2).
+fn whitespace(t: &Classes, b: &[u8], p: usize) -> usize {
+    let (end, last, newline) = space_run(t, b, p);
     if let Some(n) = newline {
         // \s* backtracks to the last newline; [\r\n]+ takes it (nothing newline-like follows).
-        return Some(n);
+        return n;
     }
     if end == b.len() || last == p {
-        return Some(end);
+        return end;
     }
-    Some(last)
+    last
 }

@@ -4,13 +4,13 @@
 //!   possessive quantifiers, look-ahead).
 //! * `tokenizer.json` patterns run on Oniguruma, the engine Hugging Face `tokenizers` uses.
 //!   Its dialect differs: `X{1,3}+` means `(?:X{1,3})+`, not a possessive `{1,3}`.
-//! * The known tiktoken pattern families (r50k, cl100k, o200k, Llama-3) also get a fast path: a
-//!   hand-written lexer for ASCII (`lexer.rs`), and for the pieces it declines a lazy DFA over the
+//! * The known tiktoken pattern families (r50k, cl100k, o200k, Llama-3, Qwen2) get a fast path: a
+//!   hand-written lexer (`lexer.rs`), and for the pieces it declines a lazy DFA over the
 //!   pattern without its `\s+(?!\S)` alternative, plus a rule that gives the look-ahead's
 //!   meaning back (see `FastRegex`). Tests hold both equal to `fancy-regex`.
 
 use crate::error::{Error, Result};
-use crate::lexer::{next_piece, Family};
+use crate::lexer::{next_piece, Classes, Family};
 use regex_automata::hybrid::dfa::{Cache, DFA};
 use regex_automata::util::pool::Pool;
 use regex_automata::{Anchored, Input};
@@ -23,7 +23,7 @@ type CachePool = Pool<
 /// The whitespace tail that the fast path knows how to emulate, and the alternatives before it
 /// for which dropping the possessive markers is proven not to change any match.
 const WHITESPACE_TAILS: [&str; 2] = [r"|\s+(?!\S)|\s+", r"|\s+(?!\S)|\s"];
-const FAST_HEADS: [&str; 5] = [
+const FAST_HEADS: [&str; 6] = [
     // r50k / p50k / gpt2
     r"'(?:[sdmt]|ll|ve|re)| ?\p{L}++| ?\p{N}++| ?[^\s\p{L}\p{N}]++|\s++$",
     // cl100k
@@ -32,7 +32,9 @@ const FAST_HEADS: [&str; 5] = [
     r"[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]*[\p{Ll}\p{Lm}\p{Lo}\p{M}]+(?i:'s|'t|'re|'ve|'m|'ll|'d)?|[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]+[\p{Ll}\p{Lm}\p{Lo}\p{M}]*(?i:'s|'t|'re|'ve|'m|'ll|'d)?|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n/]*|\s*[\r\n]+",
     // Llama-3 (and cl100k as Hugging Face converters write it)
     r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+",
-    // o200k without contraction suffixes (SuperBPE's stage 1); DFA only, no ASCII lexer
+    // Qwen2
+    r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+",
+    // o200k without contraction suffixes (SuperBPE's stage 1)
     r"[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]*[\p{Ll}\p{Lm}\p{Lo}\p{M}]+|[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]+[\p{Ll}\p{Lm}\p{Lo}\p{M}]*|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n/]*|\s*[\r\n]+",
 ];
 
@@ -148,8 +150,8 @@ impl Regex {
 /// HEAD failed here; the look-ahead alternative would have stopped one character short of a
 /// following non-space, so a run of two or more characters gives back its last one.
 struct FastRegex {
-    /// The hand-written lexer tried first, if the pattern has one.
-    family: Option<Family>,
+    family: Family,
+    classes: &'static Classes,
     dfa: DFA,
     caches: CachePool,
 }
@@ -162,11 +164,12 @@ impl FastRegex {
             .iter()
             .find_map(|tail| pattern.strip_suffix(tail))?;
         let family = [
-            Some(Family::R50k),
-            Some(Family::Cl100k),
-            Some(Family::O200k),
-            Some(Family::Llama3),
-            None,
+            Family::R50k,
+            Family::Cl100k,
+            Family::O200k,
+            Family::Llama3,
+            Family::Qwen2,
+            Family::O200kNoContractions,
         ][FAST_HEADS.iter().position(|h| *h == head)?];
         let head = strip_possessive(head);
         let dfa = DFA::builder()
@@ -177,6 +180,7 @@ impl FastRegex {
         let caches: CachePool = Pool::new(Box::new(move || for_pool.create_cache()));
         Some(FastRegex {
             family,
+            classes: Classes::get(),
             dfa,
             caches,
         })
@@ -184,17 +188,21 @@ impl FastRegex {
 
     /// Returns the position where the DFA found no match, if any (the caller finishes there).
     fn for_each_match(&self, text: &str, f: &mut impl FnMut(usize, usize)) -> Option<usize> {
-        let mut cache = self.caches.get();
+        let mut cache = None; // taken from the pool only if the lexer declines a piece
         let mut pos = 0;
         let bytes = text.as_bytes();
         while pos < text.len() {
-            if let Some(end) = self.family.and_then(|f| next_piece(f, bytes, pos)) {
+            // (A lexer answer always moves forward; the check guards against a bug looping.)
+            if let Some(end) =
+                next_piece(self.family, self.classes, bytes, pos).filter(|&e| e > pos)
+            {
                 f(pos, end);
                 pos = end;
                 continue;
             }
             let input = Input::new(bytes).range(pos..).anchored(Anchored::Yes);
-            let m = match self.dfa.try_search_fwd(&mut cache, &input) {
+            let cache = cache.get_or_insert_with(|| self.caches.get());
+            let m = match self.dfa.try_search_fwd(cache, &input) {
                 Ok(Some(m)) => m,
                 _ => return Some(pos),
             };
@@ -562,7 +570,7 @@ mod tests {
                 .wrapping_add(1442695040888963407);
             (seed >> 33) as usize
         };
-        for (head, tail) in [(0, 1), (1, 1), (2, 0), (3, 0), (4, 0)] {
+        for (head, tail) in [(0, 1), (1, 1), (2, 0), (3, 0), (4, 0), (5, 0)] {
             let pattern = format!("{}{}", FAST_HEADS[head], WHITESPACE_TAILS[tail]);
             let fast = Regex::tiktoken(&pattern).unwrap();
             let slow = Regex::tiktoken_reference(&pattern).unwrap();
@@ -570,6 +578,40 @@ mod tests {
                 let len = next() % 24;
                 let text: String = (0..len)
                     .map(|_| alphabet[next() % alphabet.len()])
+                    .collect();
+                assert_eq!(
+                    fast.find_all(&text).unwrap(),
+                    slow.find_all(&text).unwrap(),
+                    "{pattern:?} on {text:?}"
+                );
+            }
+        }
+    }
+
+    /// Random code points over all of Unicode (every plane, unassigned ones too), mixed with the
+    /// ASCII that makes pieces end, for every family.
+    #[test]
+    fn fast_equals_fancy_on_random_code_points() {
+        let mut seed = 987654321u64;
+        let mut next = || {
+            seed = seed
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (seed >> 33) as u32
+        };
+        for (head, tail) in [(0, 1), (1, 1), (2, 0), (3, 0), (4, 0), (5, 0)] {
+            let pattern = format!("{}{}", FAST_HEADS[head], WHITESPACE_TAILS[tail]);
+            let fast = Regex::tiktoken(&pattern).unwrap();
+            let slow = Regex::tiktoken_reference(&pattern).unwrap();
+            for _ in 0..3000 {
+                let len = next() % 16;
+                let text: String = (0..len)
+                    .map(|_| match next() % 4 {
+                        0 => char::from_u32(next() % 0x11_0000).unwrap_or('\u{fffd}'),
+                        1 => char::from_u32(next() % 0x3000).unwrap_or(' '),
+                        2 => b" \n\r\t'sS1a.A/"[(next() % 12) as usize] as char,
+                        _ => char::from_u32(0x80 + next() % 0x780).unwrap(),
+                    })
                     .collect();
                 assert_eq!(
                     fast.find_all(&text).unwrap(),
@@ -618,6 +660,7 @@ mod tests {
             (FAST_HEADS[2], WHITESPACE_TAILS[0]),
             (FAST_HEADS[0], WHITESPACE_TAILS[1]),
             (FAST_HEADS[3], WHITESPACE_TAILS[0]),
+            (FAST_HEADS[4], WHITESPACE_TAILS[0]),
         ];
         let texts = [
             "Hello  world\n\n  x  ",
@@ -631,6 +674,9 @@ mod tests {
             "don't\u{a0}\u{a0}stop",
             "\u{300}\u{301}abc ABCdef",
             "€€ £ /x//\n",
+            "Ünïcödé ÄBC ǅa ʰʰ 日本語 ٣٤٥٦ ½½ x\u{2028}\u{2029}y",
+            "\u{301}\u{301}A\u{301}b \u{300}'s 'ſ ǅ'LL",
+            "Москва 2024г. — ΑΘΗΝΑ αθήνα!",
         ];
         for (head, tail) in heads_tails {
             let pattern = format!("{head}{tail}");

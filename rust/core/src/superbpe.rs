@@ -249,7 +249,7 @@ fn replay(
                     continue;
                 }
                 let Some(key) = SegmentCache::key(segment) else {
-                    vocab.encode_piece(segment, out, &mut cache.scratch);
+                    vocab.encode_piece(segment, out);
                     continue;
                 };
                 if let Some(&span) = cache.map.get(&key) {
@@ -257,7 +257,7 @@ fn replay(
                     out.extend_from_slice(&cache.ids[at..at + len]);
                 } else {
                     let at = out.len();
-                    vocab.encode_piece(segment, out, &mut cache.scratch);
+                    vocab.encode_piece(segment, out);
                     let span = (cache.ids.len() as u64) << 8 | (out.len() - at) as u64;
                     cache.ids.extend_from_slice(&out[at..]);
                     cache.map.insert(key, span);
@@ -305,7 +305,6 @@ struct SegmentCache {
     generation: u64,
     map: FxHashMap<u128, u64>,
     ids: Vec<u32>,
-    scratch: Vec<crate::vocab::Sym>,
 }
 
 impl SegmentCache {

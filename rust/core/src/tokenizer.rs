@@ -180,28 +180,26 @@ impl Tokenizer {
     }
 
     fn encode_ordinary_into(&self, text: &str, out: &mut Vec<u32>) -> Result<()> {
-        let mut scratch = Vec::new();
         match &self.pre_tokenizer {
             PreTokenizer::Regex(re) if re.is_fast() && text.len() >= PARALLEL_CHUNK * 2 => {
                 // A long document: encode chunks in parallel, cut where no piece can cross.
                 let chunks = safe_chunks(text, PARALLEL_CHUNK);
                 let parts = crate::pool::map_ordered(&chunks, None, |chunk| {
                     let mut ids = Vec::with_capacity(chunk.len() / 4 + 1);
-                    let mut scratch = Vec::new();
-                    re.for_each_match(chunk, |s, e| {
-                        self.vocab
-                            .encode_piece(&chunk.as_bytes()[s..e], &mut ids, &mut scratch)
-                    })
-                    .map(|_| ids)
+                    self.vocab.with_encoder(|enc| {
+                        re.for_each_match(chunk, |s, e| {
+                            enc.encode(&chunk.as_bytes()[s..e], &mut ids)
+                        })
+                    })?;
+                    Ok(ids)
                 });
                 for part in parts {
                     out.extend(part?);
                 }
                 Ok(())
             }
-            PreTokenizer::Regex(re) => re.for_each_match(text, |s, e| {
-                self.vocab
-                    .encode_piece(&text.as_bytes()[s..e], out, &mut scratch)
+            PreTokenizer::Regex(re) => self.vocab.with_encoder(|enc| {
+                re.for_each_match(text, |s, e| enc.encode(&text.as_bytes()[s..e], out))
             }),
             PreTokenizer::Steps(_) => {
                 let mut syms = Vec::new();
@@ -277,19 +275,19 @@ impl Tokenizer {
         }
         let mut out = Vec::new();
         let mut piece = 0u32;
-        let mut scratch = Vec::new();
         let mut ids = Vec::new();
         let mut ordinary =
             |segment: &str, out: &mut Vec<(u32, u32, bool)>, piece: &mut u32| -> Result<()> {
                 let PreTokenizer::Regex(re) = &self.pre_tokenizer else {
                     unreachable!()
                 };
-                re.for_each_match(segment, |s, e| {
-                    ids.clear();
-                    self.vocab
-                        .encode_piece(&segment.as_bytes()[s..e], &mut ids, &mut scratch);
-                    out.extend(ids.iter().map(|&id| (id, *piece, false)));
-                    *piece += 1;
+                self.vocab.with_encoder(|enc| {
+                    re.for_each_match(segment, |s, e| {
+                        ids.clear();
+                        enc.encode(&segment.as_bytes()[s..e], &mut ids);
+                        out.extend(ids.iter().map(|&id| (id, *piece, false)));
+                        *piece += 1;
+                    })
                 })
             };
         let mut start = 0;

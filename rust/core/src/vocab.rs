@@ -16,7 +16,7 @@ use std::collections::BinaryHeap;
 pub const NO_TOKEN: u32 = u32::MAX;
 const NO_PAIR: u64 = u64::MAX;
 /// Pieces longer than this merge with a heap (O(n log n)); shorter ones with a linear scan.
-const HEAP_THRESHOLD: usize = 64;
+const HEAP_THRESHOLD: usize = 128;
 
 /// A symbol during merging: a token covering `piece[start..end]`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -58,13 +58,119 @@ pub struct Vocab {
     uid: u64,
 }
 
-/// A small per-thread, direct-mapped cache of short pieces -> token id (or a miss), in front of
-/// the vocabulary's hash map: text is Zipfian, and the cache stays in L1/L2 where the map does not.
+/// Small per-thread, direct-mapped caches in front of the vocabulary's hash maps: text is
+/// Zipfian, and the caches stay in L1/L2 where the maps (and the pair table) do not.
+/// * `short`: pieces of up to 7 bytes -> their token id, or a miss (not one token);
+/// * `merged`: pieces of up to 23 bytes that are not one token -> their merged ids, so a
+///   repeated word that needs merging (most of them, in languages other than English) is
+///   merged once, not every time.
+struct PieceCache {
+    uid: u64,
+    short: Vec<(u64, u32)>,
+    merged: Vec<Merged>,
+    /// * `long`: longer pieces (up to `LONG_BYTES`) -> their ids: rulers and table borders
+    ///   (`+-----+`, `/*****`) recur and cost thousands of instructions to merge each time.
+    long: Vec<Long>,
+}
+
+const LONG_BITS: u32 = 10;
+const LONG_BYTES: usize = 512;
+
+#[derive(Clone, Default)]
+struct Long {
+    hash: u64,
+    piece: Vec<u8>,
+    ids: Vec<u32>,
+}
+
 const CACHE_BITS: u32 = 12;
 const CACHE_MISS: u32 = u32::MAX - 1;
+const MERGED_BITS: u32 = 13;
+/// Longest piece and most ids a `merged` entry holds (one 64-byte cache line per entry).
+const MERGED_BYTES: usize = 23;
+const MERGED_IDS: usize = 10;
+
+#[derive(Clone, Copy)]
+struct Merged {
+    /// The piece's bytes, zero-padded, with its length in the last byte (0: empty slot).
+    key: [u64; 3],
+    /// Its ids, `NO_TOKEN`-terminated when fewer than `MERGED_IDS`.
+    ids: [u32; MERGED_IDS],
+}
 
 thread_local! {
-    static PIECE_CACHE: std::cell::RefCell<(u64, Vec<(u64, u32)>)> = const { std::cell::RefCell::new((0, Vec::new())) };
+    static PIECE_CACHE: std::cell::RefCell<PieceCache> = const {
+        std::cell::RefCell::new(PieceCache {
+            uid: 0,
+            short: Vec::new(),
+            merged: Vec::new(),
+            long: Vec::new(),
+        })
+    };
+}
+
+impl PieceCache {
+    /// The cache for vocabulary `uid`, emptied if it last served another one.
+    fn for_vocab(&mut self, uid: u64) -> &mut PieceCache {
+        if self.uid != uid {
+            self.uid = uid;
+            self.short.clear();
+            self.short.resize(1 << CACHE_BITS, (0, 0));
+            self.merged.clear();
+            self.merged.resize(
+                1 << MERGED_BITS,
+                Merged {
+                    key: [0; 3],
+                    ids: [NO_TOKEN; MERGED_IDS],
+                },
+            );
+            self.long.clear();
+            self.long.resize(1 << LONG_BITS, Long::default());
+        }
+        self
+    }
+}
+
+/// Up to 23 bytes and their length packed into three integers.
+#[inline]
+fn merged_key(bytes: &[u8]) -> Option<[u64; 3]> {
+    let n = bytes.len();
+    if n > MERGED_BYTES {
+        return None;
+    }
+    let word = |i: usize| {
+        if n > i {
+            load(&bytes[i..n.min(i + 8)])
+        } else {
+            0
+        }
+    };
+    Some([word(0), word(8), word(16) | (n as u64) << 56])
+}
+
+/// Up to 8 bytes as a little-endian integer, zero above them, without a variable-length copy
+/// (a call to `memcpy` per piece): two overlapping loads cover 4 to 8 bytes.
+#[inline(always)]
+fn load(bytes: &[u8]) -> u64 {
+    let n = bytes.len();
+    if n >= 4 {
+        let lo = u32::from_le_bytes(bytes[..4].try_into().unwrap()) as u64;
+        let hi = u32::from_le_bytes(bytes[n - 4..].try_into().unwrap()) as u64;
+        lo | hi << (8 * (n - 4))
+    } else if n > 0 {
+        bytes[0] as u64
+            | (bytes[n / 2] as u64) << (8 * (n / 2))
+            | (bytes[n - 1] as u64) << (8 * (n - 1))
+    } else {
+        0
+    }
+}
+
+#[inline]
+fn merged_slot(key: &[u64; 3]) -> usize {
+    let h = (key[0] ^ key[1].rotate_left(21) ^ key[2].rotate_left(42))
+        .wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    (h >> (64 - MERGED_BITS)) as usize
 }
 
 fn next_uid() -> u64 {
@@ -78,15 +184,87 @@ fn short_key(bytes: &[u8]) -> Option<u64> {
     if bytes.len() > 7 {
         return None;
     }
-    let mut buf = [0u8; 8];
-    buf[..bytes.len()].copy_from_slice(bytes);
-    buf[7] = bytes.len() as u8;
-    Some(u64::from_le_bytes(buf))
+    Some(load(bytes) | (bytes.len() as u64) << 56)
 }
 
 #[inline]
 fn pack(a: u32, b: u32) -> u64 {
     (a as u64) << 32 | b as u64
+}
+
+/// Encodes pre-tokens into ids with a vocabulary and this thread's caches (`Vocab::with_encoder`).
+pub struct PieceEncoder<'a> {
+    vocab: &'a Vocab,
+    cache: Option<&'a mut PieceCache>,
+    syms: Vec<Sym>,
+}
+
+impl PieceEncoder<'_> {
+    /// Encode one pre-token; appends its token ids to `out`.
+    #[inline]
+    pub fn encode(&mut self, piece: &[u8], out: &mut Vec<u32>) {
+        let vocab = self.vocab;
+        let Some(cache) = self.cache.as_deref_mut() else {
+            if let Some(id) = vocab
+                .whole_piece_first
+                .then(|| vocab.id_of(piece))
+                .flatten()
+            {
+                out.push(id);
+            } else {
+                vocab.merge(piece, NO_PAIR, &mut self.syms);
+                out.extend(self.syms.iter().map(|s| s.id));
+            }
+            return;
+        };
+        if vocab.whole_piece_first {
+            if let Some(id) = vocab.cached_id_of(cache, piece) {
+                out.push(id);
+                return;
+            }
+        }
+        let Some(key) = merged_key(piece) else {
+            if piece.len() > LONG_BYTES {
+                vocab.merge(piece, NO_PAIR, &mut self.syms);
+                out.extend(self.syms.iter().map(|s| s.id));
+                return;
+            }
+            let hash = {
+                use std::hash::Hasher;
+                let mut h = rustc_hash::FxHasher::default();
+                h.write(piece);
+                h.finish()
+            };
+            let entry = &mut cache.long[(hash >> (64 - LONG_BITS)) as usize];
+            if entry.hash == hash && entry.piece == piece {
+                out.extend_from_slice(&entry.ids);
+                return;
+            }
+            vocab.merge(piece, NO_PAIR, &mut self.syms);
+            out.extend(self.syms.iter().map(|s| s.id));
+            entry.hash = hash;
+            entry.piece.clear();
+            entry.piece.extend_from_slice(piece);
+            entry.ids.clear();
+            entry.ids.extend(self.syms.iter().map(|s| s.id));
+            return;
+        };
+        let entry = &mut cache.merged[merged_slot(&key)];
+        if entry.key == key {
+            let n = entry.ids.iter().position(|&id| id == NO_TOKEN);
+            out.extend_from_slice(&entry.ids[..n.unwrap_or(MERGED_IDS)]);
+            return;
+        }
+        vocab.merge(piece, NO_PAIR, &mut self.syms);
+        out.extend(self.syms.iter().map(|s| s.id));
+        if self.syms.len() <= MERGED_IDS {
+            entry.key = key;
+            entry.ids = [NO_TOKEN; MERGED_IDS];
+            for (slot, sym) in entry.ids.iter_mut().zip(&self.syms) {
+                *slot = sym.id;
+            }
+        }
+    }
 }
 
 impl Vocab {
@@ -247,26 +425,18 @@ impl Vocab {
 
     /// `id_of` through the per-thread cache (for the encoding hot path).
     #[inline]
-    fn cached_id_of(&self, bytes: &[u8]) -> Option<u32> {
+    fn cached_id_of(&self, cache: &mut PieceCache, bytes: &[u8]) -> Option<u32> {
         let Some(k) = short_key(bytes) else {
             return self.ids.get(bytes).copied();
         };
-        PIECE_CACHE.with(|cell| {
-            let mut cache = cell.borrow_mut();
-            if cache.0 != self.uid {
-                cache.0 = self.uid;
-                cache.1.clear();
-                cache.1.resize(1 << CACHE_BITS, (0, 0));
-            }
-            let slot = (k.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> (64 - CACHE_BITS)) as usize;
-            let (key, id) = cache.1[slot];
-            if key == k {
-                return (id != CACHE_MISS).then_some(id);
-            }
-            let found = self.short_ids.get(&k).copied();
-            cache.1[slot] = (k, found.unwrap_or(CACHE_MISS));
-            found
-        })
+        let slot = (k.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> (64 - CACHE_BITS)) as usize;
+        let (key, id) = cache.short[slot];
+        if key == k {
+            return (id != CACHE_MISS).then_some(id);
+        }
+        let found = self.short_ids.get(&k).copied();
+        cache.short[slot] = (k, found.unwrap_or(CACHE_MISS));
+        found
     }
     /// Ordinary tokens as `(bytes, id)`, in id order.
     pub fn tokens(&self) -> impl Iterator<Item = (&[u8], u32)> {
@@ -288,16 +458,28 @@ impl Vocab {
             .unwrap_or(NO_PAIR)
     }
 
+    /// Runs `f` with an encoder that uses this thread's piece caches, borrowed once for all the
+    /// pieces `f` encodes (looking the thread-local up per piece costs a call in a shared library).
+    pub fn with_encoder<R>(&self, f: impl FnOnce(&mut PieceEncoder) -> R) -> R {
+        PIECE_CACHE.with(|cell| match cell.try_borrow_mut() {
+            Ok(mut cache) => f(&mut PieceEncoder {
+                vocab: self,
+                cache: Some(cache.for_vocab(self.uid)),
+                syms: Vec::new(),
+            }),
+            // Already in use further up this thread's stack (a pool thread that picked up more
+            // work while waiting): encode without the caches.
+            Err(_) => f(&mut PieceEncoder {
+                vocab: self,
+                cache: None,
+                syms: Vec::new(),
+            }),
+        })
+    }
+
     /// Encode one pre-token; appends its token ids to `out`.
-    pub fn encode_piece(&self, piece: &[u8], out: &mut Vec<u32>, scratch: &mut Vec<Sym>) {
-        if self.whole_piece_first {
-            if let Some(id) = self.cached_id_of(piece) {
-                out.push(id);
-                return;
-            }
-        }
-        self.merge(piece, NO_PAIR, scratch);
-        out.extend(scratch.iter().map(|s| s.id));
+    pub fn encode_piece(&self, piece: &[u8], out: &mut Vec<u32>) {
+        self.with_encoder(|enc| enc.encode(piece, out))
     }
 
     /// Encode one pre-token into symbols with their byte spans inside the piece.
@@ -512,6 +694,27 @@ mod tests {
     }
 
     #[test]
+    fn keys_pack_bytes_and_length() {
+        let data: Vec<u8> = (1..=40).collect();
+        for n in 0..=23 {
+            let piece = &data[..n];
+            let mut buf = [0u8; 24];
+            buf[..n].copy_from_slice(piece);
+            buf[23] = n as u8;
+            let word = |i: usize| u64::from_le_bytes(buf[i..i + 8].try_into().unwrap());
+            assert_eq!(merged_key(piece), Some([word(0), word(8), word(16)]), "{n}");
+            if n <= 7 {
+                let mut short = [0u8; 8];
+                short[..n].copy_from_slice(piece);
+                short[7] = n as u8;
+                assert_eq!(short_key(piece), Some(u64::from_le_bytes(short)));
+            }
+        }
+        assert_eq!(short_key(&data[..8]), None);
+        assert_eq!(merged_key(&data[..24]), None);
+    }
+
+    #[test]
     fn heap_equals_linear() {
         let mut seed = 7u64;
         for _ in 0..200 {
@@ -548,8 +751,8 @@ mod tests {
         toks.push((b"bc".to_vec(), 256));
         toks.push((b"abc".to_vec(), 257));
         let v = Vocab::from_ranks(toks).unwrap();
-        let (mut out, mut s) = (Vec::new(), Vec::new());
-        v.encode_piece(b"abcabc", &mut out, &mut s);
+        let mut out = Vec::new();
+        v.encode_piece(b"abcabc", &mut out);
         assert_eq!(out, vec![257, 257]);
         assert_eq!(
             v.merges(),

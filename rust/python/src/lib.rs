@@ -6,7 +6,9 @@ mod bytelm;
 use numpy::{IntoPyArray, PyArray1};
 use pyo3::exceptions::{PyFileNotFoundError, PyKeyError, PyOSError, PyValueError};
 use pyo3::prelude::*;
-use pyo3::types::{PyBytes, PyDict};
+use pyo3::pybacked::PyBackedStr;
+use pyo3::sync::PyOnceLock;
+use pyo3::types::{PyBytes, PyDict, PyList};
 use std::collections::HashMap;
 use std::sync::Arc;
 use toksmith_core::dynamic::{self, Boundaries};
@@ -33,6 +35,95 @@ struct CoreTokenizer {
     tok: Arc<Tokenizer>,
     /// Present for tokenizers that follow `tokenizer.json` semantics.
     hf: Option<Arc<HfExtras>>,
+    /// One Python int per token id, made on first use: returning ids as a list then costs a
+    /// reference count per token instead of allocating an int (most ids are above 256, beyond
+    /// Python's small-int cache), which was about as slow as encoding itself.
+    ints: PyOnceLock<Vec<Py<PyAny>>>,
+}
+
+impl CoreTokenizer {
+    fn new(tok: Tokenizer, hf: Option<HfExtras>) -> Self {
+        CoreTokenizer {
+            tok: Arc::new(tok),
+            hf: hf.map(Arc::new),
+            ints: PyOnceLock::new(),
+        }
+    }
+
+    /// `ids` as a Python list of ints, sharing the cached int objects.
+    fn id_list<'py>(&self, py: Python<'py>, ids: &[u32]) -> PyResult<Bound<'py, PyList>> {
+        let ints = self.ints.get_or_init(py, || {
+            (0..self.tok.id_bound() as u32)
+                .map(|id| id.into_pyobject(py).unwrap().into_any().unbind())
+                .collect()
+        });
+        // SAFETY: the list is created with `ids.len()` empty slots and each slot is filled
+        // exactly once with a new (owned) reference before the list is handed to Python.
+        unsafe {
+            let list = pyo3::ffi::PyList_New(ids.len() as pyo3::ffi::Py_ssize_t);
+            let list = Bound::from_owned_ptr_or_err(py, list)?.cast_into_unchecked::<PyList>();
+            for (i, &id) in ids.iter().enumerate() {
+                let item = match ints.get(id as usize) {
+                    Some(int) => int.clone_ref(py).into_ptr(),
+                    None => id.into_pyobject(py)?.into_ptr(),
+                };
+                pyo3::ffi::PyList_SetItem(list.as_ptr(), i as pyo3::ffi::Py_ssize_t, item);
+            }
+            Ok(list)
+        }
+    }
+
+    /// `encode` on every text in the pool, with the GIL released, as a list of id lists. Each
+    /// list is built (holding the GIL, on this thread) as soon as its text is encoded, while the
+    /// pool encodes the others.
+    fn encode_texts<'py>(
+        &self,
+        py: Python<'py>,
+        texts: &[PyBackedStr],
+        num_threads: Option<usize>,
+        encode: impl Fn(&str) -> toksmith_core::Result<Vec<u32>> + Sync + Send,
+    ) -> PyResult<Bound<'py, PyList>> {
+        let n = texts.len() as pyo3::ffi::Py_ssize_t;
+        // SAFETY: a new list of `n` empty slots; `PyList_SetItem` fills each exactly once below
+        // (a slot left empty by an error is fine: the list is then dropped, never returned).
+        let out = unsafe {
+            Bound::from_owned_ptr_or_err(py, pyo3::ffi::PyList_New(n))?
+                .cast_into_unchecked::<PyList>()
+                .unbind()
+        };
+        self.id_list(py, &[])?; // builds the int table now, not on a worker's first result
+        let mut failed: Option<PyErr> = None;
+        py.detach(|| {
+            pool::map_streaming(
+                texts,
+                num_threads,
+                |t| encode(t),
+                |i, ids| {
+                    if failed.is_some() {
+                        return;
+                    }
+                    Python::attach(|py| {
+                        let item = ids.map_err(to_py).and_then(|ids| self.id_list(py, &ids));
+                        match item {
+                            // SAFETY: slot `i` of `out` is empty; SetItem steals the reference.
+                            Ok(list) => unsafe {
+                                pyo3::ffi::PyList_SetItem(
+                                    out.as_ptr(),
+                                    i as pyo3::ffi::Py_ssize_t,
+                                    list.into_ptr(),
+                                );
+                            },
+                            Err(e) => failed = Some(e),
+                        }
+                    })
+                },
+            )
+        });
+        match failed {
+            Some(e) => Err(e),
+            None => Ok(out.into_bound(py)),
+        }
+    }
 }
 
 type Encoded<'py> = (Bound<'py, PyArray1<u32>>, Bound<'py, PyArray1<i64>>);
@@ -60,10 +151,7 @@ fn tiktoken_style(
 ) -> toksmith_core::Result<CoreTokenizer> {
     let pre = PreTokenizer::Regex(Regex::tiktoken(pattern)?);
     let tok = Tokenizer::new(name, vocab, pre, specials(special_tokens))?;
-    Ok(CoreTokenizer {
-        tok: Arc::new(tok),
-        hf: None,
-    })
+    Ok(CoreTokenizer::new(tok, None))
 }
 
 fn flatten(batch: Vec<Vec<u32>>) -> (Vec<u32>, Vec<i64>) {
@@ -135,10 +223,7 @@ impl CoreTokenizer {
     #[pyo3(signature = (json, name=""))]
     fn from_hf_str(py: Python<'_>, json: &str, name: &str) -> PyResult<Self> {
         py.detach(|| hf::from_json(json, name))
-            .map(|(tok, extras)| CoreTokenizer {
-                tok: Arc::new(tok),
-                hf: Some(Arc::new(extras)),
-            })
+            .map(|(tok, extras)| CoreTokenizer::new(tok, Some(extras)))
             .map_err(to_py)
     }
 
@@ -217,52 +302,53 @@ impl CoreTokenizer {
 
     // ------------------------------------------------------------ tiktoken flavour
 
-    fn encode_ordinary(&self, py: Python<'_>, text: &str) -> PyResult<Vec<u32>> {
-        py.detach(|| self.tok.encode_ordinary(text)).map_err(to_py)
+    fn encode_ordinary<'py>(&self, py: Python<'py>, text: &str) -> PyResult<Bound<'py, PyList>> {
+        let ids = py
+            .detach(|| self.tok.encode_ordinary(text))
+            .map_err(to_py)?;
+        self.id_list(py, &ids)
     }
 
     /// `allowed`: the special tokens to recognise (`None`: all of them).
     /// `reject_others`: raise `ValueError` on any other special token (tiktoken's default).
     #[pyo3(signature = (text, allowed=None, reject_others=false))]
-    fn encode(
+    fn encode<'py>(
         &self,
-        py: Python<'_>,
+        py: Python<'py>,
         text: &str,
         allowed: Option<Vec<String>>,
         reject_others: bool,
-    ) -> PyResult<Vec<u32>> {
+    ) -> PyResult<Bound<'py, PyList>> {
         let allowed = self.allowed_fn(allowed);
-        py.detach(|| self.tok.encode_with_special(text, &allowed, reject_others))
-            .map_err(to_py)
+        let ids = py
+            .detach(|| self.tok.encode_with_special(text, &allowed, reject_others))
+            .map_err(to_py)?;
+        self.id_list(py, &ids)
     }
 
     #[pyo3(signature = (texts, allowed=None, reject_others=false, num_threads=None))]
-    fn encode_batch(
+    fn encode_batch<'py>(
         &self,
-        py: Python<'_>,
-        texts: Vec<String>,
+        py: Python<'py>,
+        texts: Vec<PyBackedStr>,
         allowed: Option<Vec<String>>,
         reject_others: bool,
         num_threads: Option<usize>,
-    ) -> PyResult<Vec<Vec<u32>>> {
+    ) -> PyResult<Bound<'py, PyList>> {
         let allowed = self.allowed_fn(allowed);
-        py.detach(|| {
-            pool::try_map_ordered(&texts, num_threads, |t| {
-                self.tok.encode_with_special(t, &allowed, reject_others)
-            })
+        self.encode_texts(py, &texts, num_threads, |t| {
+            self.tok.encode_with_special(t, &allowed, reject_others)
         })
-        .map_err(to_py)
     }
 
     #[pyo3(signature = (texts, num_threads=None))]
-    fn encode_ordinary_batch(
+    fn encode_ordinary_batch<'py>(
         &self,
-        py: Python<'_>,
-        texts: Vec<String>,
+        py: Python<'py>,
+        texts: Vec<PyBackedStr>,
         num_threads: Option<usize>,
-    ) -> PyResult<Vec<Vec<u32>>> {
-        py.detach(|| pool::try_map_ordered(&texts, num_threads, |t| self.tok.encode_ordinary(t)))
-            .map_err(to_py)
+    ) -> PyResult<Bound<'py, PyList>> {
+        self.encode_texts(py, &texts, num_threads, |t| self.tok.encode_ordinary(t))
     }
 
     #[pyo3(signature = (text, allowed=None, reject_others=false))]
@@ -285,7 +371,7 @@ impl CoreTokenizer {
     fn encode_batch_to_numpy<'py>(
         &self,
         py: Python<'py>,
-        texts: Vec<String>,
+        texts: Vec<PyBackedStr>,
         allowed: Option<Vec<String>>,
         reject_others: bool,
         num_threads: Option<usize>,
