@@ -6,6 +6,7 @@
 //! * [`tiktoken_file`], [`hf`]: the two file formats.
 
 pub mod bytelevel;
+pub mod counts;
 pub mod dynamic;
 pub mod error;
 pub mod hf;
