@@ -191,16 +191,22 @@ impl CountTable {
                 if shared > prev.len() {
                     return Err(r.corrupt(&format!("stage {} entry {i}: bad prefix", stage + 1)));
                 }
-                let mut piece = prev[..shared].to_vec();
-                piece.extend_from_slice(rest);
-                if (i > 0 && piece <= prev) || piece.is_empty() || count == 0 {
+                // Sorted and distinct: the new piece differs from the previous one right
+                // after the shared prefix, and is larger there.
+                let larger = match (prev.get(shared), rest.first()) {
+                    (_, None) => false,
+                    (None, Some(_)) => i == 0 || shared == prev.len(),
+                    (Some(p), Some(n)) => n > p,
+                };
+                if !larger || count == 0 {
                     return Err(r.corrupt(&format!(
                         "stage {} entry {i}: pieces out of order, empty or with a zero count",
                         stage + 1
                     )));
                 }
-                t.counts.insert(piece.clone(), count);
-                prev = piece;
+                prev.truncate(shared);
+                prev.extend_from_slice(rest);
+                t.counts.insert(prev.clone(), count);
             }
             tables.push(t);
         }
