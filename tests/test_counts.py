@@ -79,6 +79,7 @@ def test_shards_cut_every_file_and_cover_it(tmp_path):
     p = tmp_path / "a.txt"
     p.write_bytes(b"x" * 1000)
     parts = distributed.shards([p, p], shard_size=300)
+    assert len(distributed.shards([p], shard_size=None, n_workers=3)) == 3
     assert len(parts) == 8 and parts[0] == (str(p), 0, 250) and parts[3][2] == 1000
     with pytest.raises(FileNotFoundError, match="missing.txt"):
         distributed.shards([tmp_path / "missing.txt"])

@@ -38,11 +38,27 @@ def _is_local(path: str) -> bool:
     return "://" not in path
 
 
-def shards(files, shard_size: int = DEFAULT_SHARD_SIZE) -> list[tuple[str, int, int]]:
+def shards(files, shard_size: int | None = DEFAULT_SHARD_SIZE, n_workers: int = 1) -> list[tuple[str, int, int]]:
     """Cuts files into ``(path, start, end)`` byte ranges of about ``shard_size`` bytes. Sizes
-    are read here, on the driver: a file it cannot see raises ``FileNotFoundError``."""
+    are read here, on the driver: a file it cannot see raises ``FileNotFoundError``.
+    ``shard_size=None``: at most ``DEFAULT_SHARD_SIZE``, with the number of shards rounded up
+    to a multiple of ``n_workers`` so that every worker gets the same share."""
+    sizes = _sizes(files)
+    if shard_size is None:
+        total = sum(size for _, size in sizes)
+        n = -(-total // DEFAULT_SHARD_SIZE)
+        n = max(1, -(-n // n_workers) * n_workers)
+        shard_size = max(1, -(-total // n))
     if isinstance(shard_size, bool) or not isinstance(shard_size, int) or shard_size < 1:
         raise ValueError(f"shard_size must be a positive number of bytes, got {shard_size!r}")
+    out = []
+    for path, size in sizes:
+        n = max(1, -(-size // shard_size))
+        out.extend((path, i * size // n, (i + 1) * size // n) for i in range(n))
+    return out
+
+
+def _sizes(files) -> list[tuple[str, int]]:
     paths = [os.fspath(f) for f in ([files] if isinstance(files, (str, os.PathLike)) else files)]
     if not paths:
         raise ValueError("no files to count")
@@ -65,8 +81,7 @@ def shards(files, shard_size: int = DEFAULT_SHARD_SIZE) -> list[tuple[str, int, 
             if info.get("type") == "directory":
                 raise IsADirectoryError(f"{path}: is a directory, not a text file")
             size = int(info["size"])
-        n = max(1, -(-size // shard_size))
-        out.extend((path, i * size // n, (i + 1) * size // n) for i in range(n))
+        out.append((path, size))
     return out
 
 
@@ -138,7 +153,7 @@ class _Bar:
             sys.stderr.flush()
 
 
-def count_on_cluster(client, files, *, kind: str, stages, shard_size: int = DEFAULT_SHARD_SIZE, min_frequency: int = 1, top_k: int | None = None, progress: bool = True) -> PieceCounts:
+def count_on_cluster(client, files, *, kind: str, stages, shard_size: int | None = None, min_frequency: int = 1, top_k: int | None = None, progress: bool = True) -> PieceCounts:
     """Counts ``files`` on the Dask cluster of ``client``; returns the summed table."""
     from distributed import as_completed
     from distributed.scheduler import KilledWorker
@@ -148,7 +163,7 @@ def count_on_cluster(client, files, *, kind: str, stages, shard_size: int = DEFA
     if top_k is not None and top_k < 1:
         raise ValueError("shard_top_k must be at least 1 (or None)")
     CoreTrainer(stages, False, False)  # a bad pattern fails here, once, not on every worker
-    parts = shards(files, shard_size)
+    parts = shards(files, shard_size, n_workers=max(1, sum(client.nthreads().values())))
     token = uuid.uuid4().hex[:12]
     futures = {}
     for i, (path, start, end) in enumerate(parts):

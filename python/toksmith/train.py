@@ -68,7 +68,7 @@ def _counted(kind: str, stages, files, iterator, num_threads, progress, by_line,
         if files is None:
             raise ValueError("give files=[...] to count on the cluster")
         return distributed.count_on_cluster(
-            client, files, kind=kind, stages=stages, shard_size=shard_size or distributed.DEFAULT_SHARD_SIZE,
+            client, files, kind=kind, stages=stages, shard_size=shard_size,
             min_frequency=shard_min_frequency, top_k=shard_top_k, progress=progress,
         )
     trainer = _trainer(stages, progress, by_line)
@@ -97,8 +97,8 @@ def count_pieces(
     exactly the merges of training on the concatenated corpus.
 
     ``client``: a ``dask.distributed.Client``; the files are cut into shards of
-    ``shard_size`` bytes (default 128 MiB) counted on its workers (see
-    :mod:`toksmith.distributed`). ``shard_min_frequency`` / ``shard_top_k``: memory guard,
+    ``shard_size`` bytes, counted on its workers (see :mod:`toksmith.distributed`); by default
+    shards are at most 128 MiB and their number is a multiple of the cluster's worker threads. ``shard_min_frequency`` / ``shard_top_k``: memory guard,
     drop from each shard's table (or this table) the pieces counted fewer times / all but the
     most frequent; **approximate** (a piece rare in every shard but frequent overall is lost).
     """
