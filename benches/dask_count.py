@@ -25,7 +25,7 @@ def main() -> None:
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--repeat", type=int, default=2)
     ap.add_argument("--pattern", default="o200k")
-    ap.add_argument("--shard-mb", type=int, default=128)
+    ap.add_argument("--shard-mb", type=int, default=0, help="0: toksmith's default (<= 128 MiB, a multiple of the workers)")
     args = ap.parse_args()
 
     import toksmith
@@ -50,7 +50,7 @@ def main() -> None:
         with get_task_stream(client) as ts:
             t0 = time.perf_counter()
             remote = toksmith.count_pieces(args.file, pattern=args.pattern, client=client,
-                                           shard_size=args.shard_mb << 20, progress=False)
+                                           shard_size=(args.shard_mb << 20) or None, progress=False)
             dask_t.append(time.perf_counter() - t0)
         streams.append(ts.data)
         print(f"in-process {local_t[-1]:.1f} s   dask {dask_t[-1]:.1f} s", file=sys.stderr)
@@ -88,7 +88,7 @@ file: {args.file} ({mb:,.0f} MB), pattern {args.pattern}, {os.cpu_count()} cores
 in-process count_pieces: {', '.join(f'{t:.1f}' for t in local_t)} s (median {lm:.1f} s, {mb / lm:.0f} MB/s)
 LocalCluster {args.workers} workers x 1 thread (start-up {start_s:.1f} s, not counted): {', '.join(f'{t:.1f}' for t in dask_t)} s (median {dm:.1f} s, {mb / dm:.0f} MB/s)
 ratio cluster / in-process: {dm / lm:.2f}
-shards: {len(count_c)} of {args.shard_mb} MiB, count tasks {sum(count_c):.1f} s of compute in all (mean {statistics.mean(count_c):.1f} s)
+shards: {len(count_c)} of {size / len(count_c) / (1 << 20):.0f} MiB, count tasks {sum(count_c):.1f} s of compute in all (mean {statistics.mean(count_c):.1f} s)
 reduce: {len(add_c)} add tasks, {sum(add_c):.2f} s compute in all (max {max(add_c, default=0):.2f} s), {sum(add_x):.2f} s transfers
 table: {distinct:,} distinct pieces, {total:,} pieces counted; raw {raw / 1e6:.1f} MB (pieces + 8-byte counts)
 compact: {len(fast) / 1e6:.1f} MB at zlib level 1 (pickling; {fast_s:.2f} s to write, {load_s:.2f} s to read), {len(small) / 1e6:.1f} MB at level 6 (save; {small_s:.2f} s)
