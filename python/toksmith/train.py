@@ -98,9 +98,10 @@ def count_pieces(
 
     ``client``: a ``dask.distributed.Client``; the files are cut into shards of
     ``shard_size`` bytes, counted on its workers (see :mod:`toksmith.distributed`); by default
-    shards are at most 128 MiB and their number is a multiple of the cluster's worker threads. ``shard_min_frequency`` / ``shard_top_k``: memory guard,
-    drop from each shard's table (or this table) the pieces counted fewer times / all but the
-    most frequent; **approximate** (a piece rare in every shard but frequent overall is lost).
+    shards are at most 128 MiB and their number is a multiple of the cluster's worker threads.
+    ``shard_min_frequency`` / ``shard_top_k``: memory guard, drop from each shard's table (or
+    this table) the pieces counted fewer times / all but the most frequent; **approximate** (a
+    piece rare in every shard but frequent overall is lost).
     """
     return _counted("bpe", [_stage(pattern, "pattern")], files, iterator, num_threads, progress, False, client, shard_size, shard_min_frequency, shard_top_k)
 
