@@ -16,10 +16,21 @@ distributed = pytest.importorskip("distributed")
 dask = pytest.importorskip("dask")
 
 
-def local_cluster(**config):
-    # Worker processes import toksmith from wherever this process does (a source checkout too).
+@pytest.fixture(scope="module", autouse=True)
+def workers_import_this_toksmith():
+    """Worker processes (spawned now, and again when a killed one restarts) import toksmith
+    from wherever this process does: a source checkout too, not only an installed package."""
+    saved = os.environ.get("PYTHONPATH")
     here = os.path.dirname(os.path.dirname(toksmith.__file__))
-    os.environ["PYTHONPATH"] = os.pathsep.join([here] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p])
+    os.environ["PYTHONPATH"] = os.pathsep.join([here] + [p for p in (saved or "").split(os.pathsep) if p])
+    yield
+    if saved is None:
+        del os.environ["PYTHONPATH"]
+    else:
+        os.environ["PYTHONPATH"] = saved
+
+
+def local_cluster(**config):
     with dask.config.set(config):
         cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
                                            dashboard_address=None, memory_limit="2GiB")  # dashboard off (its HTTP server picks a free port)

@@ -143,7 +143,8 @@ impl CountTable {
 
     /// Reads the compact form; `origin` (a file name) goes into error messages.
     pub fn from_bytes(bytes: &[u8], origin: &str) -> Result<CountTable> {
-        let bad = |what: &str| Error::format(format!("{origin}: not a toksmith count table: {what}"));
+        let bad =
+            |what: &str| Error::format(format!("{origin}: not a toksmith count table: {what}"));
         if bytes.len() < MAGIC.len() + 1 || &bytes[..MAGIC.len()] != MAGIC {
             return Err(bad("missing the TKSCOUNT header"));
         }
@@ -155,8 +156,9 @@ impl CountTable {
         }
         let mut z = flate2::bufread::ZlibDecoder::new(&bytes[MAGIC.len() + 1..]);
         let mut body = Vec::new();
-        z.read_to_end(&mut body)
-            .map_err(|e| Error::format(format!("{origin}: corrupt or truncated count table ({e})")))?;
+        z.read_to_end(&mut body).map_err(|e| {
+            Error::format(format!("{origin}: corrupt or truncated count table ({e})"))
+        })?;
         if !z.into_inner().is_empty() {
             return Err(bad("trailing bytes after the data"));
         }
@@ -376,7 +378,10 @@ impl<R: BufRead> Read for LineRange<R> {
             return Ok(0);
         } else {
             // Past `end`: finish the line that started before it (the next call stops).
-            let n = buf.iter().position(|&b| b == b'\n').map_or(buf.len(), |i| i + 1);
+            let n = buf
+                .iter()
+                .position(|&b| b == b'\n')
+                .map_or(buf.len(), |i| i + 1);
             n.min(out.len())
         };
         out[..n].copy_from_slice(&buf[..n]);
@@ -454,7 +459,12 @@ mod tests {
 
     #[test]
     fn round_trip_and_corruption() {
-        let t = table(&[("hello", 3), ("help", 1), ("a", 1 << 40), ("\u{e9}t\u{e9}", 2)]);
+        let t = table(&[
+            ("hello", 3),
+            ("help", 1),
+            ("a", 1 << 40),
+            ("\u{e9}t\u{e9}", 2),
+        ]);
         let bytes = t.to_bytes(6);
         let back = CountTable::from_bytes(&bytes, "x").unwrap();
         assert_eq!(back.tables[0].counts, t.tables[0].counts);
@@ -482,7 +492,11 @@ mod tests {
         let mut c = table(&[("x", 1)]);
         c.stages[0].spec = r"\S+".into();
         let e = a.merge(c).unwrap_err();
-        assert!(e.message.contains("different pre-tokenizers"), "{}", e.message);
+        assert!(
+            e.message.contains("different pre-tokenizers"),
+            "{}",
+            e.message
+        );
     }
 
     #[test]
@@ -501,8 +515,8 @@ mod tests {
             for cut2 in cut1..=text.len() {
                 let mut all = Vec::new();
                 for (s, e) in [(0, cut1), (cut1, cut2), (cut2, text.len())] {
-                    let mut r = LineRange::new(std::io::Cursor::new(&text), s as u64, e as u64)
-                        .unwrap();
+                    let mut r =
+                        LineRange::new(std::io::Cursor::new(&text), s as u64, e as u64).unwrap();
                     let mut small = [0u8; 2];
                     loop {
                         let n = r.read(&mut small).unwrap();

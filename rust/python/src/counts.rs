@@ -106,6 +106,9 @@ impl CorePieceCounts {
         let (a, b) = (&self.table, &other.table);
         a.kind == b.kind
             && a.stages == b.stages
-            && a.tables.iter().zip(&b.tables).all(|(x, y)| x.counts == y.counts)
+            && a.tables
+                .iter()
+                .zip(&b.tables)
+                .all(|(x, y)| x.counts == y.counts)
     }
 }
