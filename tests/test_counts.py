@@ -176,6 +176,12 @@ def test_incompatible_tables_and_arguments_are_refused(real_files):
         toksmith.train_bpe(real_files, counts=o200k, vocab_size=300, progress=False)
     with pytest.raises(TypeError, match="PieceCounts"):
         toksmith.train_bpe(counts={b"a": 1}, vocab_size=300, progress=False)
+    with pytest.raises(TypeError, match="PieceCounts"):
+        toksmith.train_superbpe(counts={b"a": 1}, vocab_size=400, progress=False)
+    # Training copies a table it is given: the caller's table is unchanged and reusable.
+    before = o200k.stats()
+    toksmith.train_bpe(counts=o200k, vocab_size=300, progress=False)
+    assert o200k.stats() == before
     with pytest.raises(ValueError, match="empty corpus"):
         toksmith.train_bpe(counts=toksmith.count_pieces(iterator=[], progress=False), vocab_size=300, progress=False)
     with pytest.raises(ValueError, match="client="):

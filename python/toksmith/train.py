@@ -158,15 +158,17 @@ def train_bpe(
     if len(set(special_tokens)) != len(special_tokens):
         raise ValueError("special_tokens has duplicates")
     stages = [_stage(pattern if pattern is not None else "o200k", "pattern")]
+    ours = False  # a table counted here is handed to the trainer without a copy
     if counts is not None:
         if files is not None or iterator is not None or client is not None:
             raise ValueError("give counts= or files/iterator/client, not both")
         _check_counts(counts, "bpe", stages, pattern is not None)
     elif client is not None or shard_min_frequency > 1 or shard_top_k is not None:
         counts = _counted("bpe", stages, files, iterator, num_threads, progress, False, client, shard_size, shard_min_frequency, shard_top_k)
+        ours = True
     if counts is not None:
         trainer = _trainer(counts.stages, progress)
-        trainer.add_table(counts._core)
+        trainer.add_table(counts._core, ours)
     else:
         trainer = _trainer(stages, progress)
         count_into(trainer, files, iterator, num_threads)
@@ -275,18 +277,22 @@ def train_superbpe(
     if counts is not None:
         if files is not None or iterator is not None or client is not None:
             raise ValueError("give counts= or files/iterator/client, not both")
+        if not isinstance(counts, PieceCounts):
+            raise TypeError(f"counts must be a toksmith.PieceCounts, got {type(counts).__name__}")
         # A table with both stages also serves `base=` (which needs the stage-2 chunks only).
         stages = _superbpe_stages(preset, stage1_pattern, stage2_pattern, with_stage1=len(counts.stages) == 2)
         _check_counts(counts, "superbpe", stages, given)
         if base is None and len(counts.stages) < 2:
             raise ValueError("these counts hold the stage-2 chunks only (counted for base=...): give base=, or count with stage1=True")
-    else:
+    ours = False  # a table counted here is handed to the trainer without a copy
+    if counts is None:
         stages = _superbpe_stages(preset, stage1_pattern, stage2_pattern, with_stage1=base is None)
         if client is not None or shard_min_frequency > 1 or shard_top_k is not None:
             counts = _counted("superbpe", stages, files, iterator, num_threads, progress, True, client, shard_size, shard_min_frequency, shard_top_k)
+            ours = True
     if counts is not None:
         trainer = _trainer(counts.stages, progress, by_line=True)
-        trainer.add_table(counts._core)
+        trainer.add_table(counts._core, ours)
     else:
         trainer = _trainer(stages, progress, by_line=True)
         count_into(trainer, files, iterator, num_threads)

@@ -6,7 +6,8 @@ use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict};
 use toksmith_core::counts::CountTable;
 
-#[pyclass(frozen, module = "toksmith._toksmith")]
+/// Not frozen: a trainer may take the counts out of a table made for it (no copy).
+#[pyclass(module = "toksmith._toksmith")]
 pub struct CorePieceCounts {
     pub table: CountTable,
 }

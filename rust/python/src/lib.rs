@@ -744,17 +744,28 @@ impl CoreTrainer {
         }
     }
 
-    /// Adds a count table made with the same stages (checked) to the counts.
-    fn add_table(&mut self, py: Python<'_>, table: PyRef<'_, CorePieceCounts>) -> PyResult<()> {
-        let t = &table.table;
+    /// Adds a count table made with the same stages (checked) to the counts: a copy, or with
+    /// `consume` the table's own counts (it is left empty; for tables nobody else holds).
+    #[pyo3(signature = (table, consume=false))]
+    fn add_table(
+        &mut self,
+        py: Python<'_>,
+        mut table: PyRefMut<'_, CorePieceCounts>,
+        consume: bool,
+    ) -> PyResult<()> {
+        let t = &mut table.table;
         let mine = CountTable::new(
             &t.kind,
             self.stages.iter().map(|s| s.spec.clone()).collect(),
             vec![Default::default(); self.stages.len()],
         );
         mine.check_compatible(t).map_err(to_py)?;
-        let copy = py.detach(|| t.tables.clone());
-        self.absorb(copy);
+        let counts = if consume {
+            t.tables.iter_mut().map(std::mem::take).collect()
+        } else {
+            py.detach(|| t.tables.clone())
+        };
+        self.absorb(counts);
         Ok(())
     }
 
