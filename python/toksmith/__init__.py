@@ -4,6 +4,8 @@
   ``o200k_base``; any ``.tiktoken`` file).
 * :class:`Tokenizer`: Hugging Face ``tokenizers``' API and ids for byte-level BPE
   ``tokenizer.json`` files.
+* :func:`train_bpe`, :func:`train_superbpe`, :func:`count_pieces` / :class:`PieceCounts`
+  (count tables that add up across shards; ``client=`` counts on a Dask cluster).
 * :mod:`toksmith.reference`: slow, obviously-correct pure-Python twins of the algorithms.
 """
 
@@ -14,6 +16,7 @@ from toksmith.dynamic import DynamicBatch, merge_batch
 from toksmith.encoding import Encoding
 from toksmith.registry import get_encoding, list_encoding_names
 from toksmith.tokenizer import HFEncoding, Tokenizer
-from toksmith.train import train_bpe, train_superbpe
+from toksmith.counts import PieceCounts
+from toksmith.train import count_pieces, count_superbpe_pieces, train_bpe, train_superbpe
 
-__all__ = ["ByteEnsemble", "ByteLM", "DynamicBatch", "merge_batch", "Encoding", "HFEncoding", "Tokenizer", "get_encoding", "list_encoding_names", "patterns", "train_bpe", "train_superbpe", "__version__"]
+__all__ = ["ByteEnsemble", "ByteLM", "DynamicBatch", "merge_batch", "Encoding", "HFEncoding", "Tokenizer", "get_encoding", "list_encoding_names", "patterns", "PieceCounts", "count_pieces", "count_superbpe_pieces", "train_bpe", "train_superbpe", "__version__"]

@@ -13,6 +13,7 @@ from collections.abc import Iterable, Sequence
 
 from toksmith import patterns
 from toksmith._toksmith import CoreTrainer
+from toksmith.counts import PieceCounts
 from toksmith.tokenizer import Tokenizer
 
 _BATCH = 20_000
@@ -57,16 +58,79 @@ def count_into(trainer: CoreTrainer, files, iterator, num_threads) -> None:
             trainer.add_units(batch, num_threads)
 
 
+def _counted(kind: str, stages, files, iterator, num_threads, progress, by_line, client, shard_size, shard_min_frequency, shard_top_k) -> PieceCounts:
+    """The count table of files / an iterator: in-process, or on a Dask cluster (``client``)."""
+    if client is not None:
+        from toksmith import distributed
+
+        if iterator is not None:
+            raise ValueError("client= counts files (paths or fsspec URLs) on the cluster; count iterators with count_pieces per partition and add the tables")
+        if files is None:
+            raise ValueError("give files=[...] to count on the cluster")
+        return distributed.count_on_cluster(
+            client, files, kind=kind, stages=stages, shard_size=shard_size,
+            min_frequency=shard_min_frequency, top_k=shard_top_k, progress=progress,
+        )
+    trainer = _trainer(stages, progress, by_line)
+    count_into(trainer, files, iterator, num_threads)
+    table = PieceCounts(trainer.take_table(kind))
+    if shard_min_frequency > 1 or shard_top_k is not None:
+        table = table.pruned(shard_min_frequency, shard_top_k)
+    return table
+
+
+def count_pieces(
+    files: str | os.PathLike | Sequence[str | os.PathLike] | None = None,
+    *,
+    iterator: Iterable[str] | None = None,
+    pattern: str | dict = "o200k",
+    num_threads: int | None = None,
+    progress: bool = True,
+    client=None,
+    shard_size: int | None = None,
+    shard_min_frequency: int = 1,
+    shard_top_k: int | None = None,
+) -> PieceCounts:
+    """Counts the pieces of files (lines are the units) and/or an iterator (items are the
+    units) for :func:`train_bpe`, as a :class:`PieceCounts` table that can be added to others,
+    saved, shipped and trained on: ``train_bpe(counts=sum(tables), vocab_size=...)`` gives
+    exactly the merges of training on the concatenated corpus.
+
+    ``client``: a ``dask.distributed.Client``; the files are cut into shards of
+    ``shard_size`` bytes, counted on its workers (see :mod:`toksmith.distributed`); by default
+    shards are at most 128 MiB and their number is a multiple of the cluster's worker threads.
+    ``shard_min_frequency`` / ``shard_top_k``: memory guard, drop from each shard's table (or
+    this table) the pieces counted fewer times / all but the most frequent; **approximate** (a
+    piece rare in every shard but frequent overall is lost).
+    """
+    return _counted("bpe", [_stage(pattern, "pattern")], files, iterator, num_threads, progress, False, client, shard_size, shard_min_frequency, shard_top_k)
+
+
+def _check_counts(counts, kind: str, stages, argument_given: bool) -> None:
+    if not isinstance(counts, PieceCounts):
+        raise TypeError(f"counts must be a toksmith.PieceCounts, got {type(counts).__name__}")
+    if counts.kind != kind:
+        maker = "count_pieces" if kind == "bpe" else "count_superbpe_pieces"
+        raise ValueError(f"counts were made for {counts.kind!r} training, not {kind!r}: count them with toksmith.{maker}")
+    if argument_given and counts.stages != stages:
+        raise ValueError(f"counts were made with pre-tokenizer stages {counts.stages}, not the ones asked for here {stages}: leave the pattern arguments out to use the table's")
+
+
 def train_bpe(
     files: str | os.PathLike | Sequence[str | os.PathLike] | None = None,
     *,
     iterator: Iterable[str] | None = None,
     vocab_size: int,
-    pattern: str = "o200k",
+    pattern: str | dict | None = None,
     special_tokens: Sequence[str] = (),
     min_frequency: int = 1,
     num_threads: int | None = None,
     progress: bool = True,
+    counts: PieceCounts | None = None,
+    client=None,
+    shard_size: int | None = None,
+    shard_min_frequency: int = 1,
+    shard_top_k: int | None = None,
 ) -> Tokenizer:
     """Trains a byte-level BPE tokenizer.
 
@@ -77,7 +141,14 @@ def train_bpe(
     whose matches and the text between them are pieces), or a ``tokenizer.json`` pre-tokenizer
     dict.
     ``vocab_size`` counts the 256 byte tokens, the learned tokens and the special tokens, which
-    get the last ids. Ctrl-C stops training with ``KeyboardInterrupt``.
+    get the last ids. Ctrl-C stops training with ``KeyboardInterrupt``. ``pattern`` defaults
+    to ``"o200k"``.
+
+    ``counts``: train on a :class:`PieceCounts` table (:func:`count_pieces`, summed shards, a
+    loaded file) instead of files. ``client``: count the files on a Dask cluster
+    (``dask.distributed.Client``), then merge here; ``shard_size``, ``shard_min_frequency``,
+    ``shard_top_k`` as in :func:`count_pieces` (pruning is approximate; without it the merges
+    are exactly those of in-process training).
 
     Returns a :class:`toksmith.Tokenizer` (``tokenizer.json`` semantics); ``tokenizer.merges``
     is the ordered merge list, ``save`` / ``to_encoding().save_tiktoken`` write it out.
@@ -86,8 +157,21 @@ def train_bpe(
         raise ValueError(f"vocab_size {vocab_size} is too small: 256 byte tokens + {len(special_tokens)} special tokens")
     if len(set(special_tokens)) != len(special_tokens):
         raise ValueError("special_tokens has duplicates")
-    trainer = _trainer([_stage(pattern, "pattern")], progress)
-    count_into(trainer, files, iterator, num_threads)
+    stages = [_stage(pattern if pattern is not None else "o200k", "pattern")]
+    ours = False  # a table counted here is handed to the trainer without a copy
+    if counts is not None:
+        if files is not None or iterator is not None or client is not None:
+            raise ValueError("give counts= or files/iterator/client, not both")
+        _check_counts(counts, "bpe", stages, pattern is not None)
+    elif client is not None or shard_min_frequency > 1 or shard_top_k is not None:
+        counts = _counted("bpe", stages, files, iterator, num_threads, progress, False, client, shard_size, shard_min_frequency, shard_top_k)
+        ours = True
+    if counts is not None:
+        trainer = _trainer(counts.stages, progress)
+        trainer.add_table(counts._core, ours)
+    else:
+        trainer = _trainer(stages, progress)
+        count_into(trainer, files, iterator, num_threads)
     return Tokenizer.from_str(trainer.train(vocab_size, list(special_tokens), min_frequency))
 
 
@@ -131,7 +215,7 @@ def train_superbpe(
     iterator: Iterable[str] | None = None,
     vocab_size: int,
     transition: float | int = 0.8,
-    preset: str = "2025",
+    preset: str | None = None,
     stage1_pattern: str | dict | None = None,
     stage2_pattern: str | dict | None = None,
     max_words_per_token: int | None = 4,
@@ -142,8 +226,13 @@ def train_superbpe(
     min_frequency: int = 1,
     num_threads: int | None = None,
     progress: bool = True,
+    counts: PieceCounts | None = None,
+    client=None,
+    shard_size: int | None = None,
+    shard_min_frequency: int = 1,
+    shard_top_k: int | None = None,
 ) -> Tokenizer:
-    """Trains a SuperBPE tokenizer (Liu et al. 2025): superword tokens that span spaces.
+    r"""Trains a SuperBPE tokenizer (Liu et al. 2025): superword tokens that span spaces.
 
     * Stage 1: BPE with ``stage1_pattern`` (splits at whitespace) until the vocabulary holds
       ``transition`` tokens (an int, or a float fraction of ``vocab_size``). ``transition ==
@@ -163,15 +252,17 @@ def train_superbpe(
     * ``base``: extend an existing vocabulary instead of training stage 1 (a Tokenizer, an
       Encoding, ``"o200k_base"``, or a file): its ids are kept, new tokens follow.
 
+    * ``counts``: train on a table from :func:`count_superbpe_pieces` (summed shards, a loaded
+      file); ``client``: count the files on a Dask cluster. See :func:`train_bpe`.
+
     Memory grows with the number and length of *distinct* stage-2 chunks (about lines of
     distinct text); ``stage2_sample`` (a fraction in (0, 1]) lets stage 2 count only the lines
     whose content hashes into that fraction (deterministic; all copies of a line in or out
-    together), which divides that memory by about as much; see the README. The result is a :class:`Tokenizer` whose ``tokenizer.json``
-    uses the stage-2 pre-tokenizer and loads in Hugging Face ``tokenizers``; its
+    together), which divides that memory by about as much (in-process counting only); see the
+    README. The result is a :class:`Tokenizer` whose ``tokenizer.json`` uses the stage-2
+    pre-tokenizer and loads in Hugging Face ``tokenizers``; its
     ``training_report`` says where stage 2 began and which stage-1 merges it never used.
     """
-    if preset not in patterns.SUPERBPE_PRESETS:
-        raise ValueError(f"unknown preset {preset!r}: expected one of {sorted(patterns.SUPERBPE_PRESETS)}")
     if vocab_size < 256 + len(special_tokens):
         raise ValueError(f"vocab_size {vocab_size} is too small: 256 byte tokens + {len(special_tokens)} special tokens")
     if len(set(special_tokens)) != len(special_tokens):
@@ -180,24 +271,81 @@ def train_superbpe(
         raise ValueError(f"stage2_sample {stage2_sample} must lie in (0, 1]")
     if max_words_per_token is not None and max_words_per_token < 1:
         raise ValueError("max_words_per_token must be at least 1 (or None for no limit)")
-    default1, default2 = patterns.SUPERBPE_PRESETS[preset]
-    stage2 = _stage(stage2_pattern if stage2_pattern is not None else default2, "stage2_pattern")
     if base is not None:
         core_base = _base_core(base)
-        stages = [stage2]
         t = 0
     else:
         core_base = None
         t = _transition_size(transition, vocab_size)
         if t < 256 + len(special_tokens):
             raise ValueError(f"transition {t} is smaller than the 256 byte tokens + {len(special_tokens)} special tokens")
-        stages = [_stage(stage1_pattern if stage1_pattern is not None else default1, "stage1_pattern"), stage2]
-    samples = [1.0] * (len(stages) - 1) + [stage2_sample]
-    trainer = _trainer(stages, progress, by_line=True, samples=samples)
-    count_into(trainer, files, iterator, num_threads)
+    given = preset is not None or stage1_pattern is not None or stage2_pattern is not None
+    if counts is not None:
+        if files is not None or iterator is not None or client is not None:
+            raise ValueError("give counts= or files/iterator/client, not both")
+        if not isinstance(counts, PieceCounts):
+            raise TypeError(f"counts must be a toksmith.PieceCounts, got {type(counts).__name__}")
+        # A table with both stages also serves `base=` (which needs the stage-2 chunks only).
+        stages = _superbpe_stages(preset, stage1_pattern, stage2_pattern, with_stage1=len(counts.stages) == 2)
+        _check_counts(counts, "superbpe", stages, given)
+        if base is None and len(counts.stages) < 2:
+            raise ValueError("these counts hold the stage-2 chunks only (counted for base=...): give base=, or count with stage1=True")
+    if stage2_sample < 1.0 and (counts is not None or client is not None or shard_min_frequency > 1
+                                or shard_top_k is not None):
+        raise ValueError("stage2_sample applies to in-process counting; it cannot re-sample a count table "
+                         "(counts=, client=, shard pruning)")
+    ours = False  # a table counted here is handed to the trainer without a copy
+    if counts is None:
+        stages = _superbpe_stages(preset, stage1_pattern, stage2_pattern, with_stage1=base is None)
+        if client is not None or shard_min_frequency > 1 or shard_top_k is not None:
+            counts = _counted("superbpe", stages, files, iterator, num_threads, progress, True, client, shard_size, shard_min_frequency, shard_top_k)
+            ours = True
+    if counts is not None:
+        trainer = _trainer(counts.stages, progress, by_line=True)
+        trainer.add_table(counts._core, ours)
+    else:
+        samples = [1.0] * (len(stages) - 1) + [stage2_sample]
+        trainer = _trainer(stages, progress, by_line=True, samples=samples)
+        count_into(trainer, files, iterator, num_threads)
     doc, stage1_len, unused = trainer.train_superbpe(
         vocab_size, t, list(special_tokens), min_frequency, max_words_per_token, reject_colon_space, core_base, num_threads
     )
     tok = Tokenizer.from_str(doc)
     tok.training_report = {"stage1_merges": stage1_len, "unused_stage1_merges": unused}
     return tok
+
+
+def _superbpe_stages(preset, stage1_pattern, stage2_pattern, with_stage1: bool) -> list[tuple[str, str]]:
+    """The SuperBPE counting stages: stage 1 (unless only stage-2 chunks are needed), stage 2."""
+    preset = "2025" if preset is None else preset
+    if preset not in patterns.SUPERBPE_PRESETS:
+        raise ValueError(f"unknown preset {preset!r}: expected one of {sorted(patterns.SUPERBPE_PRESETS)}")
+    default1, default2 = patterns.SUPERBPE_PRESETS[preset]
+    stage2 = _stage(stage2_pattern if stage2_pattern is not None else default2, "stage2_pattern")
+    if not with_stage1:
+        return [stage2]
+    return [_stage(stage1_pattern if stage1_pattern is not None else default1, "stage1_pattern"), stage2]
+
+
+def count_superbpe_pieces(
+    files: str | os.PathLike | Sequence[str | os.PathLike] | None = None,
+    *,
+    iterator: Iterable[str] | None = None,
+    preset: str | None = None,
+    stage1_pattern: str | dict | None = None,
+    stage2_pattern: str | dict | None = None,
+    stage1: bool = True,
+    num_threads: int | None = None,
+    progress: bool = True,
+    client=None,
+    shard_size: int | None = None,
+    shard_min_frequency: int = 1,
+    shard_top_k: int | None = None,
+) -> PieceCounts:
+    """Counts, in one pass, what :func:`train_superbpe` needs: stage-1 pieces and stage-2
+    chunks (lines are the units, iterator items are cut into lines), as one
+    :class:`PieceCounts` with two stages. ``stage1=False`` counts the stage-2 chunks only
+    (enough for ``train_superbpe(base=..., counts=...)``). Patterns and presets as in
+    :func:`train_superbpe`; ``client`` and the shard options as in :func:`count_pieces`."""
+    stages = _superbpe_stages(preset, stage1_pattern, stage2_pattern, with_stage1=stage1)
+    return _counted("superbpe", stages, files, iterator, num_threads, progress, True, client, shard_size, shard_min_frequency, shard_top_k)

@@ -7,6 +7,7 @@
 
 pub mod bytelevel;
 pub mod bytelm;
+pub mod counts;
 pub mod dynamic;
 pub mod error;
 pub mod hf;

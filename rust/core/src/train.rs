@@ -247,59 +247,86 @@ pub fn count_files(
     num_threads: Option<usize>,
     progress: &mut dyn FnMut(u64) -> bool,
 ) -> Result<Vec<PieceCounts>> {
-    const BLOCK: usize = 2 << 20;
-    let threads = crate::pool::pool(num_threads).current_num_threads().max(1);
-    let mut accumulators = Accumulators::new(threads, splitters.len());
+    let mut total = vec![PieceCounts::default(); splitters.len()];
     let mut done = 0u64;
     for path in paths {
         let mut file = std::fs::File::open(path).map_err(|e| Error::io(path, &e))?;
-        let mut carry: Vec<u8> = Vec::new();
-        let mut eof = false;
-        while !eof {
-            // Read up to `threads` blocks, each cut after its last newline.
-            let mut blocks: Vec<String> = Vec::with_capacity(threads);
-            while blocks.len() < threads && !eof {
-                let mut buf = std::mem::take(&mut carry);
-                let start = buf.len();
-                buf.resize(start + BLOCK, 0);
-                let mut filled = start;
-                while filled < buf.len() {
-                    let n = file
-                        .read(&mut buf[filled..])
-                        .map_err(|e| Error::io(path, &e))?;
-                    if n == 0 {
-                        eof = true;
-                        break;
-                    }
-                    filled += n;
+        count_reader(
+            splitters,
+            path,
+            &mut file,
+            num_threads,
+            &mut total,
+            &mut done,
+            progress,
+        )?;
+    }
+    Ok(total)
+}
+
+/// `count_files` on one stream of text named `name` (a file, a byte range of one, a block):
+/// adds its lines to `total` (one table per splitter) and the bytes read to `done`.
+pub fn count_reader(
+    splitters: &[&Splitter],
+    name: &str,
+    reader: &mut dyn Read,
+    num_threads: Option<usize>,
+    total: &mut [PieceCounts],
+    done: &mut u64,
+    progress: &mut dyn FnMut(u64) -> bool,
+) -> Result<()> {
+    const BLOCK: usize = 2 << 20;
+    let threads = crate::pool::pool(num_threads).current_num_threads().max(1);
+    let mut accumulators = Accumulators::new(threads, splitters.len());
+    let mut carry: Vec<u8> = Vec::new();
+    let mut eof = false;
+    while !eof {
+        // Read up to `threads` blocks, each cut after its last newline.
+        let mut blocks: Vec<String> = Vec::with_capacity(threads);
+        while blocks.len() < threads && !eof {
+            let mut buf = std::mem::take(&mut carry);
+            let start = buf.len();
+            buf.resize(start + BLOCK, 0);
+            let mut filled = start;
+            while filled < buf.len() {
+                let n = reader
+                    .read(&mut buf[filled..])
+                    .map_err(|e| Error::io(name, &e))?;
+                if n == 0 {
+                    eof = true;
+                    break;
                 }
-                buf.truncate(filled);
-                if !eof {
-                    if let Some(nl) = buf.iter().rposition(|&b| b == b'\n') {
-                        carry = buf.split_off(nl + 1);
-                    }
-                }
-                if buf.contains(&0) {
-                    return Err(Error::format(format!(
-                        "{path}: looks like a binary file (contains NUL bytes)"
-                    )));
-                }
-                done += buf.len() as u64;
-                // Valid UTF-8 is taken as is (no copy); invalid sequences become U+FFFD.
-                blocks.push(
-                    String::from_utf8(buf)
-                        .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned()),
-                );
+                filled += n;
             }
-            accumulators.count(&blocks, num_threads, |tables, block| {
-                count_units(tables, splitters, block.split_inclusive('\n'))
-            })?;
-            if !progress(done) {
-                return Err(Error::interrupted());
+            buf.truncate(filled);
+            if !eof {
+                if let Some(nl) = buf.iter().rposition(|&b| b == b'\n') {
+                    carry = buf.split_off(nl + 1);
+                }
             }
+            if buf.contains(&0) {
+                return Err(Error::format(format!(
+                    "{name}: looks like a binary file (contains NUL bytes)"
+                )));
+            }
+            *done += buf.len() as u64;
+            // Valid UTF-8 is taken as is (no copy); invalid sequences become U+FFFD.
+            blocks.push(
+                String::from_utf8(buf)
+                    .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned()),
+            );
+        }
+        accumulators.count(&blocks, num_threads, |tables, block| {
+            count_units(tables, splitters, block.split_inclusive('\n'))
+        })?;
+        if !progress(*done) {
+            return Err(Error::interrupted());
         }
     }
-    Ok(accumulators.total())
+    for (t, c) in total.iter_mut().zip(accumulators.total()) {
+        t.merge(c);
+    }
+    Ok(())
 }
 
 /// Byte order of the tie rule: bytes sorted by their byte-level character (GPT-2's alphabet).

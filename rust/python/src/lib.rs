@@ -17,6 +17,10 @@ use toksmith_core::regex::Regex;
 use toksmith_core::{pool, tiktoken_file, AddedToken, ErrorKind, PreTokenizer, Tokenizer, Vocab};
 use toksmith_core::{superbpe, train};
 
+mod counts;
+use counts::CorePieceCounts;
+use toksmith_core::counts::{CountTable, StageSpec};
+
 fn to_py(e: toksmith_core::Error) -> PyErr {
     match e.kind {
         ErrorKind::NotFound => PyFileNotFoundError::new_err(e.message),
@@ -655,6 +659,7 @@ impl CoreDynamic {
 /// One way of cutting training text into pieces, with the `pre_tokenizer` document that the
 /// trained tokenizer gets, and the pieces counted so far.
 struct Stage {
+    spec: StageSpec,
     splitter: train::Splitter,
     pre_tokenizer: toksmith_core::JsonValue,
     counts: train::PieceCounts,
@@ -675,6 +680,10 @@ impl Stage {
         }
         .map_err(to_py)?;
         Ok(Stage {
+            spec: StageSpec {
+                kind: kind.to_string(),
+                spec: spec.to_string(),
+            },
             splitter,
             pre_tokenizer,
             counts: Default::default(),
@@ -782,6 +791,86 @@ impl CoreTrainer {
         bar.finish_and_clear();
         self.absorb(counts.map_err(to_py)?);
         release_free_memory();
+        Ok(())
+    }
+
+    /// Counts the lines of `path` that start in the byte range `[start, end)` (a shard).
+    #[pyo3(signature = (path, start, end, num_threads=None))]
+    fn add_file_range(
+        &mut self,
+        py: Python<'_>,
+        path: String,
+        start: u64,
+        end: u64,
+        num_threads: Option<usize>,
+    ) -> PyResult<()> {
+        let splitters: Vec<&train::Splitter> = self.stages.iter().map(|s| &s.splitter).collect();
+        let counts = py.detach(|| {
+            toksmith_core::counts::count_file_range(
+                &splitters,
+                &path,
+                start,
+                end,
+                num_threads,
+                &mut |_| !interrupted(),
+            )
+        });
+        self.absorb(counts.map_err(to_py)?);
+        Ok(())
+    }
+
+    /// Counts a block of file text (whole lines) read elsewhere; `name` is for error messages.
+    #[pyo3(signature = (name, block, num_threads=None))]
+    fn add_block(
+        &mut self,
+        py: Python<'_>,
+        name: &str,
+        block: &[u8],
+        num_threads: Option<usize>,
+    ) -> PyResult<()> {
+        let splitters: Vec<&train::Splitter> = self.stages.iter().map(|s| &s.splitter).collect();
+        let counts = py
+            .detach(|| toksmith_core::counts::count_block(&splitters, name, block, num_threads))
+            .map_err(to_py)?;
+        self.absorb(counts);
+        Ok(())
+    }
+
+    /// Hands the counts over as a count table labelled `kind` (the trainer is left empty).
+    fn take_table(&mut self, kind: &str) -> CorePieceCounts {
+        let stages = self.stages.iter().map(|s| s.spec.clone()).collect();
+        let tables = self
+            .stages
+            .iter_mut()
+            .map(|s| std::mem::take(&mut s.counts))
+            .collect();
+        CorePieceCounts {
+            table: CountTable::new(kind, stages, tables),
+        }
+    }
+
+    /// Adds a count table made with the same stages (checked) to the counts: a copy, or with
+    /// `consume` the table's own counts (it is left empty; for tables nobody else holds).
+    #[pyo3(signature = (table, consume=false))]
+    fn add_table(
+        &mut self,
+        py: Python<'_>,
+        mut table: PyRefMut<'_, CorePieceCounts>,
+        consume: bool,
+    ) -> PyResult<()> {
+        let t = &mut table.table;
+        let mine = CountTable::new(
+            &t.kind,
+            self.stages.iter().map(|s| s.spec.clone()).collect(),
+            vec![Default::default(); self.stages.len()],
+        );
+        mine.check_compatible(t).map_err(to_py)?;
+        let counts = if consume {
+            t.tables.iter_mut().map(std::mem::take).collect()
+        } else {
+            py.detach(|| t.tables.clone())
+        };
+        self.absorb(counts);
         Ok(())
     }
 
@@ -979,6 +1068,7 @@ fn _toksmith(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<CoreTrainer>()?;
     m.add_class::<bytelm::CoreByteModel>()?;
     m.add_class::<bytelm::CoreByteState>()?;
+    m.add_class::<CorePieceCounts>()?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())
 }
