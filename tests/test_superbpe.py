@@ -136,8 +136,10 @@ def test_stage2_sample_counts_a_deterministic_subset_of_lines(real_units):
 def test_extending_an_existing_vocabulary_keeps_its_ids(real_units):
     base = toksmith.get_encoding("cl100k_base")
     size = base.n_vocab + 300
-    sup = toksmith.train_superbpe(iterator=real_units[:3000], vocab_size=size, base=base, progress=False)
-    assert sup.get_vocab_size() == size
+    sup = toksmith.train_superbpe(iterator=real_units[:3000], vocab_size=size, base=base, progress=False,
+                                  special_tokens=["<|endoftext|>", "<|new|>"])
+    assert sup.get_vocab_size() == size  # the base's own special token is not counted twice
+    assert sup.token_to_id("<|new|>") == max(sup.get_vocab().values())  # new specials come last
     vocab = sup.get_vocab()
     for token, rank in list(base.mergeable_ranks.items())[::997]:
         assert vocab[byte_level(token)] == rank

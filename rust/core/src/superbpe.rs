@@ -370,6 +370,16 @@ pub struct Base {
     pub extra: usize,
 }
 
+impl Base {
+    /// How many of `special_tokens` the base does not have yet (the others keep their ids).
+    pub fn new_specials(&self, special_tokens: &[String]) -> usize {
+        special_tokens
+            .iter()
+            .filter(|t| !self.added.iter().any(|a| &a.content == *t))
+            .count()
+    }
+}
+
 pub fn base_of(tok: &Tokenizer, extras: Option<&HfExtras>) -> Base {
     let v = &tok.vocab;
     let bytes = |id: u32| v.token(id).unwrap_or_default().to_vec();

@@ -953,7 +953,10 @@ impl CoreTrainer {
                 (superbpe::Stage1::Counts { counts, transition }, 0)
             }
         };
-        let n_special = special_tokens.len();
+        let n_special = match &base {
+            Some(b) => b.new_specials(&special_tokens),
+            None => special_tokens.len(),
+        };
         let filters = superbpe::Filters {
             max_words,
             reject_colon_space,
