@@ -75,6 +75,17 @@ def test_adversarial_equals_tiktoken(pair, index):
     assert ours.decode(ids) == text
 
 
+@given(parts=st.lists(st.sampled_from(["-", "=", "*", "/", "#", "~", "€", "«", "..", "_", "|", "©", "¶", "§§"]),
+                      min_size=130, max_size=400),
+       word=st.text(alphabet="abcdefghijklmnopqrstuvwxyzéèñß", min_size=130, max_size=400))
+def test_long_pieces_merge_in_segments_like_tiktoken(pair, parts, word):
+    # Pieces over 128 bytes are cut where no token holds the two bytes side by side and merged
+    # segment by segment: the ids must not change.
+    ours, theirs = pair
+    for text in ["".join(parts), " " + word, word.upper() + "x", "".join(parts) + " " + word]:
+        assert ours.encode_ordinary(text) == theirs.encode_ordinary(text)
+
+
 def test_random_code_points_equal_tiktoken(pair):
     ours, theirs = pair
     rng = np.random.default_rng(0)

@@ -56,6 +56,9 @@ pub struct Vocab {
     pub unk: Option<u32>,
     /// Identifies this vocabulary in the per-thread piece cache.
     uid: u64,
+    /// Bit `a << 8 | b` is set when some token holds byte `a` followed by byte `b` (built on the
+    /// first long piece): elsewhere no merge can ever join, so long pieces merge in segments.
+    joined: std::sync::OnceLock<Box<[u64; 1024]>>,
 }
 
 /// Small per-thread, direct-mapped caches in front of the vocabulary's hash maps: text is
@@ -395,6 +398,7 @@ impl Vocab {
             whole_piece_first: false,
             unk: None,
             uid: next_uid(),
+            joined: std::sync::OnceLock::new(),
         })
     }
 
@@ -518,9 +522,51 @@ impl Vocab {
         }
         if syms.len() <= HEAP_THRESHOLD {
             self.merge_linear(syms, limit)
-        } else {
+        } else if self.unk.is_some() {
             self.merge_heap(syms, limit)
+        } else {
+            self.merge_segments(piece, syms, limit)
         }
+    }
+
+    /// A long piece cut between two bytes that no token holds side by side (no merge can join
+    /// across: every merge makes a token), each segment merged on its own: the same result as
+    /// merging the whole, and long SuperBPE chunks or lines become word-sized merges.
+    fn merge_segments(&self, piece: &[u8], syms: &mut Vec<Sym>, limit: u64) {
+        let joined = self.joined.get_or_init(|| {
+            let mut bits = Box::new([0u64; 1024]);
+            for (token, _) in self.ids.iter() {
+                for w in token.windows(2) {
+                    let k = (w[0] as usize) << 8 | w[1] as usize;
+                    bits[k >> 6] |= 1 << (k & 63);
+                }
+            }
+            bits
+        });
+        let joins = |a: &Sym, b: &Sym| {
+            // Before merging every symbol is one byte (bytes without a token were dropped).
+            let k = (piece[a.start as usize] as usize) << 8 | piece[b.start as usize] as usize;
+            joined[k >> 6] >> (k & 63) & 1 == 1
+        };
+        let n = syms.len();
+        let mut out = Vec::with_capacity(n);
+        let mut segment = Vec::new();
+        let mut start = 0;
+        for i in 1..=n {
+            if i < n && joins(&syms[i - 1], &syms[i]) {
+                continue;
+            }
+            segment.clear();
+            segment.extend_from_slice(&syms[start..i]);
+            match segment.len() {
+                0 | 1 => {}
+                len if len <= HEAP_THRESHOLD => self.merge_linear(&mut segment, limit),
+                _ => self.merge_heap(&mut segment, limit),
+            }
+            out.extend_from_slice(&segment);
+            start = i;
+        }
+        *syms = out;
     }
 
     /// Lowest-rank pair first, leftmost among equals: O(n^2), fast for short pieces (no
