@@ -13,7 +13,7 @@
 //! makes the bytes independent of hash order and lets neighbours share prefixes.
 
 use crate::error::{Error, Result};
-use crate::train::{count_reader, PieceCounts, Splitter};
+use crate::train::{count_stream, PieceCounts, Splitter};
 use std::io::{BufRead, Read, Seek, SeekFrom, Write};
 
 const MAGIC: &[u8; 8] = b"TKSCOUNT";
@@ -403,18 +403,7 @@ pub fn count_file_range(
     progress: &mut dyn FnMut(u64) -> bool,
 ) -> Result<Vec<PieceCounts>> {
     let mut reader = LineRange::open(path, start, end)?;
-    let mut total = vec![PieceCounts::default(); splitters.len()];
-    let mut done = 0;
-    count_reader(
-        splitters,
-        path,
-        &mut reader,
-        num_threads,
-        &mut total,
-        &mut done,
-        progress,
-    )?;
-    Ok(total)
+    count_stream(splitters, path, &mut reader, num_threads, progress)
 }
 
 /// Counts a block of file text (whole lines; the last one may lack its newline) named `name`.
@@ -424,18 +413,7 @@ pub fn count_block(
     mut block: &[u8],
     num_threads: Option<usize>,
 ) -> Result<Vec<PieceCounts>> {
-    let mut total = vec![PieceCounts::default(); splitters.len()];
-    let mut done = 0;
-    count_reader(
-        splitters,
-        name,
-        &mut block,
-        num_threads,
-        &mut total,
-        &mut done,
-        &mut |_| true,
-    )?;
-    Ok(total)
+    count_stream(splitters, name, &mut block, num_threads, &mut |_| true)
 }
 
 #[cfg(test)]

@@ -537,6 +537,16 @@ fn rewrite_interval_plus(pattern: &str, rewrite: impl Fn(&str, &str) -> String) 
 mod tests {
     use super::*;
 
+    /// A small seeded generator (no dependency) for the randomized differential tests.
+    fn lcg<T>(mut seed: u64, cast: impl Fn(u64) -> T) -> impl FnMut() -> T {
+        move || {
+            seed = seed
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            cast(seed >> 33)
+        }
+    }
+
     #[test]
     fn interval_plus_rewrites() {
         let cl = r"'(?i:[sdmt]|ll|ve|re)|[^\r\n\p{L}\p{N}]?+\p{L}++|\p{N}{1,3}+| ?[^\s\p{L}\p{N}]++[\r\n]*+";
@@ -566,13 +576,7 @@ mod tests {
             "\x0c", "!", ".", "/", "\x00", "-", "_", "é", "É", "ſ", "\u{301}", "ǅ", "ʰ", "日", "٣",
             "½", "\u{a0}", "\u{3000}", "\u{85}", "\u{2028}", "\u{1680}", "€", "😀", "\u{200b}",
         ];
-        let mut seed = 12345u64;
-        let mut next = || {
-            seed = seed
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
-            (seed >> 33) as usize
-        };
+        let mut next = lcg(12345u64, |x| x as usize);
         for (head, tail) in [(0, 1), (1, 1), (2, 0), (3, 0), (4, 0), (5, 0)] {
             let pattern = format!("{}{}", FAST_HEADS[head], WHITESPACE_TAILS[tail]);
             let fast = Regex::tiktoken(&pattern).unwrap();
@@ -595,13 +599,7 @@ mod tests {
     /// ASCII that makes pieces end, for every family.
     #[test]
     fn fast_equals_fancy_on_random_code_points() {
-        let mut seed = 987654321u64;
-        let mut next = || {
-            seed = seed
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
-            (seed >> 33) as u32
-        };
+        let mut next = lcg(987654321u64, |x| x as u32);
         for (head, tail) in [(0, 1), (1, 1), (2, 0), (3, 0), (4, 0), (5, 0)] {
             let pattern = format!("{}{}", FAST_HEADS[head], WHITESPACE_TAILS[tail]);
             let fast = Regex::tiktoken(&pattern).unwrap();
@@ -632,13 +630,7 @@ mod tests {
             "\x0b", "\x1c", "\x7f", "\x00", "5", "x", "?!", "\r", "٣", "½", "\u{a0}", "\u{3000}",
             "\u{85}", "€", "😀", "\u{301}", ": ", "://", " ..",
         ];
-        let mut seed = 777u64;
-        let mut next = || {
-            seed = seed
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
-            (seed >> 33) as usize
-        };
+        let mut next = lcg(777u64, |x| x as usize);
         let pattern = format!("{}{}", GAPPED_HEADS[0], SPACES_TAIL);
         let fast = Regex::tiktoken(&pattern).unwrap();
         assert!(matches!(fast.engine, Engine::Gapped(..)));

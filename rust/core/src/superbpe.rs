@@ -165,7 +165,7 @@ type Inherited = (Vec<Vec<u8>>, Vec<(u32, u32)>);
 /// Internal tokens and id pairs of an existing merge list: the 256 bytes in tie-rule order, then
 /// each merge's result in rank order.
 fn inherit(list: &[(Vec<u8>, Vec<u8>)]) -> Result<Inherited> {
-    let mut token_bytes = Merger::from_counts(PieceCounts::default()).token_bytes;
+    let mut token_bytes = crate::train::byte_tokens();
     let mut ids: FxHashMap<Vec<u8>, u32> = token_bytes
         .iter()
         .enumerate()

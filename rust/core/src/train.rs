@@ -264,6 +264,29 @@ pub fn count_files(
     Ok(total)
 }
 
+/// `count_files` on one stream of text named `name` (a byte range of a file, a block): its own
+/// count tables, one per splitter.
+pub fn count_stream(
+    splitters: &[&Splitter],
+    name: &str,
+    reader: &mut dyn Read,
+    num_threads: Option<usize>,
+    progress: &mut dyn FnMut(u64) -> bool,
+) -> Result<Vec<PieceCounts>> {
+    let mut total = vec![PieceCounts::default(); splitters.len()];
+    let mut done = 0;
+    count_reader(
+        splitters,
+        name,
+        reader,
+        num_threads,
+        &mut total,
+        &mut done,
+        progress,
+    )?;
+    Ok(total)
+}
+
 /// `count_files` on one stream of text named `name` (a file, a byte range of one, a block):
 /// adds its lines to `total` (one table per splitter) and the bytes read to `done`.
 pub fn count_reader(
@@ -340,6 +363,16 @@ fn byte_rank() -> [u32; 256] {
     rank
 }
 
+/// The 256 one-byte tokens by internal id (tie-rule order), where every merge list starts.
+pub fn byte_tokens() -> Vec<Vec<u8>> {
+    let rank = byte_rank();
+    let mut token_bytes: Vec<Vec<u8>> = vec![Vec::new(); 256];
+    for b in 0..256usize {
+        token_bytes[rank[b] as usize] = vec![b as u8];
+    }
+    token_bytes
+}
+
 struct Entry {
     count: u64,
     pair: (u32, u32),
@@ -395,10 +428,7 @@ impl Merger {
     /// Starts from the bytes of each distinct piece.
     pub fn from_counts(counts: PieceCounts) -> Merger {
         let rank = byte_rank();
-        let mut token_bytes: Vec<Vec<u8>> = vec![Vec::new(); 256];
-        for b in 0..256usize {
-            token_bytes[rank[b] as usize] = vec![b as u8];
-        }
+        let token_bytes = byte_tokens();
         // The count table is consumed as we go (the result does not depend on word order).
         let mut words = Vec::with_capacity(counts.counts.len());
         let mut weights = Vec::with_capacity(counts.counts.len());
@@ -621,29 +651,6 @@ fn merge_word(word: &mut Vec<u32>, a: u32, b: u32, new_id: u32, changes: &mut Ve
     word.truncate(write);
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn merges_follow_counts_and_ties() {
-        let mut counts = PieceCounts::default();
-        counts.counts.insert(b"abab".to_vec(), 3);
-        counts.counts.insert(b"cd".to_vec(), 6);
-        let t = train(counts.clone(), 259, 0, 1, &mut |_| true).unwrap();
-        // (a,b) and (c,d) both count 6: (a,b) has the smaller ids. Then (c,d), then (ab,ab).
-        assert_eq!(
-            t.merges,
-            vec![
-                (b"a".to_vec(), b"b".to_vec()),
-                (b"c".to_vec(), b"d".to_vec()),
-                (b"ab".to_vec(), b"ab".to_vec())
-            ]
-        );
-        assert!(train(counts, 100, 0, 1, &mut |_| true).is_err());
-    }
-}
-
 /// The `tokenizer.json` document of a trained vocabulary: bytes keep ids 0-255 (byte value),
 /// merged tokens follow in order of creation, special tokens come last.
 pub fn document(
@@ -716,4 +723,27 @@ pub fn document_extending(
         });
     }
     crate::hf::byte_level_bpe_document(vocab, merge_list, &added, pre_tokenizer, false)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn merges_follow_counts_and_ties() {
+        let mut counts = PieceCounts::default();
+        counts.counts.insert(b"abab".to_vec(), 3);
+        counts.counts.insert(b"cd".to_vec(), 6);
+        let t = train(counts.clone(), 259, 0, 1, &mut |_| true).unwrap();
+        // (a,b) and (c,d) both count 6: (a,b) has the smaller ids. Then (c,d), then (ab,ab).
+        assert_eq!(
+            t.merges,
+            vec![
+                (b"a".to_vec(), b"b".to_vec()),
+                (b"c".to_vec(), b"d".to_vec()),
+                (b"ab".to_vec(), b"ab".to_vec())
+            ]
+        );
+        assert!(train(counts, 100, 0, 1, &mut |_| true).is_err());
+    }
 }
