@@ -940,9 +940,13 @@ impl CoreTrainer {
         num_threads: Option<usize>,
     ) -> PyResult<(String, usize, Vec<usize>)> {
         let chunks = self.take_counts(self.stages.len() - 1)?;
-        let base = base.map(|b| superbpe::base_of(&b.tok, b.hf.as_deref()));
-        let (stage1, extra) = match &base {
-            Some(b) => (superbpe::Stage1::Merges(b.merges.clone()), b.extra),
+        let mut base = base.map(|b| superbpe::base_of(&b.tok, b.hf.as_deref()));
+        let (stage1, extra) = match &mut base {
+            // The merge list goes to the trainer; the document needs only the vocabulary.
+            Some(b) => (
+                superbpe::Stage1::Merges(std::mem::take(&mut b.merges)),
+                b.extra,
+            ),
             None => {
                 if self.stages.len() < 2 {
                     return Err(PyValueError::new_err(
