@@ -17,6 +17,10 @@
 //! itself canonical (`[" ", " "]` before `"aa"`) still counts. This is exact when the
 //! pre-tokenizer's piece boundaries depend on at most one character after a token and the probe
 //! alphabet holds a representative of every character class the pattern distinguishes.
+//! The encoding is not run whole: the text is cut into pieces, and the piece that holds the
+//! split is checked with the pairwise merge check (`Vocab::is_valid_pair`: does `tau` pair with
+//! the tokens on either side of it) instead of being merged; a cut that was already decided for
+//! a token is not decided again for another continuation.
 //!
 //! The state is a tree of token paths (`Node`s) and, per path, the candidate last tokens
 //! (`Group`: valid tokens in byte order, so every further byte narrows a contiguous range).
@@ -196,36 +200,195 @@ impl ByteModel {
         &self,
         text: &[u8],
         tau: u32,
-        full: &mut Vec<u8>,
+        sc: &mut Scratch,
         out: &mut Vec<Vec<u32>>,
     ) -> Result<()> {
-        full.clear();
-        full.extend_from_slice(text);
-        full.extend_from_slice(self.bytes(tau));
-        let base = full.len();
-        let s = full[..base].to_vec();
-        self.for_each_continuation(&s, |c| {
-            full.truncate(base);
+        let Scratch {
+            head,
+            full,
+            pieces,
+            ids,
+            heads,
+            outcomes,
+        } = sc;
+        outcomes.clear();
+        head.clear();
+        head.extend_from_slice(text);
+        head.extend_from_slice(self.bytes(tau));
+        let split = text.len();
+        let tau_end = head.len();
+        self.for_each_continuation(head, |c| {
+            full.clear();
+            full.extend_from_slice(head);
             full.extend_from_slice(c);
             let Ok(string) = std::str::from_utf8(full) else {
                 return Ok(());
             };
-            let enc = self.tok.encode_ordinary(string)?;
+            let PreTokenizer::Regex(re) = &self.tok.pre_tokenizer else {
+                return self.discover_by_encoding(string, split, tau, out);
+            };
+            pieces.clear();
+            re.for_each_match(string, |s, e| pieces.push((s, e)))?;
+            // The piece that holds the split. Only where the pieces tile the text up to it do
+            // byte offsets and token offsets agree; elsewhere encode the whole text.
             let mut at = 0;
-            for (k, &t) in enc.iter().enumerate() {
-                if at == text.len() {
-                    if t == tau && !out.iter().any(|q| q[..] == enc[..k]) {
-                        out.push(enc[..k].to_vec());
+            let Some(j) = pieces.iter().position(|&(s, e)| {
+                let tiles = s == at;
+                at = e;
+                !tiles || e > split
+            }) else {
+                return self.discover_by_encoding(string, split, tau, out);
+            };
+            let (start, end) = pieces[j];
+            if start > split {
+                return self.discover_by_encoding(string, split, tau, out);
+            }
+            // A piece boundary inside `tau` leaves no token equal to it there.
+            if end < tau_end {
+                return Ok(());
+            }
+            // Continuations that leave the pieces before the split alone give the same tokens
+            // before it (`enc(A)` after the earlier pieces): decide the left side once.
+            let done = &pieces[..j];
+            let k = match outcomes
+                .iter()
+                .position(|o| o.start == start && o.done == done)
+            {
+                Some(k) => k,
+                None => {
+                    let mut before = Vec::new();
+                    let left = self.left_pairs(&full[start..split], tau, &mut before);
+                    outcomes.push(Outcome {
+                        done: done.to_vec(),
+                        start,
+                        left,
+                        before,
+                        emitted: false,
+                    });
+                    outcomes.len() - 1
+                }
+            };
+            let o = &outcomes[k];
+            if o.left == Some(false) || o.emitted {
+                return Ok(());
+            }
+            let vocab = &self.tok.vocab;
+            let piece = &full[start..end];
+            // A piece looked up whole may be a token that merging would not make.
+            let whole_is_token = vocab.whole_piece_first
+                && vocab.all_tokens_reached() != Some(true)
+                && vocab.id_of(piece).is_some();
+            let fast = if o.left == Some(true) && !whole_is_token {
+                self.right_pairs(&full[tau_end..end], tau)
+            } else {
+                None
+            };
+            let before = match fast {
+                Some(false) => return Ok(()),
+                Some(true) => {
+                    outcomes[k].emitted = true;
+                    &outcomes[k].before
+                }
+                None => {
+                    if !self.merged_split(piece, split - start, tau, ids) {
+                        return Ok(());
                     }
-                    break;
+                    &*ids
                 }
-                at += self.bytes(t).len();
-                if at > text.len() {
-                    break;
+            };
+            // The pieces before lie inside `text`: their encoding is shared by every token.
+            let q_head = match heads.iter().position(|(b, _)| b == done) {
+                Some(h) => &heads[h].1,
+                None => {
+                    let mut enc = Vec::new();
+                    for &(s, e) in done {
+                        vocab.encode_piece(&full[s..e], &mut enc);
+                    }
+                    if heads.len() == HEAD_CACHE {
+                        heads.remove(0);
+                    }
+                    heads.push((done.to_vec(), enc));
+                    &heads[heads.len() - 1].1
                 }
+            };
+            let q = [q_head.as_slice(), before].concat();
+            if !out.contains(&q) {
+                out.push(q);
             }
             Ok(())
         })
+    }
+
+    // A piece `A + tau + B` merges to `enc(A) + [tau] + enc(B)` exactly when `tau` pairs with
+    // the last token of `enc(A)` and the first of `enc(B)`: with every token reached by merging
+    // its own bytes, a token sequence is the merge result of its bytes when each adjacent pair
+    // is (the `bpe` crate's theorem). The pairwise check (`Vocab::is_valid_pair`) needs no
+    // merging; `None` where it cannot decide, and the piece is merged instead.
+
+    /// The left half: `before` gets `enc(A)`.
+    fn left_pairs(&self, a: &[u8], tau: u32, before: &mut Vec<u32>) -> Option<bool> {
+        self.tok.vocab.encode_piece(a, before);
+        match before.last() {
+            Some(&l) => self.tok.vocab.is_valid_pair(l, tau),
+            // Nothing before `tau` in its piece: it must be what merging its bytes makes.
+            None => self.tok.vocab.is_reached(tau).filter(|&reached| reached),
+        }
+    }
+
+    /// The right half.
+    fn right_pairs(&self, b: &[u8], tau: u32) -> Option<bool> {
+        let mut after = Vec::new();
+        self.tok.vocab.encode_piece(b, &mut after);
+        match after.first() {
+            Some(&r) => self.tok.vocab.is_valid_pair(tau, r),
+            None => Some(true),
+        }
+    }
+
+    /// Whether the merged `piece` has a token boundary at `at` followed by `tau`; if so, `ids`
+    /// gets the tokens before it.
+    fn merged_split(&self, piece: &[u8], at: usize, tau: u32, ids: &mut Vec<u32>) -> bool {
+        ids.clear();
+        self.tok.vocab.encode_piece(piece, ids);
+        let mut pos = 0;
+        for (k, &t) in ids.iter().enumerate() {
+            if pos == at {
+                ids.truncate(k);
+                return t == tau;
+            }
+            pos += self.bytes(t).len();
+            if pos > at {
+                break;
+            }
+        }
+        false
+    }
+
+    /// `discover` for one continued text by encoding it whole (pre-tokenizers other than a
+    /// regex, or pieces that skip bytes): the tokens before a token boundary at `split`, if
+    /// `tau` follows it.
+    fn discover_by_encoding(
+        &self,
+        string: &str,
+        split: usize,
+        tau: u32,
+        out: &mut Vec<Vec<u32>>,
+    ) -> Result<()> {
+        let enc = self.tok.encode_ordinary(string)?;
+        let mut at = 0;
+        for (k, &t) in enc.iter().enumerate() {
+            if at == split {
+                if t == tau && !out.iter().any(|q| q[..] == enc[..k]) {
+                    out.push(enc[..k].to_vec());
+                }
+                break;
+            }
+            at += self.bytes(t).len();
+            if at > split {
+                break;
+            }
+        }
+        Ok(())
     }
 
     /// The covers whose last token starts at the end of `text` (bytes from the origin): every
@@ -240,9 +403,9 @@ impl ByteModel {
             .map(|chunk| {
                 let mut out = Vec::new();
                 let mut found = Vec::new();
-                let mut buf = Vec::new();
+                let mut scratch = Scratch::default();
                 for &tau in chunk {
-                    self.discover(text, tau, &mut buf, &mut found)?;
+                    self.discover(text, tau, &mut scratch, &mut found)?;
                     out.extend(found.drain(..).map(|q| (q, tau)));
                 }
                 Ok(out)
@@ -286,6 +449,34 @@ impl ByteModel {
         (lo + a, lo + z)
     }
 }
+
+/// Byte ranges of pieces.
+type Spans = Vec<(usize, usize)>;
+
+/// Reusable buffers for `ByteModel::discover`.
+#[derive(Default)]
+struct Scratch {
+    head: Vec<u8>,
+    full: Vec<u8>,
+    pieces: Spans,
+    ids: Vec<u32>,
+    /// Encodings of the pieces before the split, by their boundaries (recent ones).
+    heads: Vec<(Spans, Vec<u32>)>,
+    /// For the token being tried: what each way of cutting the text before it gave.
+    outcomes: Vec<Outcome>,
+}
+
+/// The pieces before the split (`done`), the start of the piece that holds it, whether `tau`
+/// pairs with the last token of `enc(A)` (`A` = that piece up to the split; `None`: undecided),
+/// `enc(A)`, and whether the cover was already found this way.
+struct Outcome {
+    done: Spans,
+    start: usize,
+    left: Option<bool>,
+    before: Vec<u32>,
+    emitted: bool,
+}
+const HEAD_CACHE: usize = 16;
 
 /// Continuation bytes that complete a partial UTF-8 character (the smallest valid ones).
 fn generic_completion(tail: &[u8]) -> Option<Vec<u8>> {

@@ -59,6 +59,41 @@ pub struct Vocab {
     /// Bit `a << 8 | b` is set when some token holds byte `a` followed by byte `b` (built on the
     /// first long piece): elsewhere no merge can ever join, so long pieces merge in segments.
     joined: std::sync::OnceLock<Box<[u64; 1024]>>,
+    /// How merging builds each token from its own bytes (built on the first pair check;
+    /// `None` for vocabularies that drop bytes or map them to `unk`).
+    builds: std::sync::OnceLock<Option<BuildTable>>,
+}
+
+#[derive(Clone)]
+struct BuildTable {
+    builds: Vec<Build>,
+    all_reached: bool,
+}
+
+/// The last merge that builds a token from its own bytes: the pair's packed rank (when it
+/// happens) and the two tokens it joins. Single bytes are leaves; `time == NO_PAIR` marks a
+/// token that merging its own bytes does not produce.
+#[derive(Clone, Copy)]
+struct Build {
+    time: u64,
+    left: u32,
+    right: u32,
+}
+
+impl Build {
+    const LEAF: Build = Build {
+        time: 0,
+        left: NO_TOKEN,
+        right: NO_TOKEN,
+    };
+    const UNREACHED: Build = Build {
+        time: NO_PAIR,
+        left: NO_TOKEN,
+        right: NO_TOKEN,
+    };
+    fn is_leaf(&self) -> bool {
+        self.left == NO_TOKEN && self.time == 0
+    }
 }
 
 /// Small per-thread, direct-mapped caches in front of the vocabulary's hash maps: text is
@@ -206,6 +241,10 @@ impl PieceEncoder<'_> {
     /// Encode one pre-token; appends its token ids to `out`.
     #[inline]
     pub fn encode(&mut self, piece: &[u8], out: &mut Vec<u32>) {
+        // (The empty piece's cache key would match an unused cache slot.)
+        if piece.is_empty() {
+            return;
+        }
         let vocab = self.vocab;
         let Some(cache) = self.cache.as_deref_mut() else {
             if let Some(id) = vocab
@@ -399,6 +438,7 @@ impl Vocab {
             unk: None,
             uid: next_uid(),
             joined: std::sync::OnceLock::new(),
+            builds: std::sync::OnceLock::new(),
         })
     }
 
@@ -450,6 +490,109 @@ impl Vocab {
     pub fn merges(&self) -> &[(u32, u32)] {
         &self.merges
     }
+    /// Whether merging `bytes(left) + bytes(right)` ends as exactly `[left, right]`, decided
+    /// from the two tokens' merge histories without merging (after the `bpe` crate's pair
+    /// check): walking back from the end, the later-built token is split into its last merge's
+    /// parts, and the pair fails if the two symbols at the boundary would merge before the
+    /// state that split undoes. O(depth of the tokens). `None` when a token is not reached by
+    /// merging its own bytes, or the vocabulary drops bytes it lacks or maps them to `unk`.
+    pub fn is_valid_pair(&self, left: u32, right: u32) -> Option<bool> {
+        let builds = &self
+            .builds
+            .get_or_init(|| self.build_table())
+            .as_ref()?
+            .builds;
+        let (mut a, mut b) = (left, right);
+        // The boundary pair (a, b) stands until `limit`; at `limit` itself it still merges
+        // first when it lies left of the merge that happens then (leftmost among equals).
+        let (mut limit, mut ties_merge) = (NO_PAIR, false);
+        loop {
+            let p = self.pair(a, b);
+            if p != NO_PAIR && (p < limit || (p == limit && ties_merge)) {
+                return Some(false);
+            }
+            let (ba, bb) = (*builds.get(a as usize)?, *builds.get(b as usize)?);
+            if ba.time == NO_PAIR || bb.time == NO_PAIR {
+                return None;
+            }
+            match (ba.is_leaf(), bb.is_leaf()) {
+                (true, true) => return Some(true),
+                (false, true) => {}
+                (true, false) => {
+                    (limit, ties_merge, b) = (bb.time, true, bb.left);
+                    continue;
+                }
+                (false, false) if bb.time >= ba.time => {
+                    (limit, ties_merge, b) = (bb.time, true, bb.left);
+                    continue;
+                }
+                (false, false) => {}
+            }
+            (limit, ties_merge, a) = (ba.time, false, ba.right);
+        }
+    }
+
+    /// Whether merging the token's own bytes gives it (`None` where `is_valid_pair` is).
+    pub fn is_reached(&self, id: u32) -> Option<bool> {
+        let table = self.builds.get_or_init(|| self.build_table()).as_ref()?;
+        Some(table.builds.get(id as usize)?.time != NO_PAIR)
+    }
+
+    /// Whether merging every token's own bytes gives the token (so looking a whole piece up
+    /// first never differs from merging it). `None` where `is_valid_pair` is.
+    pub fn all_tokens_reached(&self) -> Option<bool> {
+        let table = self.builds.get_or_init(|| self.build_table()).as_ref()?;
+        Some(table.all_reached)
+    }
+
+    /// `Build` of every id: the last merge of each token's own bytes.
+    fn build_table(&self) -> Option<BuildTable> {
+        if self.unk.is_some() || self.byte_ids.contains(&NO_TOKEN) {
+            return None;
+        }
+        // When each token is made: tiktoken gives every split of a token the token's rank; a
+        // merge list gives the merged token its pair's rank.
+        let mut time = vec![NO_PAIR; self.id_bound()];
+        for &v in self.pairs.values() {
+            let id = v as u32 as usize;
+            if id < time.len() {
+                time[id] = time[id].min(v);
+            }
+        }
+        let builds: Vec<Build> = (0..self.id_bound() as u32)
+            .into_par_iter()
+            .map_init(Vec::new, |syms, id| {
+                let Some(bytes) = self.token(id) else {
+                    return Build::UNREACHED;
+                };
+                if bytes.len() == 1 {
+                    return Build::LEAF;
+                }
+                let t = time[id as usize];
+                if t == NO_PAIR {
+                    return Build::UNREACHED;
+                }
+                // Merging stopped just before the token's own merge leaves its two parts.
+                self.merge(bytes, t, syms);
+                match syms[..] {
+                    [l, r] if self.pair(l.id, r.id) == t => Build {
+                        time: t,
+                        left: l.id,
+                        right: r.id,
+                    },
+                    _ => Build::UNREACHED,
+                }
+            })
+            .collect();
+        let all_reached = self
+            .tokens()
+            .all(|(_, id)| builds[id as usize].time != NO_PAIR);
+        Some(BuildTable {
+            builds,
+            all_reached,
+        })
+    }
+
     pub fn is_mergeable(&self, id: u32) -> bool {
         self.token(id).is_some_and(|t| self.ids.get(t) == Some(&id))
     }
@@ -737,6 +880,43 @@ mod tests {
                 .collect(),
         )
         .unwrap()
+    }
+
+    #[test]
+    fn empty_piece_encodes_to_nothing() {
+        let v = random_vocab(&mut 3);
+        let mut out = Vec::new();
+        v.encode_piece(b"", &mut out);
+        v.encode_piece(b"", &mut out);
+        assert!(out.is_empty(), "{out:?}");
+    }
+
+    #[test]
+    fn pair_check_equals_merging_the_pair() {
+        let mut seed = 11;
+        let (mut decided, mut valid) = (0, 0);
+        for _ in 0..30 {
+            let v = random_vocab(&mut seed);
+            let ids: Vec<u32> = (97..101).chain(256..v.id_bound() as u32).collect();
+            for &l in &ids {
+                for &r in &ids {
+                    let Some(ok) = v.is_valid_pair(l, r) else {
+                        continue;
+                    };
+                    let joined = [v.token(l).unwrap(), v.token(r).unwrap()].concat();
+                    let mut out = Vec::new();
+                    v.encode_piece(&joined, &mut out);
+                    assert_eq!(ok, out == [l, r], "{l} {r} {out:?}");
+                    decided += 1;
+                    valid += ok as usize;
+                }
+            }
+        }
+        // Most pairs are decided, and both answers occur.
+        assert!(
+            decided > 30 * 2000 && valid > decided / 10 && valid < decided,
+            "{decided} {valid}"
+        );
     }
 
     #[test]
