@@ -238,7 +238,7 @@ fn space_run(t: &Classes, b: &[u8], p: usize) -> (usize, usize, Option<usize>) {
 
 /// The end of the piece that starts at `p` (`p < b.len()`, a character boundary of the valid
 /// UTF-8 `b`), or `None`: ask the DFA.
-#[inline]
+#[inline(always)]
 pub fn next_piece(family: Family, t: &Classes, b: &[u8], p: usize) -> Option<usize> {
     match family {
         Family::O200k => o200k(t, b, p, true),
@@ -250,6 +250,7 @@ pub fn next_piece(family: Family, t: &Classes, b: &[u8], p: usize) -> Option<usi
     }
 }
 
+#[inline(always)]
 fn o200k(t: &Classes, b: &[u8], p: usize, contractions: bool) -> Option<usize> {
     let suffix = |end: usize| {
         if contractions {
@@ -322,7 +323,19 @@ fn upper_then_lower(t: &Classes, b: &[u8], s: usize) -> Result<usize, usize> {
 }
 
 /// cl100k (possessive), Llama-3 and Qwen2 (with `digits` as the longest number piece).
+/// The first two characters are classified once and decide between the alternatives.
+#[inline(always)]
 fn cl100k(t: &Classes, b: &[u8], p: usize, possessive_tail: bool, digits: usize) -> Option<usize> {
+    let (c, n) = t.at(b, p);
+    // [^\r\n\p{L}\p{N}]?\p{L}+ without its prefix (the prefix is never a letter, so giving it
+    // back cannot help)
+    if c & L != 0 {
+        return Some(t.run(b, p + n, L));
+    }
+    // \p{N}{1,3}
+    if c & N != 0 {
+        return Some(t.digits(b, p, digits));
+    }
     // '(?i:[sdmt]|ll|ve|re)  (Llama-3: (?i:'s|'t|'re|'ve|'m|'ll|'d), the same strings)
     if b[p] == b'\'' {
         let e = contraction(b, p, true)?;
@@ -330,20 +343,27 @@ fn cl100k(t: &Classes, b: &[u8], p: usize, possessive_tail: bool, digits: usize)
             return Some(e);
         }
     }
-    // [^\r\n\p{L}\p{N}]?\p{L}+ (the prefix is never a letter, so giving it back cannot help)
-    let (c, n) = t.at(b, p);
-    let q = if c & P != 0 { p + n } else { p };
-    let i = t.run(b, q, L);
-    if i > q {
-        return Some(i);
-    }
-    // \p{N}{1,3}
-    if c & N != 0 {
-        return Some(t.digits(b, p, digits));
-    }
-    //  ?[^\s\p{L}\p{N}]+[\r\n]*
-    if let Some(end) = punctuation(t, b, p, b"\r\n") {
-        return Some(end);
+    if c & P != 0 {
+        let (c2, n2) = t.at(b, p + n);
+        // [^\r\n\p{L}\p{N}]\p{L}+
+        if c2 & L != 0 {
+            return Some(t.run(b, p + n + n2, L));
+        }
+        //  ?[^\s\p{L}\p{N}]+[\r\n]*
+        let punctuation = if c & O != 0 {
+            Some(p + n)
+        } else if b[p] == b' ' && c2 & O != 0 {
+            Some(p + n + n2)
+        } else {
+            None
+        };
+        if let Some(i) = punctuation {
+            let mut i = t.run(b, i, O);
+            while i < b.len() && matches!(b[i], b'\r' | b'\n') {
+                i += 1;
+            }
+            return Some(i);
+        }
     }
     if possessive_tail {
         // \s++$|\s*[\r\n]|\s+(?!\S)|\s
@@ -359,6 +379,7 @@ fn cl100k(t: &Classes, b: &[u8], p: usize, possessive_tail: bool, digits: usize)
     Some(whitespace(t, b, p))
 }
 
+#[inline(always)]
 fn r50k(t: &Classes, b: &[u8], p: usize) -> Option<usize> {
     // '(?:[sdmt]|ll|ve|re)
     if b[p] == b'\'' {
