@@ -90,7 +90,7 @@ struct Long {
 
 const CACHE_BITS: u32 = 12;
 const CACHE_MISS: u32 = u32::MAX - 1;
-const MERGED_BITS: u32 = 13;
+const MERGED_BITS: u32 = 14;
 /// Longest piece and most ids a `merged` entry holds (one 64-byte cache line per entry).
 const MERGED_BYTES: usize = 23;
 const MERGED_IDS: usize = 10;
