@@ -153,6 +153,27 @@ impl Classes {
         }
     }
 
+    /// `run(b, i, L)`, eight ASCII bytes at a time while they are all letters.
+    #[inline(always)]
+    fn letters(&self, b: &[u8], mut i: usize) -> usize {
+        const LOW7: u64 = 0x7f7f_7f7f_7f7f_7f7f;
+        const HIGH: u64 = 0x8080_8080_8080_8080;
+        while let Some(chunk) = b.get(i..i + 8) {
+            let w = u64::from_le_bytes(chunk.try_into().unwrap());
+            // Per byte: y = x | 0x20 is in a..=z exactly for ASCII letters; on 7-bit values
+            // the additions set bit 7 for y >= 'a' and y > 'z' without carrying into the next byte.
+            let y = (w | 0x2020_2020_2020_2020) & LOW7;
+            let ascii_letter =
+                (y + 0x1f1f_1f1f_1f1f_1f1f) & !(y + 0x0505_0505_0505_0505) & !w & HIGH;
+            let n = (!ascii_letter & HIGH).trailing_zeros() as usize / 8;
+            i += n;
+            if n < 8 {
+                break;
+            }
+        }
+        self.run(b, i, L)
+    }
+
     /// The end of up to `max` characters of class `N` from `i`.
     #[inline(always)]
     fn digits(&self, b: &[u8], mut i: usize, max: usize) -> usize {
@@ -330,7 +351,7 @@ fn cl100k(t: &Classes, b: &[u8], p: usize, possessive_tail: bool, digits: usize)
     // [^\r\n\p{L}\p{N}]?\p{L}+ without its prefix (the prefix is never a letter, so giving it
     // back cannot help)
     if c & L != 0 {
-        return Some(t.run(b, p + n, L));
+        return Some(t.letters(b, p + n));
     }
     // \p{N}{1,3}
     if c & N != 0 {
@@ -347,7 +368,7 @@ fn cl100k(t: &Classes, b: &[u8], p: usize, possessive_tail: bool, digits: usize)
         let (c2, n2) = t.at(b, p + n);
         // [^\r\n\p{L}\p{N}]\p{L}+
         if c2 & L != 0 {
-            return Some(t.run(b, p + n + n2, L));
+            return Some(t.letters(b, p + n + n2));
         }
         //  ?[^\s\p{L}\p{N}]+[\r\n]*
         let punctuation = if c & O != 0 {

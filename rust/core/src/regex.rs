@@ -684,6 +684,9 @@ mod tests {
             "Ünïcödé ÄBC ǅa ʰʰ 日本語 ٣٤٥٦ ½½ x\u{2028}\u{2029}y",
             "\u{301}\u{301}A\u{301}b \u{300}'s 'ſ ǅ'LL",
             "Москва 2024г. — ΑΘΗΝΑ αθήνα!",
+            // letter runs scanned eight bytes at a time, ended by each byte next to a letter
+            "internationalization ABCDEFGHIJKLMNOPQRSTUVWXYZ@[`{ abcdefghé12345678 xyzwvuts'LL",
+            "abcdefg@abcdefgh[abcdefghi`ABCDEFGH{ZZZZZZZZ\u{80}aaaaaaaa\u{ff}",
         ];
         for (head, tail) in heads_tails {
             let pattern = format!("{head}{tail}");
