@@ -153,6 +153,27 @@ impl Classes {
         }
     }
 
+    /// `run(b, i, L)`, eight ASCII bytes at a time while they are all letters.
+    #[inline(always)]
+    fn letters(&self, b: &[u8], mut i: usize) -> usize {
+        const LOW7: u64 = 0x7f7f_7f7f_7f7f_7f7f;
+        const HIGH: u64 = 0x8080_8080_8080_8080;
+        while let Some(chunk) = b.get(i..i + 8) {
+            let w = u64::from_le_bytes(chunk.try_into().unwrap());
+            // Per byte: y = x | 0x20 is in a..=z exactly for ASCII letters; on 7-bit values
+            // the additions set bit 7 for y >= 'a' and y > 'z' without carrying into the next byte.
+            let y = (w | 0x2020_2020_2020_2020) & LOW7;
+            let ascii_letter =
+                (y + 0x1f1f_1f1f_1f1f_1f1f) & !(y + 0x0505_0505_0505_0505) & !w & HIGH;
+            let n = (!ascii_letter & HIGH).trailing_zeros() as usize / 8;
+            i += n;
+            if n < 8 {
+                break;
+            }
+        }
+        self.run(b, i, L)
+    }
+
     /// The end of up to `max` characters of class `N` from `i`.
     #[inline(always)]
     fn digits(&self, b: &[u8], mut i: usize, max: usize) -> usize {
@@ -238,7 +259,7 @@ fn space_run(t: &Classes, b: &[u8], p: usize) -> (usize, usize, Option<usize>) {
 
 /// The end of the piece that starts at `p` (`p < b.len()`, a character boundary of the valid
 /// UTF-8 `b`), or `None`: ask the DFA.
-#[inline]
+#[inline(always)]
 pub fn next_piece(family: Family, t: &Classes, b: &[u8], p: usize) -> Option<usize> {
     match family {
         Family::O200k => o200k(t, b, p, true),
@@ -250,6 +271,7 @@ pub fn next_piece(family: Family, t: &Classes, b: &[u8], p: usize) -> Option<usi
     }
 }
 
+#[inline(always)]
 fn o200k(t: &Classes, b: &[u8], p: usize, contractions: bool) -> Option<usize> {
     let suffix = |end: usize| {
         if contractions {
@@ -322,7 +344,19 @@ fn upper_then_lower(t: &Classes, b: &[u8], s: usize) -> Result<usize, usize> {
 }
 
 /// cl100k (possessive), Llama-3 and Qwen2 (with `digits` as the longest number piece).
+/// The first two characters are classified once and decide between the alternatives.
+#[inline(always)]
 fn cl100k(t: &Classes, b: &[u8], p: usize, possessive_tail: bool, digits: usize) -> Option<usize> {
+    let (c, n) = t.at(b, p);
+    // [^\r\n\p{L}\p{N}]?\p{L}+ without its prefix (the prefix is never a letter, so giving it
+    // back cannot help)
+    if c & L != 0 {
+        return Some(t.letters(b, p + n));
+    }
+    // \p{N}{1,3}
+    if c & N != 0 {
+        return Some(t.digits(b, p, digits));
+    }
     // '(?i:[sdmt]|ll|ve|re)  (Llama-3: (?i:'s|'t|'re|'ve|'m|'ll|'d), the same strings)
     if b[p] == b'\'' {
         let e = contraction(b, p, true)?;
@@ -330,20 +364,27 @@ fn cl100k(t: &Classes, b: &[u8], p: usize, possessive_tail: bool, digits: usize)
             return Some(e);
         }
     }
-    // [^\r\n\p{L}\p{N}]?\p{L}+ (the prefix is never a letter, so giving it back cannot help)
-    let (c, n) = t.at(b, p);
-    let q = if c & P != 0 { p + n } else { p };
-    let i = t.run(b, q, L);
-    if i > q {
-        return Some(i);
-    }
-    // \p{N}{1,3}
-    if c & N != 0 {
-        return Some(t.digits(b, p, digits));
-    }
-    //  ?[^\s\p{L}\p{N}]+[\r\n]*
-    if let Some(end) = punctuation(t, b, p, b"\r\n") {
-        return Some(end);
+    if c & P != 0 {
+        let (c2, n2) = t.at(b, p + n);
+        // [^\r\n\p{L}\p{N}]\p{L}+
+        if c2 & L != 0 {
+            return Some(t.letters(b, p + n + n2));
+        }
+        //  ?[^\s\p{L}\p{N}]+[\r\n]*
+        let punctuation = if c & O != 0 {
+            Some(p + n)
+        } else if b[p] == b' ' && c2 & O != 0 {
+            Some(p + n + n2)
+        } else {
+            None
+        };
+        if let Some(i) = punctuation {
+            let mut i = t.run(b, i, O);
+            while i < b.len() && matches!(b[i], b'\r' | b'\n') {
+                i += 1;
+            }
+            return Some(i);
+        }
     }
     if possessive_tail {
         // \s++$|\s*[\r\n]|\s+(?!\S)|\s
@@ -359,6 +400,7 @@ fn cl100k(t: &Classes, b: &[u8], p: usize, possessive_tail: bool, digits: usize)
     Some(whitespace(t, b, p))
 }
 
+#[inline(always)]
 fn r50k(t: &Classes, b: &[u8], p: usize) -> Option<usize> {
     // '(?:[sdmt]|ll|ve|re)
     if b[p] == b'\'' {

@@ -2,6 +2,7 @@
 
 use rayon::{ThreadPool, ThreadPoolBuilder};
 use rustc_hash::FxHashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 
 /// A pool with `num_threads` workers (`None` or 0: one per core).
@@ -51,38 +52,54 @@ pub fn try_map_ordered<T: Sync, R: Send>(
     map_ordered(items, num_threads, f).into_iter().collect()
 }
 
-/// Runs `f` on every item in the pool and hands each result with its index to `sink` on the
-/// calling thread as soon as it is ready (in completion order), so that the caller's own work on
-/// the results (building Python objects, which only one thread may do) overlaps the encoding
-/// instead of following it: with two threads that serial tail would otherwise cap the speed-up.
+/// Runs `f` on every item and hands each result with its index to `sink` on the calling thread
+/// (in completion order), so that the caller's own work on the results (building Python objects,
+/// which only one thread may do) overlaps the encoding instead of following it.
+///
+/// The calling thread is one of the `num_threads`: it takes items like the pool's workers and runs
+/// `sink` on their results between its own items. A consumer thread on top of `num_threads`
+/// workers would instead wake up for every result on a core that a worker is using.
 pub fn map_streaming<T: Sync, R: Send>(
     items: &[T],
     num_threads: Option<usize>,
     f: impl Fn(&T) -> R + Sync + Send,
     mut sink: impl FnMut(usize, R),
 ) {
-    use rayon::prelude::*;
-    if items.len() <= 1 || num_threads == Some(1) {
+    let threads = match num_threads {
+        Some(n) if n > 0 => n,
+        _ => std::thread::available_parallelism().map_or(1, |n| n.get()),
+    };
+    let workers = threads.min(items.len()).saturating_sub(1);
+    if workers == 0 {
         for (i, item) in items.iter().enumerate() {
             sink(i, f(item));
         }
         return;
     }
-    let pool = pool(num_threads);
+    let next = AtomicUsize::new(0);
+    let claim = || {
+        let i = next.fetch_add(1, Ordering::Relaxed);
+        (i < items.len()).then_some(i)
+    };
+    let (f, claim) = (&f, &claim);
     let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::scope(|s| {
-        s.spawn(|| {
-            pool.install(|| {
-                items
-                    .par_iter()
-                    .enumerate()
-                    .with_min_len(1)
-                    .for_each_with(tx, |tx, (i, item)| {
-                        // The receiver lives until every sender is gone: sending cannot fail.
-                        let _ = tx.send((i, f(item)));
-                    })
-            })
-        });
+    pool(Some(workers)).in_place_scope(|s| {
+        for _ in 0..workers {
+            let tx = tx.clone();
+            s.spawn(move |_| {
+                while let Some(i) = claim() {
+                    // The receiver lives until every sender is gone: sending cannot fail.
+                    let _ = tx.send((i, f(&items[i])));
+                }
+            });
+        }
+        drop(tx);
+        while let Some(i) = claim() {
+            sink(i, f(&items[i]));
+            for (i, r) in rx.try_iter() {
+                sink(i, r);
+            }
+        }
         // Ends when the last sender is dropped, i.e. when every item is done.
         for (i, r) in rx {
             sink(i, r);

@@ -191,14 +191,26 @@ impl FastRegex {
 
     /// Returns the position where the DFA found no match, if any (the caller finishes there).
     fn for_each_match(&self, text: &str, f: &mut impl FnMut(usize, usize)) -> Option<usize> {
+        // One copy of the loop per family, with the family a constant: its lexer is inlined
+        // into the loop instead of called (and dispatched on) for every piece.
+        match self.family {
+            Family::R50k => self.lex(Family::R50k, text, f),
+            Family::Cl100k => self.lex(Family::Cl100k, text, f),
+            Family::O200k => self.lex(Family::O200k, text, f),
+            Family::Llama3 => self.lex(Family::Llama3, text, f),
+            Family::Qwen2 => self.lex(Family::Qwen2, text, f),
+            Family::O200kNoContractions => self.lex(Family::O200kNoContractions, text, f),
+        }
+    }
+
+    #[inline(always)]
+    fn lex(&self, family: Family, text: &str, f: &mut impl FnMut(usize, usize)) -> Option<usize> {
         let mut cache = None; // taken from the pool only if the lexer declines a piece
         let mut pos = 0;
         let bytes = text.as_bytes();
         while pos < text.len() {
             // (A lexer answer always moves forward; the check guards against a bug looping.)
-            if let Some(end) =
-                next_piece(self.family, self.classes, bytes, pos).filter(|&e| e > pos)
-            {
+            if let Some(end) = next_piece(family, self.classes, bytes, pos).filter(|&e| e > pos) {
                 f(pos, end);
                 pos = end;
                 continue;
@@ -672,6 +684,9 @@ mod tests {
             "Ünïcödé ÄBC ǅa ʰʰ 日本語 ٣٤٥٦ ½½ x\u{2028}\u{2029}y",
             "\u{301}\u{301}A\u{301}b \u{300}'s 'ſ ǅ'LL",
             "Москва 2024г. — ΑΘΗΝΑ αθήνα!",
+            // letter runs scanned eight bytes at a time, ended by each byte next to a letter
+            "internationalization ABCDEFGHIJKLMNOPQRSTUVWXYZ@[`{ abcdefghé12345678 xyzwvuts'LL",
+            "abcdefg@abcdefgh[abcdefghi`ABCDEFGH{ZZZZZZZZ\u{80}aaaaaaaa\u{ff}",
         ];
         for (head, tail) in heads_tails {
             let pattern = format!("{head}{tail}");

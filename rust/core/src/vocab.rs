@@ -17,6 +17,8 @@ pub const NO_TOKEN: u32 = u32::MAX;
 const NO_PAIR: u64 = u64::MAX;
 /// Pieces longer than this merge with a heap (O(n log n)); shorter ones with a linear scan.
 const HEAP_THRESHOLD: usize = 128;
+/// Pieces of up to this many symbols (most words) merge with a smaller rank array.
+const SMALL_MERGE: usize = 24;
 
 /// A symbol during merging: a token covering `piece[start..end]`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -99,9 +101,9 @@ impl Build {
 /// Small per-thread, direct-mapped caches in front of the vocabulary's hash maps: text is
 /// Zipfian, and the caches stay in L1/L2 where the maps (and the pair table) do not.
 /// * `short`: pieces of up to 7 bytes -> their token id, or a miss (not one token);
-/// * `merged`: pieces of up to 23 bytes that are not one token -> their merged ids, so a
-///   repeated word that needs merging (most of them, in languages other than English) is
-///   merged once, not every time.
+/// * `merged`: the other pieces of up to 23 bytes -> their ids, so a repeated word that needs
+///   merging (most of them, in languages other than English) is merged once, not every time,
+///   and one longer than 7 bytes that is a token costs no hash of its bytes.
 struct PieceCache {
     uid: u64,
     short: Vec<(u64, u32)>,
@@ -111,7 +113,7 @@ struct PieceCache {
     long: Vec<Long>,
 }
 
-const LONG_BITS: u32 = 10;
+const LONG_BITS: u32 = 12;
 const LONG_BYTES: usize = 512;
 
 #[derive(Clone, Default)]
@@ -123,7 +125,7 @@ struct Long {
 
 const CACHE_BITS: u32 = 12;
 const CACHE_MISS: u32 = u32::MAX - 1;
-const MERGED_BITS: u32 = 13;
+const MERGED_BITS: u32 = 14;
 /// Longest piece and most ids a `merged` entry holds (one 64-byte cache line per entry).
 const MERGED_BYTES: usize = 23;
 const MERGED_IDS: usize = 10;
@@ -216,10 +218,13 @@ fn next_uid() -> u64 {
     NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
 }
 
+/// Longest piece with a `short_key`.
+const SHORT_BYTES: usize = 7;
+
 /// Up to 7 bytes and their length packed into one integer.
 #[inline]
 fn short_key(bytes: &[u8]) -> Option<u64> {
-    if bytes.len() > 7 {
+    if bytes.len() > SHORT_BYTES {
         return None;
     }
     Some(load(bytes) | (bytes.len() as u64) << 56)
@@ -238,7 +243,8 @@ pub struct PieceEncoder<'a> {
 }
 
 impl PieceEncoder<'_> {
-    /// Encode one pre-token; appends its token ids to `out`.
+    /// Encode one pre-token; appends its token ids to `out`. Only cache hits are handled here
+    /// (nearly every piece of real text): the rest is out of line, to keep this path short.
     #[inline]
     pub fn encode(&mut self, piece: &[u8], out: &mut Vec<u32>) {
         // (The empty piece's cache key would match an unused cache slot.)
@@ -247,65 +253,110 @@ impl PieceEncoder<'_> {
         }
         let vocab = self.vocab;
         let Some(cache) = self.cache.as_deref_mut() else {
-            if let Some(id) = vocab
-                .whole_piece_first
-                .then(|| vocab.id_of(piece))
-                .flatten()
-            {
-                out.push(id);
-            } else {
-                vocab.merge(piece, NO_PAIR, &mut self.syms);
-                out.extend(self.syms.iter().map(|s| s.id));
-            }
-            return;
+            return self.encode_uncached(piece, out);
         };
         if vocab.whole_piece_first {
-            if let Some(id) = vocab.cached_id_of(cache, piece) {
+            if let Some(id) = vocab.cached_short_id(cache, piece) {
                 out.push(id);
                 return;
             }
         }
         let Some(key) = merged_key(piece) else {
-            if piece.len() > LONG_BYTES {
-                vocab.merge(piece, NO_PAIR, &mut self.syms);
-                out.extend(self.syms.iter().map(|s| s.id));
-                return;
-            }
-            let hash = {
-                use std::hash::Hasher;
-                let mut h = rustc_hash::FxHasher::default();
-                h.write(piece);
-                h.finish()
-            };
-            let entry = &mut cache.long[(hash >> (64 - LONG_BITS)) as usize];
-            if entry.hash == hash && entry.piece == piece {
-                out.extend_from_slice(&entry.ids);
-                return;
-            }
-            vocab.merge(piece, NO_PAIR, &mut self.syms);
-            out.extend(self.syms.iter().map(|s| s.id));
-            entry.hash = hash;
-            entry.piece.clear();
-            entry.piece.extend_from_slice(piece);
-            entry.ids.clear();
-            entry.ids.extend(self.syms.iter().map(|s| s.id));
-            return;
+            return self.encode_long(piece, out);
         };
-        let entry = &mut cache.merged[merged_slot(&key)];
+        let entry = &cache.merged[merged_slot(&key)];
         if entry.key == key {
-            let n = entry.ids.iter().position(|&id| id == NO_TOKEN);
-            out.extend_from_slice(&entry.ids[..n.unwrap_or(MERGED_IDS)]);
+            // (one push per id: a copy of a length known only here would call `memcpy`)
+            for &id in &entry.ids {
+                if id == NO_TOKEN {
+                    break;
+                }
+                out.push(id);
+            }
             return;
         }
-        vocab.merge(piece, NO_PAIR, &mut self.syms);
+        self.encode_merged_miss(piece, key, out)
+    }
+
+    fn encode_uncached(&mut self, piece: &[u8], out: &mut Vec<u32>) {
+        let vocab = self.vocab;
+        if let Some(id) = vocab
+            .whole_piece_first
+            .then(|| vocab.id_of(piece))
+            .flatten()
+        {
+            out.push(id);
+        } else {
+            vocab.merge(piece, NO_PAIR, &mut self.syms);
+            out.extend(self.syms.iter().map(|s| s.id));
+        }
+    }
+
+    /// A piece of up to `MERGED_BYTES` that is not in the `merged` cache: a whole token (if
+    /// longer than the `short` cache's keys) or merged, and remembered either way.
+    #[inline(never)]
+    fn encode_merged_miss(&mut self, piece: &[u8], key: [u64; 3], out: &mut Vec<u32>) {
+        let vocab = self.vocab;
+        let whole = vocab.whole_piece_first && piece.len() > SHORT_BYTES;
+        match whole.then(|| vocab.ids.get(piece)).flatten() {
+            Some(&id) => {
+                self.syms.clear();
+                self.syms.push(Sym {
+                    id,
+                    start: 0,
+                    end: piece.len() as u32,
+                });
+            }
+            None => vocab.merge(piece, NO_PAIR, &mut self.syms),
+        }
         out.extend(self.syms.iter().map(|s| s.id));
         if self.syms.len() <= MERGED_IDS {
+            let cache = self.cache.as_deref_mut().expect("called with a cache");
+            let entry = &mut cache.merged[merged_slot(&key)];
             entry.key = key;
             entry.ids = [NO_TOKEN; MERGED_IDS];
             for (slot, sym) in entry.ids.iter_mut().zip(&self.syms) {
                 *slot = sym.id;
             }
         }
+    }
+
+    /// A piece longer than `MERGED_BYTES`: a whole token, or through the `long` cache.
+    #[inline(never)]
+    fn encode_long(&mut self, piece: &[u8], out: &mut Vec<u32>) {
+        let vocab = self.vocab;
+        if let Some(&id) = vocab
+            .whole_piece_first
+            .then(|| vocab.ids.get(piece))
+            .flatten()
+        {
+            out.push(id);
+            return;
+        }
+        if piece.len() > LONG_BYTES {
+            vocab.merge(piece, NO_PAIR, &mut self.syms);
+            out.extend(self.syms.iter().map(|s| s.id));
+            return;
+        }
+        let hash = {
+            use std::hash::Hasher;
+            let mut h = rustc_hash::FxHasher::default();
+            h.write(piece);
+            h.finish()
+        };
+        let cache = self.cache.as_deref_mut().expect("called with a cache");
+        let entry = &mut cache.long[(hash >> (64 - LONG_BITS)) as usize];
+        if entry.hash == hash && entry.piece == piece {
+            out.extend_from_slice(&entry.ids);
+            return;
+        }
+        vocab.merge(piece, NO_PAIR, &mut self.syms);
+        out.extend(self.syms.iter().map(|s| s.id));
+        entry.hash = hash;
+        entry.piece.clear();
+        entry.piece.extend_from_slice(piece);
+        entry.ids.clear();
+        entry.ids.extend(self.syms.iter().map(|s| s.id));
     }
 }
 
@@ -467,12 +518,11 @@ impl Vocab {
         }
     }
 
-    /// `id_of` through the per-thread cache (for the encoding hot path).
+    /// `id_of` through the per-thread cache for pieces of up to `SHORT_BYTES` (the encoding hot
+    /// path); `None` for longer ones.
     #[inline]
-    fn cached_id_of(&self, cache: &mut PieceCache, bytes: &[u8]) -> Option<u32> {
-        let Some(k) = short_key(bytes) else {
-            return self.ids.get(bytes).copied();
-        };
+    fn cached_short_id(&self, cache: &mut PieceCache, bytes: &[u8]) -> Option<u32> {
+        let k = short_key(bytes)?;
         let slot = (k.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> (64 - CACHE_BITS)) as usize;
         let (key, id) = cache.short[slot];
         if key == k {
@@ -713,9 +763,17 @@ impl Vocab {
     }
 
     /// Lowest-rank pair first, leftmost among equals: O(n^2), fast for short pieces (no
-    /// allocation: the pair ranks live on the stack).
+    /// allocation: the pair ranks live on the stack, in an array sized for the piece, since
+    /// filling room for `HEAP_THRESHOLD` ranks costs more than merging a word).
     fn merge_linear(&self, syms: &mut Vec<Sym>, limit: u64) {
-        let mut ranks = [NO_PAIR; HEAP_THRESHOLD];
+        if syms.len() <= SMALL_MERGE {
+            self.merge_linear_with(&mut [NO_PAIR; SMALL_MERGE], syms, limit)
+        } else {
+            self.merge_linear_with(&mut [NO_PAIR; HEAP_THRESHOLD], syms, limit)
+        }
+    }
+
+    fn merge_linear_with(&self, ranks: &mut [u64], syms: &mut Vec<Sym>, limit: u64) {
         let mut n = syms.len() - 1; // number of pairs
         for i in 0..n {
             ranks[i] = self.pair(syms[i].id, syms[i + 1].id);
