@@ -217,9 +217,10 @@ impl ByteModel {
         head.extend_from_slice(self.bytes(tau));
         let split = text.len();
         let tau_end = head.len();
+        full.clear();
+        full.extend_from_slice(head);
         self.for_each_continuation(head, |c| {
-            full.clear();
-            full.extend_from_slice(head);
+            full.truncate(tau_end);
             full.extend_from_slice(c);
             let Ok(string) = std::str::from_utf8(full) else {
                 return Ok(());
