@@ -376,7 +376,14 @@ pub fn byte_tokens() -> Vec<Vec<u8>> {
 struct Entry {
     count: u64,
     pair: (u32, u32),
-    pos: Vec<u32>,
+    pos: Positions,
+}
+
+/// The words a queue entry updates: a range of the initial pair index (shared, so building the
+/// queue allocates nothing per pair), or a list of its own (pairs made by merges).
+enum Positions {
+    Initial(usize, usize),
+    Own(Vec<u32>),
 }
 
 impl PartialEq for Entry {
@@ -417,6 +424,8 @@ pub struct Merger {
     token_ids: FxHashMap<Vec<u8>, u32>,
     words: Vec<Vec<u32>>,
     weights: Vec<u64>,
+    /// The words of every initial pair, pair after pair (see `Positions::Initial`).
+    initial: Vec<u32>,
     pair_counts: FxHashMap<u64, i64>,
     where_to_update: FxHashMap<u64, Vec<u32>>,
     queue: BinaryHeap<Entry>,
@@ -452,39 +461,74 @@ impl Merger {
             .enumerate()
             .map(|(i, t)| (t.clone(), i as u32))
             .collect();
-        // Every window as (pair, word), sorted: runs give each pair's count and words at once,
-        // cheaper than growing a hash map entry per window.
-        let mut windows: Vec<(u64, u32)> = crate::pool::pool(None).install(|| {
-            use rayon::prelude::*;
-            let mut all: Vec<(u64, u32)> = words
-                .par_iter()
-                .enumerate()
-                .flat_map_iter(|(i, w)| w.windows(2).map(move |p| (key((p[0], p[1])), i as u32)))
-                .collect();
-            all.par_sort_unstable();
-            all
-        });
-        let mut pair_counts: FxHashMap<u64, i64> = FxHashMap::default();
-        let mut entries = Vec::new();
-        for run in windows.chunk_by(|a, b| a.0 == b.0) {
-            let k = run[0].0;
-            let count: u64 = run.iter().map(|&(_, i)| weights[i as usize]).sum();
-            let mut pos: Vec<u32> = run.iter().map(|&(_, i)| i).collect();
-            pos.dedup();
-            pair_counts.insert(k, count as i64);
-            entries.push(Entry {
-                count,
-                pair: ((k >> 32) as u32, k as u32),
-                pos,
-            });
+        // Every window as (second token << 32 | word), bucketed by its first token (a counting
+        // sort, in word order), then each bucket sorted: runs give each pair's count and words.
+        let mut bucket_end = vec![0usize; token_bytes.len()];
+        for w in &words {
+            for &t in &w[..w.len().saturating_sub(1)] {
+                bucket_end[t as usize] += 1;
+            }
         }
-        windows.clear();
-        windows.shrink_to_fit();
+        let mut total = 0;
+        for end in &mut bucket_end {
+            total += *end;
+            *end = total;
+        }
+        let mut next: Vec<usize> = std::iter::once(0)
+            .chain(bucket_end.iter().copied())
+            .collect();
+        let mut windows = vec![0u64; total];
+        for (i, w) in words.iter().enumerate() {
+            for p in w.windows(2) {
+                let at = &mut next[p[0] as usize];
+                windows[*at] = (p[1] as u64) << 32 | i as u64;
+                *at += 1;
+            }
+        }
+        let mut buckets: Vec<&mut [u64]> = Vec::with_capacity(bucket_end.len());
+        let mut rest = windows.as_mut_slice();
+        let mut start = 0;
+        for &end in &bucket_end {
+            let (bucket, tail) = std::mem::take(&mut rest).split_at_mut(end - start);
+            buckets.push(bucket);
+            rest = tail;
+            start = end;
+        }
+        crate::pool::pool(None).install(|| {
+            use rayon::prelude::*;
+            buckets.par_iter_mut().for_each(|b| b.sort_unstable());
+        });
+        let mut initial = Vec::with_capacity(total);
+        let mut entries = Vec::new();
+        for (a, bucket) in buckets.iter().enumerate() {
+            for run in bucket.chunk_by(|x, y| x >> 32 == y >> 32) {
+                let from = initial.len();
+                let mut count = 0;
+                for &w in run {
+                    count += weights[w as u32 as usize];
+                    if initial.len() == from || initial.last() != Some(&(w as u32)) {
+                        initial.push(w as u32);
+                    }
+                }
+                entries.push(Entry {
+                    count,
+                    pair: (a as u32, (run[0] >> 32) as u32),
+                    pos: Positions::Initial(from, initial.len()),
+                });
+            }
+        }
+        drop(buckets);
+        drop(windows);
+        let pair_counts = entries
+            .iter()
+            .map(|e| (key(e.pair), e.count as i64))
+            .collect();
         Merger {
             token_bytes,
             token_ids,
             words,
             weights,
+            initial,
             pair_counts,
             where_to_update: FxHashMap::default(),
             queue: BinaryHeap::from(entries),
@@ -503,7 +547,7 @@ impl Merger {
                 self.queue.push(Entry {
                     count: count as u64,
                     pair: ((k >> 32) as u32, k as u32),
-                    pos,
+                    pos: Positions::Own(pos),
                 });
             }
         }
@@ -559,7 +603,11 @@ impl Merger {
                 }
             };
             self.merges.push((a, b));
-            for &wi in &top.pos {
+            let pos = match &top.pos {
+                Positions::Initial(from, to) => &self.initial[*from..*to],
+                Positions::Own(pos) => pos,
+            };
+            for &wi in pos {
                 changes.clear();
                 merge_word(&mut self.words[wi as usize], a, b, new_id, &mut changes);
                 let weight = self.weights[wi as usize] as i64;
