@@ -311,7 +311,7 @@ struct SegmentCache {
 
 impl SegmentCache {
     const MAX: usize = 1 << 22;
-    const RECENT_BITS: u32 = 12;
+    const RECENT_BITS: u32 = 15;
 
     fn key(segment: &[u8]) -> Option<u128> {
         if segment.len() > 15 {
