@@ -569,7 +569,7 @@ impl Merger {
         accept: &dyn Fn(&[u8]) -> bool,
         progress: &mut dyn FnMut(usize) -> bool,
     ) -> Result<()> {
-        let mut changes: Vec<(u64, i64)> = Vec::new();
+        let mut changes = Vec::new();
         let start = self.merges.len();
         while self.token_ids.len() + reserved < vocab_size {
             let Some(mut top) = self.queue.pop() else {
@@ -607,15 +607,13 @@ impl Merger {
                 Positions::Initial(from, to) => &self.initial[*from..*to],
                 Positions::Own(pos) => pos,
             };
-            for &wi in pos {
-                changes.clear();
-                merge_word(&mut self.words[wi as usize], a, b, new_id, &mut changes);
-                let weight = self.weights[wi as usize] as i64;
-                for &(k, change) in &changes {
-                    *self.pair_counts.entry(k).or_insert(0) += change * weight;
-                    if change > 0 {
-                        self.where_to_update.entry(k).or_default().push(wi);
-                    }
+            changes.clear();
+            merge_words(&mut self.words, 0, pos, (a, b, new_id), &mut changes);
+            for &(wi, k, change) in &changes {
+                *self.pair_counts.entry(k).or_insert(0) +=
+                    change * self.weights[wi as usize] as i64;
+                if change > 0 {
+                    self.where_to_update.entry(k).or_default().push(wi);
                 }
             }
             self.push_updates();
@@ -670,23 +668,62 @@ pub fn train(
     })
 }
 
+/// Merges `(a, b)` into `new_id` in the words `pos` (sorted ids; `words` starts at word
+/// `first`), appending each pair count change as (word, pair, change) in word order. Many words
+/// are split between threads (their cache misses are most of the work); the changes come out
+/// in the same order either way, so they are applied exactly as on one thread.
+fn merge_words(
+    words: &mut [Vec<u32>],
+    first: usize,
+    pos: &[u32],
+    (a, b, new_id): (u32, u32, u32),
+    changes: &mut Vec<(u32, u64, i64)>,
+) {
+    const PARALLEL_MIN: usize = 1 << 11;
+    if pos.len() < PARALLEL_MIN {
+        for &wi in pos {
+            merge_word(
+                &mut words[wi as usize - first],
+                a,
+                b,
+                new_id,
+                |k, change| changes.push((wi, k, change)),
+            );
+        }
+        return;
+    }
+    let (left, right) = pos.split_at(pos.len() / 2);
+    let (low, high) = words.split_at_mut(right[0] as usize - first);
+    let mut right_changes = Vec::new();
+    crate::pool::pool(None).install(|| {
+        rayon::join(
+            || merge_words(low, first, left, (a, b, new_id), changes),
+            || {
+                let first = right[0] as usize;
+                merge_words(high, first, right, (a, b, new_id), &mut right_changes)
+            },
+        )
+    });
+    changes.extend_from_slice(&right_changes);
+}
+
 /// Replaces every non-overlapping `(a, b)` in `word`, left to right, in one compacting pass,
 /// recording the pair count changes around each replacement (the pair `(a, b)` itself is not
 /// recorded, as in `tokenizers`).
-fn merge_word(word: &mut Vec<u32>, a: u32, b: u32, new_id: u32, changes: &mut Vec<(u64, i64)>) {
+fn merge_word(word: &mut Vec<u32>, a: u32, b: u32, new_id: u32, mut change: impl FnMut(u64, i64)) {
     let n = word.len();
     let (mut read, mut write) = (0, 0);
     while read < n {
         if read + 1 < n && word[read] == a && word[read + 1] == b {
             if write > 0 {
                 let before = word[write - 1];
-                changes.push((key((before, a)), -1));
-                changes.push((key((before, new_id)), 1));
+                change(key((before, a)), -1);
+                change(key((before, new_id)), 1);
             }
             if read + 2 < n {
                 let after = word[read + 2];
-                changes.push((key((b, after)), -1));
-                changes.push((key((new_id, after)), 1));
+                change(key((b, after)), -1);
+                change(key((new_id, after)), 1);
             }
             word[write] = new_id;
             read += 2;
