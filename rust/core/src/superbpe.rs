@@ -17,7 +17,7 @@
 use crate::error::{Error, Result};
 use crate::hf::HfExtras;
 use crate::tokenizer::{AddedToken, Tokenizer};
-use crate::train::{check_vocab_size, Merger, PieceCounts};
+use crate::train::{check_vocab_size, Merger, PieceCounts, Words};
 use crate::vocab::Vocab;
 use rayon::prelude::*;
 use rustc_hash::FxHashMap;
@@ -204,7 +204,7 @@ fn replay(
     chunks: PieceCounts,
     num_threads: Option<usize>,
     progress: &mut dyn FnMut(usize) -> bool,
-) -> Result<(Vec<Vec<u32>>, Vec<u64>)> {
+) -> Result<(Words, Vec<u64>)> {
     let tokens = token_bytes
         .iter()
         .enumerate()
@@ -266,30 +266,32 @@ fn replay(
         })
     };
     let mut chunks: Vec<(Vec<u8>, u64)> = chunks.counts.into_iter().collect();
-    let mut words = Vec::with_capacity(chunks.len());
+    let mut words = Words::default();
     let mut weights = Vec::with_capacity(chunks.len());
     // Batches bound the memory held twice (chunk bytes and their ids) and let Ctrl-C in.
     const BATCH: usize = 1 << 18;
     let pool = crate::pool::pool(num_threads);
     while !chunks.is_empty() {
-        let batch: Vec<(Vec<u8>, u64)> = chunks.split_off(chunks.len().saturating_sub(BATCH));
+        let mut batch: Vec<(Vec<u8>, u64)> = chunks.split_off(chunks.len().saturating_sub(BATCH));
         chunks.shrink_to_fit();
-        let encoded: Vec<(Vec<u32>, u64)> = pool.install(|| {
+        let encoded: Vec<Words> = pool.install(|| {
             batch
-                .into_par_iter()
-                .with_min_len(BATCH / 8)
-                .map(|(bytes, count)| {
-                    let mut out = Vec::with_capacity(bytes.len() / 2 + 1);
-                    encode(&bytes, &mut out);
-                    out.shrink_to_fit();
-                    (out, count)
+                .par_chunks_mut(BATCH / 8)
+                .map(|part| {
+                    let mut words = Words::default();
+                    for (bytes, _) in part {
+                        words.push_with(|ids| encode(bytes, ids));
+                        // Freed here, on the worker.
+                        *bytes = Vec::new();
+                    }
+                    words
                 })
                 .collect()
         });
-        for (w, c) in encoded {
-            words.push(w);
-            weights.push(c);
+        for part in &encoded {
+            words.append(part);
         }
+        weights.extend(batch.iter().map(|&(_, count)| count));
         if !progress(words.len()) {
             return Err(Error::interrupted());
         }
@@ -374,9 +376,9 @@ thread_local! {
 }
 
 /// Ranks of merges whose token appears in no encoded chunk, not even inside a larger token.
-fn unused_merges(token_bytes: &[Vec<u8>], merges: &[(u32, u32)], words: &[Vec<u32>]) -> Vec<usize> {
+fn unused_merges(token_bytes: &[Vec<u8>], merges: &[(u32, u32)], words: &Words) -> Vec<usize> {
     let mut reached = vec![false; token_bytes.len()];
-    for w in words {
+    for w in words.iter() {
         for &t in w {
             reached[t as usize] = true;
         }

@@ -416,13 +416,56 @@ pub struct Trained {
     pub merges: Vec<(Vec<u8>, Vec<u8>)>,
 }
 
+/// Words (distinct pieces or chunks as token ids) stored back to back in one buffer, so that
+/// millions of words cost no allocation each: word `i` is `ids[start[i]..start[i] + len[i]]`.
+/// Merging shortens a word in place.
+#[derive(Default)]
+pub struct Words {
+    ids: Vec<u32>,
+    start: Vec<usize>,
+    len: Vec<u32>,
+}
+
+impl Words {
+    /// Appends a word that `fill` writes to the end of the buffer.
+    pub fn push_with(&mut self, fill: impl FnOnce(&mut Vec<u32>)) {
+        let start = self.ids.len();
+        fill(&mut self.ids);
+        self.start.push(start);
+        self.len.push((self.ids.len() - start) as u32);
+    }
+
+    /// Appends all of `other`'s words.
+    pub fn append(&mut self, other: &Words) {
+        let shift = self.ids.len();
+        self.ids.extend_from_slice(&other.ids);
+        self.start.extend(other.start.iter().map(|s| s + shift));
+        self.len.extend_from_slice(&other.len);
+    }
+
+    pub fn len(&self) -> usize {
+        self.start.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.start.is_empty()
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &[u32]> {
+        self.start
+            .iter()
+            .zip(&self.len)
+            .map(|(&s, &n)| &self.ids[s..s + n as usize])
+    }
+}
+
 /// The state of the merge loop: tokens, words (distinct pieces as token ids) with their
 /// weights, pair counts and the queue. Internal ids: the 256 bytes in tie-rule order, then
 /// merged tokens in creation order.
 pub struct Merger {
     pub token_bytes: Vec<Vec<u8>>,
     token_ids: FxHashMap<Vec<u8>, u32>,
-    words: Vec<Vec<u32>>,
+    words: Words,
     weights: Vec<u64>,
     /// The words of every initial pair, pair after pair (see `Positions::Initial`).
     initial: Vec<u32>,
@@ -439,10 +482,10 @@ impl Merger {
         let rank = byte_rank();
         let token_bytes = byte_tokens();
         // The count table is consumed as we go (the result does not depend on word order).
-        let mut words = Vec::with_capacity(counts.counts.len());
+        let mut words = Words::default();
         let mut weights = Vec::with_capacity(counts.counts.len());
         for (piece, count) in counts.counts {
-            words.push(piece.iter().map(|&b| rank[b as usize]).collect());
+            words.push_with(|ids| ids.extend(piece.iter().map(|&b| rank[b as usize])));
             weights.push(count);
         }
         Merger::from_words(token_bytes, Vec::new(), words, weights)
@@ -453,7 +496,7 @@ impl Merger {
     pub fn from_words(
         token_bytes: Vec<Vec<u8>>,
         merges: Vec<(u32, u32)>,
-        words: Vec<Vec<u32>>,
+        words: Words,
         weights: Vec<u64>,
     ) -> Merger {
         let token_ids = token_bytes
@@ -464,7 +507,7 @@ impl Merger {
         // Every window as (second token << 32 | word), bucketed by its first token (a counting
         // sort, in word order), then each bucket sorted: runs give each pair's count and words.
         let mut bucket_end = vec![0usize; token_bytes.len()];
-        for w in &words {
+        for w in words.iter() {
             for &t in &w[..w.len().saturating_sub(1)] {
                 bucket_end[t as usize] += 1;
             }
@@ -608,7 +651,12 @@ impl Merger {
                 Positions::Own(pos) => pos,
             };
             changes.clear();
-            merge_words(&mut self.words, 0, pos, (a, b, new_id), &mut changes);
+            let Words {
+                ids,
+                start: at,
+                len,
+            } = &mut self.words;
+            merge_words(ids, at, len, 0, pos, (a, b, new_id), &mut changes);
             for &(wi, k, change) in &changes {
                 *self.pair_counts.entry(k).or_insert(0) +=
                     change * self.weights[wi as usize] as i64;
@@ -668,39 +716,62 @@ pub fn train(
     })
 }
 
-/// Merges `(a, b)` into `new_id` in the words `pos` (sorted ids; `words` starts at word
-/// `first`), appending each pair count change as (word, pair, change) in word order. Many words
-/// are split between threads (their cache misses are most of the work); the changes come out
-/// in the same order either way, so they are applied exactly as on one thread.
+/// Merges `(a, b)` into `new_id` in the words `pos` (sorted ids), appending each pair count
+/// change as (word, pair, change) in word order. `ids` and `len` start at word `first` (`start`
+/// is whole). Many words are split between threads (their cache misses are most of the work);
+/// the changes come out in the same order either way, so they are applied exactly as on one
+/// thread.
 fn merge_words(
-    words: &mut [Vec<u32>],
+    ids: &mut [u32],
+    start: &[usize],
+    len: &mut [u32],
     first: usize,
     pos: &[u32],
     (a, b, new_id): (u32, u32, u32),
     changes: &mut Vec<(u32, u64, i64)>,
 ) {
     const PARALLEL_MIN: usize = 1 << 11;
+    let Some(&base) = start.get(first) else {
+        return; // no words, so no positions
+    };
     if pos.len() < PARALLEL_MIN {
         for &wi in pos {
-            merge_word(
-                &mut words[wi as usize - first],
-                a,
-                b,
-                new_id,
-                |k, change| changes.push((wi, k, change)),
-            );
+            let (s, n) = (start[wi as usize] - base, &mut len[wi as usize - first]);
+            *n = merge_word(&mut ids[s..s + *n as usize], a, b, new_id, |k, change| {
+                changes.push((wi, k, change))
+            });
         }
         return;
     }
     let (left, right) = pos.split_at(pos.len() / 2);
-    let (low, high) = words.split_at_mut(right[0] as usize - first);
+    let mid = right[0] as usize;
+    let (ids_low, ids_high) = ids.split_at_mut(start[mid] - base);
+    let (len_low, len_high) = len.split_at_mut(mid - first);
     let mut right_changes = Vec::new();
     crate::pool::pool(None).install(|| {
         rayon::join(
-            || merge_words(low, first, left, (a, b, new_id), changes),
             || {
-                let first = right[0] as usize;
-                merge_words(high, first, right, (a, b, new_id), &mut right_changes)
+                merge_words(
+                    ids_low,
+                    start,
+                    len_low,
+                    first,
+                    left,
+                    (a, b, new_id),
+                    changes,
+                )
+            },
+            || {
+                let (ids, len) = (ids_high, len_high);
+                merge_words(
+                    ids,
+                    start,
+                    len,
+                    mid,
+                    right,
+                    (a, b, new_id),
+                    &mut right_changes,
+                )
             },
         )
     });
@@ -709,8 +780,14 @@ fn merge_words(
 
 /// Replaces every non-overlapping `(a, b)` in `word`, left to right, in one compacting pass,
 /// recording the pair count changes around each replacement (the pair `(a, b)` itself is not
-/// recorded, as in `tokenizers`).
-fn merge_word(word: &mut Vec<u32>, a: u32, b: u32, new_id: u32, mut change: impl FnMut(u64, i64)) {
+/// recorded, as in `tokenizers`). Returns the new length.
+fn merge_word(
+    word: &mut [u32],
+    a: u32,
+    b: u32,
+    new_id: u32,
+    mut change: impl FnMut(u64, i64),
+) -> u32 {
     let n = word.len();
     let (mut read, mut write) = (0, 0);
     while read < n {
@@ -733,7 +810,7 @@ fn merge_word(word: &mut Vec<u32>, a: u32, b: u32, new_id: u32, mut change: impl
         }
         write += 1;
     }
-    word.truncate(write);
+    write as u32
 }
 
 /// The `tokenizer.json` document of a trained vocabulary: bytes keep ids 0-255 (byte value),
