@@ -17,7 +17,7 @@
 use crate::error::{Error, Result};
 use crate::hf::HfExtras;
 use crate::tokenizer::{AddedToken, Tokenizer};
-use crate::train::{check_vocab_size, Merger, PieceCounts};
+use crate::train::{check_vocab_size, Merger, PieceCounts, Words};
 use crate::vocab::Vocab;
 use rayon::prelude::*;
 use rustc_hash::FxHashMap;
@@ -204,7 +204,7 @@ fn replay(
     chunks: PieceCounts,
     num_threads: Option<usize>,
     progress: &mut dyn FnMut(usize) -> bool,
-) -> Result<(Vec<Vec<u32>>, Vec<u64>)> {
+) -> Result<(Words, Vec<u64>)> {
     let tokens = token_bytes
         .iter()
         .enumerate()
@@ -230,12 +230,14 @@ fn replay(
     // Segment caches live per thread across batches; a new generation empties them.
     static GENERATION: AtomicU64 = AtomicU64::new(0);
     let generation = GENERATION.fetch_add(1, Ordering::Relaxed) + 1;
+    let mut byte_ids = [0u32; 256];
+    for (id, t) in token_bytes[..256].iter().enumerate() {
+        byte_ids[t[0] as usize] = id as u32;
+    }
     let encode = |bytes: &[u8], out: &mut Vec<u32>| {
         SEGMENTS.with_borrow_mut(|cache| {
             if cache.generation != generation || cache.map.len() >= SegmentCache::MAX {
-                cache.map.clear();
-                cache.ids.clear();
-                cache.generation = generation;
+                cache.clear(generation);
             }
             let mut start = 0;
             for i in 1..=bytes.len() {
@@ -245,51 +247,51 @@ fn replay(
                 let segment = &bytes[start..i];
                 start = i;
                 if segment.len() == 1 {
-                    out.push(vocab.id_of(segment).expect("every byte is a token"));
+                    out.push(byte_ids[segment[0] as usize]);
                     continue;
                 }
                 let Some(key) = SegmentCache::key(segment) else {
                     vocab.encode_piece(segment, out);
                     continue;
                 };
-                if let Some(&span) = cache.map.get(&key) {
-                    let (at, len) = ((span >> 8) as usize, (span & 0xff) as usize);
-                    out.extend_from_slice(&cache.ids[at..at + len]);
-                } else {
-                    let at = out.len();
-                    vocab.encode_piece(segment, out);
-                    let span = (cache.ids.len() as u64) << 8 | (out.len() - at) as u64;
-                    cache.ids.extend_from_slice(&out[at..]);
-                    cache.map.insert(key, span);
+                match cache.get(key) {
+                    Some(span) => cache.extend(span, out),
+                    None => {
+                        let at = out.len();
+                        vocab.encode_piece(segment, out);
+                        cache.insert(key, &out[at..]);
+                    }
                 }
             }
         })
     };
     let mut chunks: Vec<(Vec<u8>, u64)> = chunks.counts.into_iter().collect();
-    let mut words = Vec::with_capacity(chunks.len());
+    let mut words = Words::default();
     let mut weights = Vec::with_capacity(chunks.len());
     // Batches bound the memory held twice (chunk bytes and their ids) and let Ctrl-C in.
     const BATCH: usize = 1 << 18;
     let pool = crate::pool::pool(num_threads);
     while !chunks.is_empty() {
-        let batch: Vec<(Vec<u8>, u64)> = chunks.split_off(chunks.len().saturating_sub(BATCH));
+        let mut batch: Vec<(Vec<u8>, u64)> = chunks.split_off(chunks.len().saturating_sub(BATCH));
         chunks.shrink_to_fit();
-        let encoded: Vec<(Vec<u32>, u64)> = pool.install(|| {
+        let encoded: Vec<Words> = pool.install(|| {
             batch
-                .into_par_iter()
-                .with_min_len(BATCH / 8)
-                .map(|(bytes, count)| {
-                    let mut out = Vec::with_capacity(bytes.len() / 2 + 1);
-                    encode(&bytes, &mut out);
-                    out.shrink_to_fit();
-                    (out, count)
+                .par_chunks_mut(BATCH / 8)
+                .map(|part| {
+                    let mut words = Words::default();
+                    for (bytes, _) in part {
+                        words.push_with(|ids| encode(bytes, ids));
+                        // Freed here, on the worker.
+                        *bytes = Vec::new();
+                    }
+                    words
                 })
                 .collect()
         });
-        for (w, c) in encoded {
-            words.push(w);
-            weights.push(c);
+        for part in &encoded {
+            words.append(part);
         }
+        weights.extend(batch.iter().map(|&(_, count)| count));
         if !progress(words.len()) {
             return Err(Error::interrupted());
         }
@@ -298,17 +300,20 @@ fn replay(
 }
 
 /// Merged segments (up to 15 bytes, packed into the key) per thread, for one replay
-/// (`generation`): each maps to a span of `ids` (offset << 8 | length), so a lookup touches no
-/// other memory than the table and the ids it copies.
+/// (`generation`). Each maps to a span: `id << 8 | 1` for a segment that is one token (most
+/// are), else `offset << 8 | length` of its ids in `ids`. A small direct-mapped table of recent
+/// segments sits in front of the map: the frequent segments then cost no cache miss.
 #[derive(Default)]
 struct SegmentCache {
     generation: u64,
     map: FxHashMap<u128, u64>,
     ids: Vec<u32>,
+    recent: Vec<(u128, u64)>,
 }
 
 impl SegmentCache {
     const MAX: usize = 1 << 22;
+    const RECENT_BITS: u32 = 15;
 
     fn key(segment: &[u8]) -> Option<u128> {
         if segment.len() > 15 {
@@ -319,6 +324,51 @@ impl SegmentCache {
         bytes[15] = segment.len() as u8;
         Some(u128::from_le_bytes(bytes))
     }
+
+    fn clear(&mut self, generation: u64) {
+        self.map.clear();
+        self.ids.clear();
+        // Key 0 (length 0) is no segment's: the empty slot.
+        self.recent.clear();
+        self.recent.resize(1 << Self::RECENT_BITS, (0, 0));
+        self.generation = generation;
+    }
+
+    fn slot(key: u128) -> usize {
+        let folded = (key as u64) ^ (key >> 64) as u64;
+        (folded.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> (64 - Self::RECENT_BITS)) as usize
+    }
+
+    fn get(&mut self, key: u128) -> Option<u64> {
+        let slot = Self::slot(key);
+        if self.recent[slot].0 == key {
+            return Some(self.recent[slot].1);
+        }
+        let span = *self.map.get(&key)?;
+        self.recent[slot] = (key, span);
+        Some(span)
+    }
+
+    fn insert(&mut self, key: u128, ids: &[u32]) {
+        let span = if ids.len() == 1 {
+            (ids[0] as u64) << 8 | 1
+        } else {
+            let at = self.ids.len() as u64;
+            self.ids.extend_from_slice(ids);
+            at << 8 | ids.len() as u64
+        };
+        self.map.insert(key, span);
+        self.recent[Self::slot(key)] = (key, span);
+    }
+
+    fn extend(&self, span: u64, out: &mut Vec<u32>) {
+        let (at, len) = ((span >> 8) as usize, (span & 0xff) as usize);
+        if len == 1 {
+            out.push(at as u32);
+        } else {
+            out.extend_from_slice(&self.ids[at..at + len]);
+        }
+    }
 }
 
 thread_local! {
@@ -326,9 +376,9 @@ thread_local! {
 }
 
 /// Ranks of merges whose token appears in no encoded chunk, not even inside a larger token.
-fn unused_merges(token_bytes: &[Vec<u8>], merges: &[(u32, u32)], words: &[Vec<u32>]) -> Vec<usize> {
+fn unused_merges(token_bytes: &[Vec<u8>], merges: &[(u32, u32)], words: &Words) -> Vec<usize> {
     let mut reached = vec![false; token_bytes.len()];
-    for w in words {
+    for w in words.iter() {
         for &t in w {
             reached[t as usize] = true;
         }

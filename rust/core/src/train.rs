@@ -376,7 +376,14 @@ pub fn byte_tokens() -> Vec<Vec<u8>> {
 struct Entry {
     count: u64,
     pair: (u32, u32),
-    pos: Vec<u32>,
+    pos: Positions,
+}
+
+/// The words a queue entry updates: a range of the initial pair index (shared, so building the
+/// queue allocates nothing per pair), or a list of its own (pairs made by merges).
+enum Positions {
+    Initial(usize, usize),
+    Own(Vec<u32>),
 }
 
 impl PartialEq for Entry {
@@ -409,14 +416,59 @@ pub struct Trained {
     pub merges: Vec<(Vec<u8>, Vec<u8>)>,
 }
 
+/// Words (distinct pieces or chunks as token ids) stored back to back in one buffer, so that
+/// millions of words cost no allocation each: word `i` is `ids[start[i]..start[i] + len[i]]`.
+/// Merging shortens a word in place.
+#[derive(Default)]
+pub struct Words {
+    ids: Vec<u32>,
+    start: Vec<usize>,
+    len: Vec<u32>,
+}
+
+impl Words {
+    /// Appends a word that `fill` writes to the end of the buffer.
+    pub fn push_with(&mut self, fill: impl FnOnce(&mut Vec<u32>)) {
+        let start = self.ids.len();
+        fill(&mut self.ids);
+        self.start.push(start);
+        self.len.push((self.ids.len() - start) as u32);
+    }
+
+    /// Appends all of `other`'s words.
+    pub fn append(&mut self, other: &Words) {
+        let shift = self.ids.len();
+        self.ids.extend_from_slice(&other.ids);
+        self.start.extend(other.start.iter().map(|s| s + shift));
+        self.len.extend_from_slice(&other.len);
+    }
+
+    pub fn len(&self) -> usize {
+        self.start.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.start.is_empty()
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &[u32]> {
+        self.start
+            .iter()
+            .zip(&self.len)
+            .map(|(&s, &n)| &self.ids[s..s + n as usize])
+    }
+}
+
 /// The state of the merge loop: tokens, words (distinct pieces as token ids) with their
 /// weights, pair counts and the queue. Internal ids: the 256 bytes in tie-rule order, then
 /// merged tokens in creation order.
 pub struct Merger {
     pub token_bytes: Vec<Vec<u8>>,
     token_ids: FxHashMap<Vec<u8>, u32>,
-    words: Vec<Vec<u32>>,
+    words: Words,
     weights: Vec<u64>,
+    /// The words of every initial pair, pair after pair (see `Positions::Initial`).
+    initial: Vec<u32>,
     pair_counts: FxHashMap<u64, i64>,
     where_to_update: FxHashMap<u64, Vec<u32>>,
     queue: BinaryHeap<Entry>,
@@ -430,10 +482,10 @@ impl Merger {
         let rank = byte_rank();
         let token_bytes = byte_tokens();
         // The count table is consumed as we go (the result does not depend on word order).
-        let mut words = Vec::with_capacity(counts.counts.len());
+        let mut words = Words::default();
         let mut weights = Vec::with_capacity(counts.counts.len());
         for (piece, count) in counts.counts {
-            words.push(piece.iter().map(|&b| rank[b as usize]).collect());
+            words.push_with(|ids| ids.extend(piece.iter().map(|&b| rank[b as usize])));
             weights.push(count);
         }
         Merger::from_words(token_bytes, Vec::new(), words, weights)
@@ -444,7 +496,7 @@ impl Merger {
     pub fn from_words(
         token_bytes: Vec<Vec<u8>>,
         merges: Vec<(u32, u32)>,
-        words: Vec<Vec<u32>>,
+        words: Words,
         weights: Vec<u64>,
     ) -> Merger {
         let token_ids = token_bytes
@@ -452,39 +504,74 @@ impl Merger {
             .enumerate()
             .map(|(i, t)| (t.clone(), i as u32))
             .collect();
-        // Every window as (pair, word), sorted: runs give each pair's count and words at once,
-        // cheaper than growing a hash map entry per window.
-        let mut windows: Vec<(u64, u32)> = crate::pool::pool(None).install(|| {
-            use rayon::prelude::*;
-            let mut all: Vec<(u64, u32)> = words
-                .par_iter()
-                .enumerate()
-                .flat_map_iter(|(i, w)| w.windows(2).map(move |p| (key((p[0], p[1])), i as u32)))
-                .collect();
-            all.par_sort_unstable();
-            all
-        });
-        let mut pair_counts: FxHashMap<u64, i64> = FxHashMap::default();
-        let mut entries = Vec::new();
-        for run in windows.chunk_by(|a, b| a.0 == b.0) {
-            let k = run[0].0;
-            let count: u64 = run.iter().map(|&(_, i)| weights[i as usize]).sum();
-            let mut pos: Vec<u32> = run.iter().map(|&(_, i)| i).collect();
-            pos.dedup();
-            pair_counts.insert(k, count as i64);
-            entries.push(Entry {
-                count,
-                pair: ((k >> 32) as u32, k as u32),
-                pos,
-            });
+        // Every window as (second token << 32 | word), bucketed by its first token (a counting
+        // sort, in word order), then each bucket sorted: runs give each pair's count and words.
+        let mut bucket_end = vec![0usize; token_bytes.len()];
+        for w in words.iter() {
+            for &t in &w[..w.len().saturating_sub(1)] {
+                bucket_end[t as usize] += 1;
+            }
         }
-        windows.clear();
-        windows.shrink_to_fit();
+        let mut total = 0;
+        for end in &mut bucket_end {
+            total += *end;
+            *end = total;
+        }
+        let mut next: Vec<usize> = std::iter::once(0)
+            .chain(bucket_end.iter().copied())
+            .collect();
+        let mut windows = vec![0u64; total];
+        for (i, w) in words.iter().enumerate() {
+            for p in w.windows(2) {
+                let at = &mut next[p[0] as usize];
+                windows[*at] = (p[1] as u64) << 32 | i as u64;
+                *at += 1;
+            }
+        }
+        let mut buckets: Vec<&mut [u64]> = Vec::with_capacity(bucket_end.len());
+        let mut rest = windows.as_mut_slice();
+        let mut start = 0;
+        for &end in &bucket_end {
+            let (bucket, tail) = std::mem::take(&mut rest).split_at_mut(end - start);
+            buckets.push(bucket);
+            rest = tail;
+            start = end;
+        }
+        crate::pool::pool(None).install(|| {
+            use rayon::prelude::*;
+            buckets.par_iter_mut().for_each(|b| b.sort_unstable());
+        });
+        let mut initial = Vec::with_capacity(total);
+        let mut entries = Vec::new();
+        for (a, bucket) in buckets.iter().enumerate() {
+            for run in bucket.chunk_by(|x, y| x >> 32 == y >> 32) {
+                let from = initial.len();
+                let mut count = 0;
+                for &w in run {
+                    count += weights[w as u32 as usize];
+                    if initial.len() == from || initial.last() != Some(&(w as u32)) {
+                        initial.push(w as u32);
+                    }
+                }
+                entries.push(Entry {
+                    count,
+                    pair: (a as u32, (run[0] >> 32) as u32),
+                    pos: Positions::Initial(from, initial.len()),
+                });
+            }
+        }
+        drop(buckets);
+        drop(windows);
+        let pair_counts = entries
+            .iter()
+            .map(|e| (key(e.pair), e.count as i64))
+            .collect();
         Merger {
             token_bytes,
             token_ids,
             words,
             weights,
+            initial,
             pair_counts,
             where_to_update: FxHashMap::default(),
             queue: BinaryHeap::from(entries),
@@ -503,7 +590,7 @@ impl Merger {
                 self.queue.push(Entry {
                     count: count as u64,
                     pair: ((k >> 32) as u32, k as u32),
-                    pos,
+                    pos: Positions::Own(pos),
                 });
             }
         }
@@ -525,7 +612,7 @@ impl Merger {
         accept: &dyn Fn(&[u8]) -> bool,
         progress: &mut dyn FnMut(usize) -> bool,
     ) -> Result<()> {
-        let mut changes: Vec<(u64, i64)> = Vec::new();
+        let mut changes = Vec::new();
         let start = self.merges.len();
         while self.token_ids.len() + reserved < vocab_size {
             let Some(mut top) = self.queue.pop() else {
@@ -559,15 +646,22 @@ impl Merger {
                 }
             };
             self.merges.push((a, b));
-            for &wi in &top.pos {
-                changes.clear();
-                merge_word(&mut self.words[wi as usize], a, b, new_id, &mut changes);
-                let weight = self.weights[wi as usize] as i64;
-                for &(k, change) in &changes {
-                    *self.pair_counts.entry(k).or_insert(0) += change * weight;
-                    if change > 0 {
-                        self.where_to_update.entry(k).or_default().push(wi);
-                    }
+            let pos = match &top.pos {
+                Positions::Initial(from, to) => &self.initial[*from..*to],
+                Positions::Own(pos) => pos,
+            };
+            changes.clear();
+            let Words {
+                ids,
+                start: at,
+                len,
+            } = &mut self.words;
+            merge_words(ids, at, len, 0, pos, (a, b, new_id), &mut changes);
+            for &(wi, k, change) in &changes {
+                *self.pair_counts.entry(k).or_insert(0) +=
+                    change * self.weights[wi as usize] as i64;
+                if change > 0 {
+                    self.where_to_update.entry(k).or_default().push(wi);
                 }
             }
             self.push_updates();
@@ -622,23 +716,91 @@ pub fn train(
     })
 }
 
+/// Merges `(a, b)` into `new_id` in the words `pos` (sorted ids), appending each pair count
+/// change as (word, pair, change) in word order. `ids` and `len` start at word `first` (`start`
+/// is whole). Many words are split between threads (their cache misses are most of the work);
+/// the changes come out in the same order either way, so they are applied exactly as on one
+/// thread.
+fn merge_words(
+    ids: &mut [u32],
+    start: &[usize],
+    len: &mut [u32],
+    first: usize,
+    pos: &[u32],
+    (a, b, new_id): (u32, u32, u32),
+    changes: &mut Vec<(u32, u64, i64)>,
+) {
+    const PARALLEL_MIN: usize = 1 << 11;
+    let Some(&base) = start.get(first) else {
+        return; // no words, so no positions
+    };
+    if pos.len() < PARALLEL_MIN {
+        for &wi in pos {
+            let (s, n) = (start[wi as usize] - base, &mut len[wi as usize - first]);
+            *n = merge_word(&mut ids[s..s + *n as usize], a, b, new_id, |k, change| {
+                changes.push((wi, k, change))
+            });
+        }
+        return;
+    }
+    let (left, right) = pos.split_at(pos.len() / 2);
+    let mid = right[0] as usize;
+    let (ids_low, ids_high) = ids.split_at_mut(start[mid] - base);
+    let (len_low, len_high) = len.split_at_mut(mid - first);
+    let mut right_changes = Vec::new();
+    crate::pool::pool(None).install(|| {
+        rayon::join(
+            || {
+                merge_words(
+                    ids_low,
+                    start,
+                    len_low,
+                    first,
+                    left,
+                    (a, b, new_id),
+                    changes,
+                )
+            },
+            || {
+                let (ids, len) = (ids_high, len_high);
+                merge_words(
+                    ids,
+                    start,
+                    len,
+                    mid,
+                    right,
+                    (a, b, new_id),
+                    &mut right_changes,
+                )
+            },
+        )
+    });
+    changes.extend_from_slice(&right_changes);
+}
+
 /// Replaces every non-overlapping `(a, b)` in `word`, left to right, in one compacting pass,
 /// recording the pair count changes around each replacement (the pair `(a, b)` itself is not
-/// recorded, as in `tokenizers`).
-fn merge_word(word: &mut Vec<u32>, a: u32, b: u32, new_id: u32, changes: &mut Vec<(u64, i64)>) {
+/// recorded, as in `tokenizers`). Returns the new length.
+fn merge_word(
+    word: &mut [u32],
+    a: u32,
+    b: u32,
+    new_id: u32,
+    mut change: impl FnMut(u64, i64),
+) -> u32 {
     let n = word.len();
     let (mut read, mut write) = (0, 0);
     while read < n {
         if read + 1 < n && word[read] == a && word[read + 1] == b {
             if write > 0 {
                 let before = word[write - 1];
-                changes.push((key((before, a)), -1));
-                changes.push((key((before, new_id)), 1));
+                change(key((before, a)), -1);
+                change(key((before, new_id)), 1);
             }
             if read + 2 < n {
                 let after = word[read + 2];
-                changes.push((key((b, after)), -1));
-                changes.push((key((new_id, after)), 1));
+                change(key((b, after)), -1);
+                change(key((new_id, after)), 1);
             }
             word[write] = new_id;
             read += 2;
@@ -648,7 +810,7 @@ fn merge_word(word: &mut Vec<u32>, a: u32, b: u32, new_id: u32, changes: &mut Ve
         }
         write += 1;
     }
-    word.truncate(write);
+    write as u32
 }
 
 /// The `tokenizer.json` document of a trained vocabulary: bytes keep ids 0-255 (byte value),
