@@ -328,11 +328,14 @@ impl ByteModel {
 
     /// The left half: `before` gets `enc(A)`.
     fn left_pairs(&self, a: &[u8], tau: u32, before: &mut Vec<u32>) -> Option<bool> {
-        self.tok.vocab.encode_piece(a, before);
+        let vocab = &self.tok.vocab;
+        vocab.encode_piece(a, before);
         match before.last() {
-            Some(&l) => self.tok.vocab.is_valid_pair(l, tau),
+            // (A piece looked up whole may be a token that merging would not make.)
+            Some(&l) if vocab.is_reached(l) != Some(true) => None,
+            Some(&l) => vocab.is_valid_pair(l, tau),
             // Nothing before `tau` in its piece: it must be what merging its bytes makes.
-            None => self.tok.vocab.is_reached(tau).filter(|&reached| reached),
+            None => vocab.is_reached(tau).filter(|&reached| reached),
         }
     }
 
@@ -341,6 +344,7 @@ impl ByteModel {
         let mut after = Vec::new();
         self.tok.vocab.encode_piece(b, &mut after);
         match after.first() {
+            Some(&r) if self.tok.vocab.is_reached(r) != Some(true) => None,
             Some(&r) => self.tok.vocab.is_valid_pair(tau, r),
             None => Some(true),
         }
