@@ -280,7 +280,7 @@ impl ByteModel {
                 && vocab.all_tokens_reached() != Some(true)
                 && vocab.id_of(piece).is_some();
             let fast = if o.left == Some(true) && !whole_is_token {
-                self.right_pairs(&full[tau_end..end], tau)
+                self.right_pairs(&full[tau_end..end], tau, ids)
             } else {
                 None
             };
@@ -340,9 +340,9 @@ impl ByteModel {
     }
 
     /// The right half.
-    fn right_pairs(&self, b: &[u8], tau: u32) -> Option<bool> {
-        let mut after = Vec::new();
-        self.tok.vocab.encode_piece(b, &mut after);
+    fn right_pairs(&self, b: &[u8], tau: u32, after: &mut Vec<u32>) -> Option<bool> {
+        after.clear();
+        self.tok.vocab.encode_piece(b, after);
         match after.first() {
             Some(&r) if self.tok.vocab.is_reached(r) != Some(true) => None,
             Some(&r) => self.tok.vocab.is_valid_pair(tau, r),
@@ -355,18 +355,28 @@ impl ByteModel {
     fn merged_split(&self, piece: &[u8], at: usize, tau: u32, ids: &mut Vec<u32>) -> bool {
         ids.clear();
         self.tok.vocab.encode_piece(piece, ids);
+        match self.tokens_before(ids, at, tau) {
+            Some(k) => {
+                ids.truncate(k);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// How many of `ids` come before a token boundary at byte `at`, if `tau` follows it.
+    fn tokens_before(&self, ids: &[u32], at: usize, tau: u32) -> Option<usize> {
         let mut pos = 0;
         for (k, &t) in ids.iter().enumerate() {
             if pos == at {
-                ids.truncate(k);
-                return t == tau;
+                return (t == tau).then_some(k);
             }
             pos += self.bytes(t).len();
             if pos > at {
                 break;
             }
         }
-        false
+        None
     }
 
     /// `discover` for one continued text by encoding it whole (pre-tokenizers other than a
@@ -380,17 +390,9 @@ impl ByteModel {
         out: &mut Vec<Vec<u32>>,
     ) -> Result<()> {
         let enc = self.tok.encode_ordinary(string)?;
-        let mut at = 0;
-        for (k, &t) in enc.iter().enumerate() {
-            if at == split {
-                if t == tau && !out.iter().any(|q| q[..] == enc[..k]) {
-                    out.push(enc[..k].to_vec());
-                }
-                break;
-            }
-            at += self.bytes(t).len();
-            if at > split {
-                break;
+        if let Some(k) = self.tokens_before(&enc, split, tau) {
+            if !out.iter().any(|q| q[..] == enc[..k]) {
+                out.push(enc[..k].to_vec());
             }
         }
         Ok(())
