@@ -230,10 +230,6 @@ fn replay(
     // Segment caches live per thread across batches; a new generation empties them.
     static GENERATION: AtomicU64 = AtomicU64::new(0);
     let generation = GENERATION.fetch_add(1, Ordering::Relaxed) + 1;
-    let mut byte_ids = [0u32; 256];
-    for (id, t) in token_bytes[..256].iter().enumerate() {
-        byte_ids[t[0] as usize] = id as u32;
-    }
     let encode = |bytes: &[u8], out: &mut Vec<u32>| {
         SEGMENTS.with_borrow_mut(|cache| {
             if cache.generation != generation || cache.map.len() >= SegmentCache::MAX {
@@ -247,7 +243,7 @@ fn replay(
                 let segment = &bytes[start..i];
                 start = i;
                 if segment.len() == 1 {
-                    out.push(byte_ids[segment[0] as usize]);
+                    out.push(vocab.byte_id(segment[0]));
                     continue;
                 }
                 let Some(key) = SegmentCache::key(segment) else {

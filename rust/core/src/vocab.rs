@@ -643,6 +643,12 @@ impl Vocab {
         })
     }
 
+    /// The id of the one-byte token `b` (`NO_TOKEN` if the vocabulary lacks it).
+    #[inline]
+    pub fn byte_id(&self, b: u8) -> u32 {
+        self.byte_ids[b as usize]
+    }
+
     pub fn is_mergeable(&self, id: u32) -> bool {
         self.token(id).is_some_and(|t| self.ids.get(t) == Some(&id))
     }
