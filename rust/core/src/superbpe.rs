@@ -144,7 +144,8 @@ pub fn train_superbpe(
     })?;
     let unused_stage1 = unused_merges(&token_bytes, &merges, &words);
 
-    let mut merger = Merger::from_words(token_bytes, merges, words, weights);
+    let planned = vocab_size.saturating_sub(token_bytes.len() + n_special + base_extra);
+    let mut merger = Merger::from_words_planned(token_bytes, merges, words, weights, planned);
     merger.run(
         vocab_size,
         n_special + base_extra,

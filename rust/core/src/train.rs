@@ -406,6 +406,101 @@ impl Ord for Entry {
     }
 }
 
+/// Pair counts by key (`key(pair)`), in one open-addressing table with linear probing: unlike
+/// a general hash map, its slots can be prefetched, and the merge loop's updates are scattered
+/// over millions of pairs.
+struct PairCounts {
+    /// `(key, count)`, `EMPTY` keys in free slots; the length is a power of two.
+    slots: Vec<(u64, i64)>,
+    len: usize,
+}
+
+impl PairCounts {
+    /// No pair has this key: both ids would be `u32::MAX`.
+    const EMPTY: u64 = u64::MAX;
+
+    fn with_capacity(n: usize) -> PairCounts {
+        PairCounts {
+            slots: vec![(Self::EMPTY, 0); (2 * n).next_power_of_two().max(1 << 10)],
+            len: 0,
+        }
+    }
+
+    #[inline]
+    fn slot(&self, key: u64) -> usize {
+        let bits = self.slots.len().trailing_zeros();
+        (key.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> (64 - bits)) as usize
+    }
+
+    #[inline]
+    fn prefetch(&self, key: u64) {
+        prefetch(&self.slots[self.slot(key)]);
+    }
+
+    #[inline]
+    fn find(&self, key: u64) -> std::result::Result<usize, usize> {
+        let mask = self.slots.len() - 1;
+        let mut i = self.slot(key);
+        loop {
+            match self.slots[i].0 {
+                k if k == key => return Ok(i),
+                Self::EMPTY => return Err(i),
+                _ => i = (i + 1) & mask,
+            }
+        }
+    }
+
+    fn get(&self, key: u64) -> Option<i64> {
+        self.find(key).ok().map(|i| self.slots[i].1)
+    }
+
+    fn get_mut(&mut self, key: u64) -> Option<&mut i64> {
+        self.find(key).ok().map(|i| &mut self.slots[i].1)
+    }
+
+    /// The count of `key`, inserted as 0 if absent.
+    fn entry(&mut self, key: u64) -> &mut i64 {
+        debug_assert_ne!(key, Self::EMPTY);
+        let i = match self.find(key) {
+            Ok(i) => i,
+            Err(i) if 2 * (self.len + 1) <= self.slots.len() => {
+                self.slots[i] = (key, 0);
+                self.len += 1;
+                i
+            }
+            Err(_) => {
+                self.grow();
+                return self.entry(key);
+            }
+        };
+        &mut self.slots[i].1
+    }
+
+    fn grow(&mut self) {
+        let bigger = vec![(Self::EMPTY, 0); 2 * self.slots.len()];
+        let old = std::mem::replace(&mut self.slots, bigger);
+        for (key, count) in old {
+            if key != Self::EMPTY {
+                let Err(i) = self.find(key) else {
+                    unreachable!("keys are distinct")
+                };
+                self.slots[i] = (key, count);
+            }
+        }
+    }
+}
+
+/// The runs of one bucket of the initial pair index (windows `second << 32 | word`, sorted):
+/// one per pair, with its count.
+fn pair_runs<'a>(
+    bucket: &'a [u64],
+    weights: &'a [u64],
+) -> impl Iterator<Item = (&'a [u64], u64)> + 'a {
+    bucket
+        .chunk_by(|x, y| x >> 32 == y >> 32)
+        .map(|run| (run, run.iter().map(|&w| weights[w as u32 as usize]).sum()))
+}
+
 #[inline]
 fn key(pair: (u32, u32)) -> u64 {
     (pair.0 as u64) << 32 | pair.1 as u64
@@ -419,7 +514,7 @@ pub struct Trained {
 /// Words (distinct pieces or chunks as token ids) stored back to back in one buffer, so that
 /// millions of words cost no allocation each: word `i` is `ids[start[i]..start[i] + len[i]]`.
 /// Merging shortens a word in place.
-#[derive(Default)]
+#[derive(Default, Clone)]
 pub struct Words {
     ids: Vec<u32>,
     start: Vec<usize>,
@@ -469,11 +564,39 @@ pub struct Merger {
     weights: Vec<u64>,
     /// The words of every initial pair, pair after pair (see `Positions::Initial`).
     initial: Vec<u32>,
-    pair_counts: FxHashMap<u64, i64>,
-    where_to_update: FxHashMap<u64, Vec<u32>>,
+    pair_counts: PairCounts,
+    /// Pairs that gained occurrences in the current merge, with the word: `(pair, word)`.
+    grown: Vec<(u64, u32)>,
     queue: BinaryHeap<Entry>,
     /// Merges made so far, as internal id pairs.
     pub merges: Vec<(u32, u32)>,
+    pruning: Option<Box<Pruning>>,
+}
+
+/// What `Merger::from_words` starts from: token bytes, merges made, words and their weights.
+type MergerInputs = (Vec<Vec<u8>>, Vec<(u32, u32)>, Words, Vec<u64>);
+
+/// Rare initial pairs left out of the merge loop (see `Merger::from_words_planned`).
+///
+/// Why it is exact: a pair of two tokens that existed when the words were indexed never gains
+/// occurrences (only pairs with a new token do), and the best count never grows from one merge
+/// to the next (a new pair occurs at most as often as the pair just merged). So if every merge
+/// of the run counts at least `below`, a pair counted fewer times at the start was never the
+/// best: leaving it out (its count, its words, its updates) changes nothing. When the loop
+/// would need such a pair after all, it starts over without pruning.
+struct Pruning {
+    below: u64,
+    /// Tokens with smaller ids existed when the words were indexed.
+    initial_tokens: u32,
+    /// The inputs, to start over from.
+    restart: MergerInputs,
+}
+
+impl Pruning {
+    /// Whether `pair` (a key) was left out.
+    fn left_out(&self, pair: u64) -> bool {
+        (pair >> 32) < self.initial_tokens as u64 && (pair as u32) < self.initial_tokens
+    }
 }
 
 impl Merger {
@@ -498,6 +621,29 @@ impl Merger {
         merges: Vec<(u32, u32)>,
         words: Words,
         weights: Vec<u64>,
+    ) -> Merger {
+        Merger::index(token_bytes, merges, words, weights, None)
+    }
+
+    /// `from_words` for a run of about `planned` merges on many words (SuperBPE's stage 2):
+    /// initial pairs much rarer than the `planned`-th most frequent one stay out of the loop
+    /// (see `Pruning`), which keeps the pair table small. The merges are the same.
+    pub fn from_words_planned(
+        token_bytes: Vec<Vec<u8>>,
+        merges: Vec<(u32, u32)>,
+        words: Words,
+        weights: Vec<u64>,
+        planned: usize,
+    ) -> Merger {
+        Merger::index(token_bytes, merges, words, weights, Some(planned))
+    }
+
+    fn index(
+        token_bytes: Vec<Vec<u8>>,
+        merges: Vec<(u32, u32)>,
+        words: Words,
+        weights: Vec<u64>,
+        planned: Option<usize>,
     ) -> Merger {
         let token_ids = token_bytes
             .iter()
@@ -541,14 +687,37 @@ impl Merger {
             use rayon::prelude::*;
             buckets.par_iter_mut().for_each(|b| b.sort_unstable());
         });
+        let below = match planned {
+            Some(planned) => Merger::pruning_threshold(
+                buckets
+                    .iter()
+                    .flat_map(|b| pair_runs(b, &weights))
+                    .map(|(_, count)| count),
+                planned,
+            ),
+            None => 0,
+        };
+        let pruning = (below > 1).then(|| {
+            Box::new(Pruning {
+                below,
+                initial_tokens: token_bytes.len() as u32,
+                restart: (
+                    token_bytes.clone(),
+                    merges.clone(),
+                    words.clone(),
+                    weights.clone(),
+                ),
+            })
+        });
         let mut initial = Vec::with_capacity(total);
         let mut entries = Vec::new();
         for (a, bucket) in buckets.iter().enumerate() {
-            for run in bucket.chunk_by(|x, y| x >> 32 == y >> 32) {
+            for (run, count) in pair_runs(bucket, &weights) {
+                if count < below {
+                    continue;
+                }
                 let from = initial.len();
-                let mut count = 0;
                 for &w in run {
-                    count += weights[w as u32 as usize];
                     if initial.len() == from || initial.last() != Some(&(w as u32)) {
                         initial.push(w as u32);
                     }
@@ -562,10 +731,10 @@ impl Merger {
         }
         drop(buckets);
         drop(windows);
-        let pair_counts = entries
-            .iter()
-            .map(|e| (key(e.pair), e.count as i64))
-            .collect();
+        let mut pair_counts = PairCounts::with_capacity(entries.len());
+        for e in &entries {
+            *pair_counts.entry(key(e.pair)) = e.count as i64;
+        }
         Merger {
             token_bytes,
             token_ids,
@@ -573,20 +742,42 @@ impl Merger {
             weights,
             initial,
             pair_counts,
-            where_to_update: FxHashMap::default(),
+            grown: Vec::new(),
             queue: BinaryHeap::from(entries),
             merges,
+            pruning,
+        }
+    }
+
+    /// Half the count of the `planned`-th most frequent pair, when pruning below it pays (many
+    /// more pairs than merges); else 0 (no pruning).
+    fn pruning_threshold(counts: impl Iterator<Item = u64>, planned: usize) -> u64 {
+        let mut counts: Vec<u64> = counts.collect();
+        if planned == 0 || counts.len() < 4 * planned || counts.len() < 1 << 12 {
+            return 0;
+        }
+        let (_, &mut kth, _) = counts.select_nth_unstable_by(planned - 1, |a, b| b.cmp(a));
+        kth / 2
+    }
+
+    /// Gives up pruning: the state as it was before any merge of this run.
+    fn start_over(&mut self) {
+        if let Some(p) = self.pruning.take() {
+            let (token_bytes, merges, words, weights) = p.restart;
+            *self = Merger::index(token_bytes, merges, words, weights, None);
         }
     }
 
     /// Queues every pair whose count grew since the last call, with the words to update.
     fn push_updates(&mut self) {
-        for (k, mut pos) in self.where_to_update.drain() {
-            let count = self.pair_counts[&k];
+        // Sorted, each pair's words form one run, in order.
+        self.grown.sort_unstable();
+        for run in self.grown.chunk_by(|x, y| x.0 == y.0) {
+            let k = run[0].0;
+            let count = self.pair_counts.get(k).unwrap_or(0);
             if count > 0 {
-                pos.sort_unstable();
+                let mut pos: Vec<u32> = run.iter().map(|&(_, w)| w).collect();
                 pos.dedup();
-                pos.shrink_to_fit();
                 self.queue.push(Entry {
                     count: count as u64,
                     pair: ((k >> 32) as u32, k as u32),
@@ -594,6 +785,7 @@ impl Merger {
                 });
             }
         }
+        self.grown.clear();
     }
 
     /// The number of distinct tokens (bytes included).
@@ -615,10 +807,16 @@ impl Merger {
         let mut changes = Vec::new();
         let start = self.merges.len();
         while self.token_ids.len() + reserved < vocab_size {
+            let best = self.queue.peek().map_or(0, |top| top.count);
+            if self.pruning.as_ref().is_some_and(|p| best < p.below) {
+                // A left-out pair could be the best now: merge again without pruning.
+                self.start_over();
+                continue;
+            }
             let Some(mut top) = self.queue.pop() else {
                 break;
             };
-            let current = self.pair_counts[&key(top.pair)];
+            let current = self.pair_counts.get(key(top.pair)).unwrap_or(0);
             if top.count as i64 != current {
                 top.count = current.max(0) as u64;
                 self.queue.push(top);
@@ -657,11 +855,21 @@ impl Merger {
                 len,
             } = &mut self.words;
             merge_words(ids, at, len, 0, pos, (a, b, new_id), &mut changes);
-            for &(wi, k, change) in &changes {
-                *self.pair_counts.entry(k).or_insert(0) +=
-                    change * self.weights[wi as usize] as i64;
+            // The updates are scattered over millions of pairs and words: fetch ahead.
+            const AHEAD: usize = 8;
+            for (i, &(wi, k, change)) in changes.iter().enumerate() {
+                if let Some(&(w, k, _)) = changes.get(i + AHEAD) {
+                    self.pair_counts.prefetch(k);
+                    prefetch(&self.weights[w as usize]);
+                }
+                let count = match self.pair_counts.get_mut(k) {
+                    Some(count) => count,
+                    None if self.pruning.as_ref().is_some_and(|p| p.left_out(k)) => continue,
+                    None => self.pair_counts.entry(k),
+                };
+                *count += change * self.weights[wi as usize] as i64;
                 if change > 0 {
-                    self.where_to_update.entry(k).or_default().push(wi);
+                    self.grown.push((k, wi));
                 }
             }
             self.push_updates();
@@ -735,7 +943,19 @@ fn merge_words(
         return; // no words, so no positions
     };
     if pos.len() < PARALLEL_MIN {
-        for &wi in pos {
+        // The words are scattered: fetch the next ones' bounds and ids ahead of use (the loop is
+        // otherwise bound by cache misses).
+        const AHEAD: usize = 8;
+        for (i, &wi) in pos.iter().enumerate() {
+            if let Some(&w) = pos.get(i + 2 * AHEAD) {
+                prefetch(&start[w as usize]);
+                prefetch(&len[w as usize - first]);
+            }
+            if let Some(&w) = pos.get(i + AHEAD) {
+                if let Some(id) = ids.get(start[w as usize] - base) {
+                    prefetch(id);
+                }
+            }
             let (s, n) = (start[wi as usize] - base, &mut len[wi as usize - first]);
             *n = merge_word(&mut ids[s..s + *n as usize], a, b, new_id, |k, change| {
                 changes.push((wi, k, change))
@@ -776,6 +996,21 @@ fn merge_words(
         )
     });
     changes.extend_from_slice(&right_changes);
+}
+
+/// Asks the CPU to bring `value` into cache (a hint: it never faults, and does nothing on
+/// other architectures).
+#[inline(always)]
+pub(crate) fn prefetch<T>(value: &T) {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: prefetching reads nothing architecturally; any address is allowed.
+    #[allow(unused_unsafe)]
+    unsafe {
+        use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
+        _mm_prefetch::<_MM_HINT_T0>(value as *const T as *const i8);
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = value;
 }
 
 /// Replaces every non-overlapping `(a, b)` in `word`, left to right, in one compacting pass,
@@ -907,5 +1142,60 @@ mod tests {
             ]
         );
         assert!(train(counts, 100, 0, 1, &mut |_| true).is_err());
+    }
+
+    /// Random words over the bytes, skewed so that a few pairs are frequent and most are rare.
+    fn skewed_words(n: usize, seed: u64) -> (Words, Vec<u64>) {
+        let mut state = seed;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        let mut words = Words::default();
+        let mut weights = Vec::new();
+        for _ in 0..n {
+            let len = 2 + (next() % 7) as usize;
+            words.push_with(|ids| {
+                for _ in 0..len {
+                    // min of two uniform draws: small ids are more frequent.
+                    ids.push((next() % 200).min(next() % 200) as u32);
+                }
+            });
+            weights.push(1 + next() % 5);
+        }
+        (words, weights)
+    }
+
+    fn merges_of(merger: &mut Merger, n_merges: usize) -> Vec<(u32, u32)> {
+        let no_space = |t: &[u8]| !t.contains(&b' ');
+        merger
+            .run(256 + n_merges, 0, 1, &no_space, &mut |_| true)
+            .unwrap();
+        merger.merges.clone()
+    }
+
+    #[test]
+    fn pruning_rare_pairs_keeps_the_merges() {
+        let (words, weights) = skewed_words(30_000, 7);
+        for (planned, n_merges, starts_over) in [(150, 150, false), (20, 1500, true)] {
+            let mut full =
+                Merger::from_words(byte_tokens(), Vec::new(), words.clone(), weights.clone());
+            let mut pruned = Merger::from_words_planned(
+                byte_tokens(),
+                Vec::new(),
+                words.clone(),
+                weights.clone(),
+                planned,
+            );
+            assert!(pruned.pruning.is_some(), "enough rare pairs to prune");
+            assert_eq!(
+                merges_of(&mut pruned, n_merges),
+                merges_of(&mut full, n_merges)
+            );
+            assert_eq!(pruned.pruning.is_none(), starts_over);
+            assert_eq!(pruned.merge_bytes(), full.merge_bytes());
+        }
     }
 }
