@@ -21,7 +21,7 @@ use crate::train::{check_vocab_size, Merger, PieceCounts, Words};
 use crate::vocab::Vocab;
 use rayon::prelude::*;
 use rustc_hash::FxHashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 /// Which stage-2 tokens are refused.
 #[derive(Clone, Copy, Debug)]
@@ -96,25 +96,68 @@ pub fn train_superbpe(
     progress: &mut dyn FnMut(Phase, usize) -> bool,
 ) -> Result<SuperTrained> {
     check_vocab_size(vocab_size, n_special)?;
-    let mut plain_bpe = false;
-    let (token_bytes, merges) = match stage1 {
+    // Bytes that stand side by side in some stage-1 piece (or base token): only there can a
+    // stage-1 merge join two bytes of a chunk.
+    let mut adjacent = vec![false; 1 << 16];
+    let mut mark = |bytes: &[u8]| {
+        for w in bytes.windows(2) {
+            adjacent[(w[0] as usize) << 8 | w[1] as usize] = true;
+        }
+    };
+    match &stage1 {
         Stage1::Counts { counts, transition } => {
-            if transition > vocab_size || transition < 256 + n_special {
+            if *transition > vocab_size || *transition < 256 + n_special {
                 return Err(Error::value(format!(
                     "transition {transition} must lie between {} (256 bytes + {n_special} special tokens) and vocab_size {vocab_size}",
                     256 + n_special
                 )));
             }
-            let mut merger = Merger::from_counts(counts);
-            merger.run(transition, n_special, min_frequency, &|_| true, &mut |d| {
-                progress(Phase::Stage1, d)
-            })?;
-            // At `transition == vocab_size` there is no stage 2, even if stage 1 stopped early.
-            plain_bpe = transition == vocab_size;
-            (merger.token_bytes, merger.merges)
+            counts.counts.keys().for_each(|piece| mark(piece));
         }
-        Stage1::Merges(list) => inherit(&list)?,
-    };
+        Stage1::Merges(list) => list
+            .iter()
+            .for_each(|(a, b)| mark(&[a.as_slice(), b.as_slice()].concat())),
+    }
+    // At `transition == vocab_size` there is no stage 2, even if stage 1 stopped early.
+    let plain_bpe = matches!(stage1, Stage1::Counts { transition, .. } if transition == vocab_size);
+    // Cutting the chunks into segments does not depend on the stage-1 merges: it runs on a
+    // second thread while stage 1 trains (stage 1 stays on this thread, which sees Ctrl-C).
+    let stop = AtomicBool::new(false);
+    let background = !plain_bpe && crate::pool::pool(num_threads).current_num_threads() > 1;
+    let mut chunks = Some(chunks);
+    let (stage1, segmented) = std::thread::scope(|scope| {
+        let segmenting = background.then(|| {
+            let chunks = chunks.take().expect("chunks not taken yet");
+            scope.spawn(|| Segmented::new(chunks, &adjacent, &stop))
+        });
+        let stage1 = match stage1 {
+            Stage1::Counts { counts, transition } => {
+                let mut merger = Merger::from_counts(counts);
+                merger
+                    .run(transition, n_special, min_frequency, &|_| true, &mut |d| {
+                        progress(Phase::Stage1, d)
+                    })
+                    .map(|()| (merger.token_bytes, merger.merges))
+            }
+            Stage1::Merges(list) => inherit(&list),
+        };
+        if stage1.is_err() {
+            stop.store(true, Ordering::Relaxed);
+        }
+        let segmented = match segmenting {
+            Some(handle) => handle
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
+            None if plain_bpe => None,
+            None => Segmented::new(
+                chunks.take().expect("chunks not taken yet"),
+                &adjacent,
+                &stop,
+            ),
+        };
+        (stage1, segmented)
+    });
+    let (token_bytes, merges) = stage1?;
     let stage1_len = merges.len();
     if token_bytes.len() + base_extra + n_special > vocab_size {
         return Err(Error::value(format!(
@@ -139,9 +182,14 @@ pub fn train_superbpe(
             unused_stage1: Vec::new(),
         });
     }
-    let (words, weights) = replay(&token_bytes, &merges, chunks, num_threads, &mut |d| {
-        progress(Phase::Replay, d)
-    })?;
+    let segmented = segmented.ok_or_else(Error::interrupted)?;
+    if !progress(Phase::Replay, 0) {
+        return Err(Error::interrupted());
+    }
+    let (words, weights) = segmented.replay(&token_bytes, &merges, num_threads)?;
+    if !progress(Phase::Replay, words.len()) {
+        return Err(Error::interrupted());
+    }
     let unused_stage1 = unused_merges(&token_bytes, &merges, &words);
 
     let planned = vocab_size.saturating_sub(token_bytes.len() + n_special + base_extra);
@@ -193,183 +241,266 @@ fn inherit(list: &[(Vec<u8>, Vec<u8>)]) -> Result<Inherited> {
     Ok((token_bytes, merges))
 }
 
-/// Encodes every distinct chunk with the merges (lowest rank first, as the saved tokenizer
-/// does), in parallel. Returns the chunks as internal ids, with their counts.
-///
-/// A chunk splits into independent segments between two bytes that no token holds side by
-/// side: no merge can ever join across them (every merge makes a token). Segments repeat a lot
-/// (they are mostly words), so each is merged once per thread and then looked up.
-fn replay(
-    token_bytes: &[Vec<u8>],
-    merges: &[(u32, u32)],
-    chunks: PieceCounts,
-    num_threads: Option<usize>,
-    progress: &mut dyn FnMut(usize) -> bool,
-) -> Result<(Words, Vec<u64>)> {
-    let tokens = token_bytes
-        .iter()
-        .enumerate()
-        .map(|(i, t)| (t.clone(), true, i as u32))
-        .collect();
-    let merge_bytes: Vec<(Vec<u8>, Vec<u8>)> = merges
-        .iter()
-        .map(|&(a, b)| {
-            (
-                token_bytes[a as usize].clone(),
-                token_bytes[b as usize].clone(),
-            )
-        })
-        .collect();
-    let vocab = Vocab::from_merges(tokens, &merge_bytes, false, None)?;
-    drop(merge_bytes);
-    let mut joined = vec![false; 1 << 16];
-    for t in token_bytes {
-        for w in t.windows(2) {
-            joined[(w[0] as usize) << 8 | w[1] as usize] = true;
-        }
-    }
-    // Segment caches live per thread across batches; a new generation empties them.
-    static GENERATION: AtomicU64 = AtomicU64::new(0);
-    let generation = GENERATION.fetch_add(1, Ordering::Relaxed) + 1;
-    let encode = |bytes: &[u8], out: &mut Vec<u32>| {
-        SEGMENTS.with_borrow_mut(|cache| {
-            if cache.generation != generation || cache.map.len() >= SegmentCache::MAX {
-                cache.clear(generation);
+/// The distinct stage-2 chunks cut into segments that no stage-1 merge can cross (between two
+/// bytes that stand side by side in no stage-1 piece: every merge makes a token, and every
+/// token lies inside some piece), with each distinct segment numbered once. Segments repeat a
+/// lot (they are mostly words), so the replay then encodes each distinct segment once and
+/// copies.
+struct Segmented {
+    /// Segment numbers of every chunk, back to back: chunk `i` ends at `ends[i]`.
+    segments: Vec<u32>,
+    ends: Vec<usize>,
+    weights: Vec<u64>,
+    /// Segment `256 + j` is `bytes[spans[j].0..spans[j].1]`; numbers below 256 are single bytes.
+    bytes: Vec<u8>,
+    spans: Vec<(usize, usize)>,
+}
+
+impl Segmented {
+    /// Cuts and numbers the chunks (consumed as it goes); None if `stop` is raised.
+    ///
+    /// Batch by batch: first cut the chunks, then number their segments, fetching table slots
+    /// a few segments ahead (the lookups are cache misses, and independent of each other).
+    fn new(chunks: PieceCounts, adjacent: &[bool], stop: &AtomicBool) -> Option<Segmented> {
+        let mut seg = Segmented {
+            segments: Vec::new(),
+            ends: Vec::with_capacity(chunks.counts.len()),
+            weights: Vec::with_capacity(chunks.counts.len()),
+            bytes: Vec::new(),
+            spans: Vec::new(),
+        };
+        let mut short = ShortSegments::default();
+        let mut long: FxHashMap<Vec<u8>, u32> = FxHashMap::default();
+        const BATCH: usize = 1 << 12;
+        const AHEAD: usize = 16;
+        let mut chunks = chunks.counts.into_iter();
+        let mut batch: Vec<(Vec<u8>, u64)> = Vec::with_capacity(BATCH);
+        let mut cut: Vec<Cut> = Vec::new();
+        loop {
+            if stop.load(Ordering::Relaxed) {
+                return None;
             }
-            let mut start = 0;
-            for i in 1..=bytes.len() {
-                if i < bytes.len() && joined[(bytes[i - 1] as usize) << 8 | bytes[i] as usize] {
-                    continue;
-                }
-                let segment = &bytes[start..i];
-                start = i;
-                if segment.len() == 1 {
-                    out.push(vocab.byte_id(segment[0]));
-                    continue;
-                }
-                let Some(key) = SegmentCache::key(segment) else {
-                    vocab.encode_piece(segment, out);
-                    continue;
-                };
-                match cache.get(key) {
-                    Some(span) => cache.extend(span, out),
-                    None => {
-                        let at = out.len();
-                        vocab.encode_piece(segment, out);
-                        cache.insert(key, &out[at..]);
+            batch.clear();
+            batch.extend(chunks.by_ref().take(BATCH));
+            if batch.is_empty() {
+                break;
+            }
+            cut.clear();
+            for (k, (chunk, count)) in batch.iter().enumerate() {
+                if let Some((ahead, _)) = batch.get(k + AHEAD) {
+                    if let Some(first) = ahead.first() {
+                        crate::train::prefetch(first);
                     }
                 }
+                let mut start = 0;
+                for i in 1..=chunk.len() {
+                    if i < chunk.len() && adjacent[(chunk[i - 1] as usize) << 8 | chunk[i] as usize]
+                    {
+                        continue;
+                    }
+                    cut.push(match &chunk[start..i] {
+                        [b] => Cut::Byte(*b),
+                        segment if segment.len() <= 15 => Cut::Short(ShortSegments::key(segment)),
+                        _ => Cut::Long(k as u32, start as u32, i as u32),
+                    });
+                    start = i;
+                }
+                cut.push(Cut::End);
+                seg.weights.push(*count);
             }
-        })
-    };
-    let mut chunks: Vec<(Vec<u8>, u64)> = chunks.counts.into_iter().collect();
-    let mut words = Words::default();
-    let mut weights = Vec::with_capacity(chunks.len());
-    // Batches bound the memory held twice (chunk bytes and their ids) and let Ctrl-C in.
-    const BATCH: usize = 1 << 18;
-    let pool = crate::pool::pool(num_threads);
-    while !chunks.is_empty() {
-        let mut batch: Vec<(Vec<u8>, u64)> = chunks.split_off(chunks.len().saturating_sub(BATCH));
-        chunks.shrink_to_fit();
-        let encoded: Vec<Words> = pool.install(|| {
-            batch
-                .par_chunks_mut(BATCH / 8)
-                .map(|part| {
+            for i in 0..cut.len() {
+                if let Some(Cut::Short(key)) = cut.get(i + AHEAD) {
+                    short.prefetch(*key);
+                }
+                let number = match cut[i] {
+                    Cut::End => {
+                        seg.ends.push(seg.segments.len());
+                        continue;
+                    }
+                    Cut::Byte(b) => b as u32,
+                    Cut::Short(key) => {
+                        let next = 256 + seg.spans.len() as u32;
+                        let number = short.number(key, next);
+                        if number == next {
+                            let bytes = key.to_le_bytes();
+                            seg.push_bytes(&bytes[..bytes[15] as usize]);
+                        }
+                        number
+                    }
+                    Cut::Long(k, start, end) => {
+                        let segment = &batch[k as usize].0[start as usize..end as usize];
+                        match long.get(segment) {
+                            Some(&number) => number,
+                            None => {
+                                let number = 256 + seg.spans.len() as u32;
+                                long.insert(segment.to_vec(), number);
+                                seg.push_bytes(segment);
+                                number
+                            }
+                        }
+                    }
+                };
+                seg.segments.push(number);
+            }
+        }
+        Some(seg)
+    }
+
+    fn push_bytes(&mut self, segment: &[u8]) {
+        let at = self.bytes.len();
+        self.bytes.extend_from_slice(segment);
+        self.spans.push((at, self.bytes.len()));
+    }
+
+    /// Encodes every chunk with the merges (lowest rank first, as the saved tokenizer does):
+    /// each distinct segment once, in parallel, then the chunks by copying. Returns the chunks
+    /// as internal ids, with their counts.
+    fn replay(
+        self,
+        token_bytes: &[Vec<u8>],
+        merges: &[(u32, u32)],
+        num_threads: Option<usize>,
+    ) -> Result<(Words, Vec<u64>)> {
+        let tokens = token_bytes
+            .iter()
+            .enumerate()
+            .map(|(i, t)| (t.clone(), true, i as u32))
+            .collect();
+        let merge_bytes: Vec<(Vec<u8>, Vec<u8>)> = merges
+            .iter()
+            .map(|&(a, b)| {
+                (
+                    token_bytes[a as usize].clone(),
+                    token_bytes[b as usize].clone(),
+                )
+            })
+            .collect();
+        let vocab = Vocab::from_merges(tokens, &merge_bytes, false, None)?;
+        drop(merge_bytes);
+        // Encodings of the segments, by number, back to back: segment `n` ends at `ends[n]`.
+        const PART: usize = 1 << 12;
+        let parts: Vec<Words> = crate::pool::pool(num_threads).install(|| {
+            let numbers: Vec<usize> = (0..256 + self.spans.len()).step_by(PART).collect();
+            numbers
+                .par_iter()
+                .map(|&first| {
                     let mut words = Words::default();
-                    for (bytes, _) in part {
-                        words.push_with(|ids| encode(bytes, ids));
-                        // Freed here, on the worker.
-                        *bytes = Vec::new();
+                    for n in first..(first + PART).min(256 + self.spans.len()) {
+                        words.push_with(|out| match n.checked_sub(256) {
+                            None => out.push(vocab.byte_id(n as u8)),
+                            Some(j) => {
+                                let (s, e) = self.spans[j];
+                                vocab.encode_piece(&self.bytes[s..e], out);
+                            }
+                        });
                     }
                     words
                 })
                 .collect()
         });
-        for part in &encoded {
-            words.append(part);
+        let mut encoded = Words::default();
+        for part in &parts {
+            encoded.append(part);
         }
-        weights.extend(batch.iter().map(|&(_, count)| count));
-        if !progress(words.len()) {
-            return Err(Error::interrupted());
+        drop(parts);
+        let mut words = Words::default();
+        let mut from = 0;
+        for &end in &self.ends {
+            words.push_with(|out| {
+                for &n in &self.segments[from..end] {
+                    out.extend_from_slice(encoded.get(n as usize));
+                }
+            });
+            from = end;
+        }
+        Ok((words, self.weights))
+    }
+}
+
+/// One segment of a chunk as cut: a byte, a short segment's key, a long segment (chunk in the
+/// batch, start, end), or the end of the chunk.
+#[derive(Clone, Copy)]
+enum Cut {
+    Byte(u8),
+    Short(u128),
+    Long(u32, u32, u32),
+    End,
+}
+
+/// Numbers of segments of 2 to 15 bytes, by a key that packs their bytes and length, in an
+/// open-addressing table (linear probing) whose slots can be prefetched.
+struct ShortSegments {
+    /// `(key, number)`; key 0 (length 0) is no segment's: a free slot. A power-of-two length.
+    slots: Vec<(u128, u32)>,
+    len: usize,
+}
+
+impl Default for ShortSegments {
+    fn default() -> Self {
+        ShortSegments {
+            slots: vec![(0, 0); 1 << 16],
+            len: 0,
         }
     }
-    Ok((words, weights))
 }
 
-/// Merged segments (up to 15 bytes, packed into the key) per thread, for one replay
-/// (`generation`). Each maps to a span: `id << 8 | 1` for a segment that is one token (most
-/// are), else `offset << 8 | length` of its ids in `ids`. A small direct-mapped table of recent
-/// segments sits in front of the map: the frequent segments then cost no cache miss.
-#[derive(Default)]
-struct SegmentCache {
-    generation: u64,
-    map: FxHashMap<u128, u64>,
-    ids: Vec<u32>,
-    recent: Vec<(u128, u64)>,
-}
-
-impl SegmentCache {
-    const MAX: usize = 1 << 22;
-    const RECENT_BITS: u32 = 15;
-
-    fn key(segment: &[u8]) -> Option<u128> {
-        if segment.len() > 15 {
-            return None;
-        }
+impl ShortSegments {
+    fn key(segment: &[u8]) -> u128 {
         let mut bytes = [0u8; 16];
         bytes[..segment.len()].copy_from_slice(segment);
         bytes[15] = segment.len() as u8;
-        Some(u128::from_le_bytes(bytes))
+        u128::from_le_bytes(bytes)
     }
 
-    fn clear(&mut self, generation: u64) {
-        self.map.clear();
-        self.ids.clear();
-        // Key 0 (length 0) is no segment's: the empty slot.
-        self.recent.clear();
-        self.recent.resize(1 << Self::RECENT_BITS, (0, 0));
-        self.generation = generation;
+    #[inline]
+    fn slot(&self, key: u128) -> usize {
+        let folded = (key as u64) ^ ((key >> 64) as u64).rotate_left(29);
+        let bits = self.slots.len().trailing_zeros();
+        (folded.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> (64 - bits)) as usize
     }
 
-    fn slot(key: u128) -> usize {
-        let folded = (key as u64) ^ (key >> 64) as u64;
-        (folded.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> (64 - Self::RECENT_BITS)) as usize
+    #[inline]
+    fn prefetch(&self, key: u128) {
+        crate::train::prefetch(&self.slots[self.slot(key)]);
     }
 
-    fn get(&mut self, key: u128) -> Option<u64> {
-        let slot = Self::slot(key);
-        if self.recent[slot].0 == key {
-            return Some(self.recent[slot].1);
-        }
-        let span = *self.map.get(&key)?;
-        self.recent[slot] = (key, span);
-        Some(span)
-    }
-
-    fn insert(&mut self, key: u128, ids: &[u32]) {
-        let span = if ids.len() == 1 {
-            (ids[0] as u64) << 8 | 1
-        } else {
-            let at = self.ids.len() as u64;
-            self.ids.extend_from_slice(ids);
-            at << 8 | ids.len() as u64
-        };
-        self.map.insert(key, span);
-        self.recent[Self::slot(key)] = (key, span);
-    }
-
-    fn extend(&self, span: u64, out: &mut Vec<u32>) {
-        let (at, len) = ((span >> 8) as usize, (span & 0xff) as usize);
-        if len == 1 {
-            out.push(at as u32);
-        } else {
-            out.extend_from_slice(&self.ids[at..at + len]);
+    /// The slot holding `key`, or the free slot where it would go.
+    #[inline]
+    fn find(&self, key: u128) -> std::result::Result<usize, usize> {
+        let mask = self.slots.len() - 1;
+        let mut i = self.slot(key);
+        loop {
+            match self.slots[i].0 {
+                k if k == key => return Ok(i),
+                0 => return Err(i),
+                _ => i = (i + 1) & mask,
+            }
         }
     }
-}
 
-thread_local! {
-    static SEGMENTS: std::cell::RefCell<SegmentCache> = std::cell::RefCell::default();
+    /// The number of `key`, which becomes `next` if it has none yet.
+    fn number(&mut self, key: u128, next: u32) -> u32 {
+        match self.find(key) {
+            Ok(i) => self.slots[i].1,
+            Err(_) if 2 * (self.len + 1) > self.slots.len() => {
+                let bigger = vec![(0, 0); 2 * self.slots.len()];
+                for (k, n) in std::mem::replace(&mut self.slots, bigger) {
+                    if k != 0 {
+                        let Err(i) = self.find(k) else {
+                            unreachable!("keys are distinct")
+                        };
+                        self.slots[i] = (k, n);
+                    }
+                }
+                self.number(key, next)
+            }
+            Err(i) => {
+                self.slots[i] = (key, next);
+                self.len += 1;
+                next
+            }
+        }
+    }
 }
 
 /// Ranks of merges whose token appears in no encoded chunk, not even inside a larger token.

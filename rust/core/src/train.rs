@@ -546,6 +546,11 @@ impl Words {
         self.start.is_empty()
     }
 
+    /// Word `i`.
+    pub fn get(&self, i: usize) -> &[u32] {
+        &self.ids[self.start[i]..self.start[i] + self.len[i] as usize]
+    }
+
     pub fn iter(&self) -> impl Iterator<Item = &[u32]> {
         self.start
             .iter()
