@@ -688,18 +688,19 @@ impl Merger {
             rest = tail;
             start = end;
         }
-        crate::pool::pool(None).install(|| {
+        // Per bucket, in parallel: sort, then each pair's count.
+        let counts: Vec<Vec<u64>> = crate::pool::pool(None).install(|| {
             use rayon::prelude::*;
-            buckets.par_iter_mut().for_each(|b| b.sort_unstable());
+            buckets
+                .par_iter_mut()
+                .map(|b| {
+                    b.sort_unstable();
+                    pair_runs(b, &weights).map(|(_, count)| count).collect()
+                })
+                .collect()
         });
         let below = match planned {
-            Some(planned) => Merger::pruning_threshold(
-                buckets
-                    .iter()
-                    .flat_map(|b| pair_runs(b, &weights))
-                    .map(|(_, count)| count),
-                planned,
-            ),
+            Some(planned) => Merger::pruning_threshold(counts.iter().flatten().copied(), planned),
             None => 0,
         };
         let pruning = (below > 1).then(|| {
@@ -716,8 +717,9 @@ impl Merger {
         });
         let mut initial = Vec::with_capacity(total);
         let mut entries = Vec::new();
-        for (a, bucket) in buckets.iter().enumerate() {
-            for (run, count) in pair_runs(bucket, &weights) {
+        for (a, (bucket, counts)) in buckets.iter().zip(&counts).enumerate() {
+            let runs = bucket.chunk_by(|x, y| x >> 32 == y >> 32);
+            for (run, &count) in runs.zip(counts) {
                 if count < below {
                     continue;
                 }
