@@ -155,59 +155,67 @@ impl PieceCounts {
     }
 }
 
-/// Adds the pieces of `units` to one count table per splitter.
-fn count_units<'a>(
-    counts: &mut [PieceCounts],
-    splitters: &[&Splitter],
-    units: impl Iterator<Item = &'a str>,
-) -> Result<()> {
-    for unit in units {
-        for (c, s) in counts.iter_mut().zip(splitters) {
-            c.add_text(s, unit)?;
-        }
-    }
-    Ok(())
-}
-
-/// One set of count tables per worker: each worker fills its own tables across all its batches
-/// (no per-batch tables to grow and merge), and they are merged once at the end.
+/// Count tables filled in parallel, `slots` per splitter: worker `(stage, slot)` counts its
+/// splitter's pieces in batch `slot` of every round, into its own table, and each splitter's
+/// tables are merged once at the end. The threads are shared out among the splitters, so with
+/// as many splitters as threads (SuperBPE's two stages on two cores) each table has a single
+/// writer and nothing needs merging; the stages then run side by side over the same text.
 struct Accumulators {
-    parts: Vec<Vec<PieceCounts>>,
+    slots: usize,
+    /// Table of worker `(stage, slot)` at `stage * slots + slot`.
+    parts: Vec<PieceCounts>,
 }
 
 impl Accumulators {
-    fn new(workers: usize, tables: usize) -> Accumulators {
+    fn new(threads: usize, splitters: usize) -> Accumulators {
+        let slots = threads.div_ceil(splitters.max(1)).max(1);
         Accumulators {
-            parts: vec![vec![PieceCounts::default(); tables]; workers.max(1)],
+            slots,
+            parts: vec![PieceCounts::default(); slots * splitters],
         }
     }
 
-    /// Counts `batches[i]` into worker `i`'s tables, in parallel.
+    /// Counts `batches` (at most `slots` of them) with every splitter, in parallel.
     fn count<T: Sync>(
         &mut self,
+        splitters: &[&Splitter],
         batches: &[T],
         num_threads: Option<usize>,
-        count: impl Fn(&mut [PieceCounts], &T) -> Result<()> + Sync + Send,
+        units: impl Fn(&T) -> Vec<&str> + Sync + Send,
     ) -> Result<()> {
         use rayon::prelude::*;
+        debug_assert!(batches.len() <= self.slots);
+        let slots = self.slots;
         crate::pool::pool(num_threads).install(|| {
-            batches
-                .par_iter()
-                .zip(self.parts.par_iter_mut())
+            self.parts
+                .par_iter_mut()
+                .enumerate()
                 .with_max_len(1)
-                .try_for_each(|(batch, tables)| count(tables, batch))
+                .try_for_each(|(i, table)| match batches.get(i % slots) {
+                    Some(batch) => units(batch)
+                        .into_iter()
+                        .try_for_each(|unit| table.add_text(splitters[i / slots], unit)),
+                    None => Ok(()),
+                })
         })
     }
 
-    fn total(self) -> Vec<PieceCounts> {
-        let mut parts = self.parts.into_iter();
-        let mut total = parts.next().unwrap_or_default();
-        for part in parts {
-            for (t, c) in total.iter_mut().zip(part) {
-                t.merge(c);
-            }
-        }
-        total
+    /// One table per splitter (merged in parallel across splitters).
+    fn total(self, num_threads: Option<usize>) -> Vec<PieceCounts> {
+        use rayon::prelude::*;
+        let mut parts = self.parts;
+        crate::pool::pool(num_threads).install(|| {
+            parts
+                .par_chunks_mut(self.slots)
+                .map(|tables| {
+                    let mut total = std::mem::take(&mut tables[0]);
+                    for t in &mut tables[1..] {
+                        total.merge(std::mem::take(t));
+                    }
+                    total
+                })
+                .collect()
+        })
     }
 }
 
@@ -219,22 +227,18 @@ pub fn count_texts(
     by_line: bool,
     num_threads: Option<usize>,
 ) -> Result<Vec<PieceCounts>> {
-    let workers = crate::pool::pool(num_threads).current_num_threads().max(1);
-    let chunk = units.len().div_ceil(workers).max(1);
+    let threads = crate::pool::pool(num_threads).current_num_threads().max(1);
+    let mut accumulators = Accumulators::new(threads, splitters.len());
+    let chunk = units.len().div_ceil(accumulators.slots).max(1);
     let parts: Vec<&[String]> = units.chunks(chunk).collect();
-    let mut accumulators = Accumulators::new(parts.len(), splitters.len());
-    accumulators.count(&parts, num_threads, |tables, part| {
+    accumulators.count(splitters, &parts, num_threads, |part| {
         if by_line {
-            count_units(
-                tables,
-                splitters,
-                part.iter().flat_map(|u| u.split_inclusive('\n')),
-            )
+            part.iter().flat_map(|u| u.split_inclusive('\n')).collect()
         } else {
-            count_units(tables, splitters, part.iter().map(String::as_str))
+            part.iter().map(String::as_str).collect()
         }
     })?;
-    Ok(accumulators.total())
+    Ok(accumulators.total(num_threads))
 }
 
 /// Reads files in 2 MB blocks that end at a line break and counts their lines (with line endings)
@@ -304,9 +308,9 @@ pub fn count_reader(
     let mut carry: Vec<u8> = Vec::new();
     let mut eof = false;
     while !eof {
-        // Read up to `threads` blocks, each cut after its last newline.
-        let mut blocks: Vec<String> = Vec::with_capacity(threads);
-        while blocks.len() < threads && !eof {
+        // Read a block per slot, each cut after its last newline.
+        let mut blocks: Vec<String> = Vec::with_capacity(accumulators.slots);
+        while blocks.len() < accumulators.slots && !eof {
             let mut buf = std::mem::take(&mut carry);
             let start = buf.len();
             buf.resize(start + BLOCK, 0);
@@ -339,14 +343,14 @@ pub fn count_reader(
                     .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned()),
             );
         }
-        accumulators.count(&blocks, num_threads, |tables, block| {
-            count_units(tables, splitters, block.split_inclusive('\n'))
+        accumulators.count(splitters, &blocks, num_threads, |block| {
+            block.split_inclusive('\n').collect()
         })?;
         if !progress(*done) {
             return Err(Error::interrupted());
         }
     }
-    for (t, c) in total.iter_mut().zip(accumulators.total()) {
+    for (t, c) in total.iter_mut().zip(accumulators.total(num_threads)) {
         t.merge(c);
     }
     Ok(())
