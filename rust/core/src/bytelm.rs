@@ -513,6 +513,13 @@ impl ByteModel {
         Ok(self.assemble(founds))
     }
 
+    /// How many groups `covers_by_groups` tries after a text that does not end near an
+    /// apostrophe, and the size of the largest (for cost reports).
+    pub fn lex_group_stats(&self) -> (usize, usize) {
+        let groups = self.lex_groups[0].get_or_init(|| self.build_groups(0));
+        (groups.len(), groups.iter().map(Vec::len).max().unwrap_or(0))
+    }
+
     /// Groups of positions in `sorted` with equal `lexer_key` (tokens that start with a
     /// continuation byte left out), in order of their first token.
     fn build_groups(&self, keep: usize) -> Vec<Vec<u32>> {
@@ -564,6 +571,13 @@ impl ByteModel {
             }
         }
         more.sort_by_key(|&(pos, _)| pos); // stable: each position keeps its own order
+        let mut count = vec![0usize; all.len()];
+        for &q in first.iter().filter(|&&q| q != u32::MAX) {
+            count[q as usize] += 1;
+        }
+        for &(_, q) in &more {
+            count[q as usize] += 1;
+        }
         let mut slot_of = vec![usize::MAX; all.len()];
         let mut by_prefix: Covers = Vec::new();
         let mut m = 0;
@@ -571,7 +585,8 @@ impl ByteModel {
             let s = &mut slot_of[qid as usize];
             if *s == usize::MAX {
                 *s = by_prefix.len();
-                by_prefix.push((all[qid as usize].clone(), Vec::new()));
+                let toks = Vec::with_capacity(count[qid as usize]);
+                by_prefix.push((all[qid as usize].clone(), toks));
             }
             by_prefix[*s].1.push(tau);
         };
@@ -689,18 +704,25 @@ impl ByteModel {
                 None => {
                     let mut before = Vec::new();
                     vocab.encode_piece(&full[start..split], &mut before);
-                    let left: Vec<Option<bool>> = match before.last() {
-                        Some(&l) if vocab.is_reached(l) != Some(true) => vec![None; members.len()],
-                        Some(&l) => members
-                            .iter()
-                            .map(|&p| vocab.is_valid_pair(l, self.sorted[p as usize]))
+                    // Members still open: those that pair with the last token of `enc(A)`
+                    // (or where that is undecided).
+                    let tau_of = |m: usize| self.sorted[members[m] as usize];
+                    let pending: Vec<(u32, Option<bool>)> = match before.last() {
+                        Some(&l) if vocab.is_reached(l) != Some(true) => {
+                            (0..members.len() as u32).map(|m| (m, None)).collect()
+                        }
+                        Some(&l) => (0..members.len())
+                            .filter_map(|m| match vocab.is_valid_pair(l, tau_of(m)) {
+                                Some(false) => None,
+                                left => Some((m as u32, left)),
+                            })
                             .collect(),
-                        None => members
-                            .iter()
-                            .map(|&p| {
-                                vocab
-                                    .is_reached(self.sorted[p as usize])
-                                    .filter(|&reached| reached)
+                        // Nothing before `tau` in its piece: it must be what merging its
+                        // bytes makes (undecided where it is not).
+                        None => (0..members.len())
+                            .map(|m| {
+                                let left = vocab.is_reached(tau_of(m)).filter(|&reached| reached);
+                                (m as u32, left)
                             })
                             .collect(),
                     };
@@ -710,21 +732,18 @@ impl ByteModel {
                     }
                     let head_len = q.len();
                     q.extend_from_slice(&before);
-                    let unsettled = left.iter().filter(|&&l| l != Some(false)).count();
                     outcomes.push(GroupOutcome {
                         done: done.to_vec(),
                         start,
                         q,
                         head_len,
-                        emitted: vec![false; members.len()],
-                        left,
-                        unsettled,
+                        pending,
                     });
                     outcomes.len() - 1
                 }
             };
             let o = &mut outcomes[k];
-            if o.unsettled == 0 {
+            if o.pending.is_empty() {
                 return Ok(());
             }
             // The right side: `enc(B)`, B = the rest of the piece after `tau` (inside `c`).
@@ -733,17 +752,14 @@ impl ByteModel {
             let right_first = after.first().copied();
             let right_reached = right_first.map(|r| vocab.is_reached(r) == Some(true));
             let fast_qid = found.intern(&o.q);
-            for (m, &pos) in members.iter().enumerate() {
-                let left = o.left[m];
-                if left == Some(false) || o.emitted[m] {
-                    continue;
-                }
-                let tau = self.sorted[pos as usize];
-                let tb = self.bytes(tau);
+            let (q, head_len) = (&o.q, o.head_len);
+            o.pending.retain(|&(m, left)| {
+                let m = m as usize;
+                let tau = self.sorted[members[m] as usize];
                 let member_piece = |buf: &mut Vec<u8>| {
                     buf.clear();
                     buf.extend_from_slice(&full[start..split]);
-                    buf.extend_from_slice(tb);
+                    buf.extend_from_slice(self.bytes(tau));
                     buf.extend_from_slice(&full[tau_end..end]);
                 };
                 let whole_is_token = whole_check && {
@@ -760,23 +776,23 @@ impl ByteModel {
                     None
                 };
                 match fast {
-                    Some(false) => {}
+                    Some(false) => true,
                     Some(true) => {
-                        o.emitted[m] = true;
-                        o.unsettled -= 1;
                         record(m, fast_qid, found);
+                        false
                     }
                     None => {
                         member_piece(piece_buf);
                         if self.merged_split(piece_buf, split - start, tau, ids) {
-                            let mut q = o.q[..o.head_len].to_vec();
-                            q.extend_from_slice(ids);
-                            let qid = found.intern(&q);
+                            let mut path = q[..head_len].to_vec();
+                            path.extend_from_slice(ids);
+                            let qid = found.intern(&path);
                             record(m, qid, found);
                         }
+                        true
                     }
                 }
-            }
+            });
             Ok(())
         })
     }
@@ -865,16 +881,14 @@ struct GroupScratch {
 
 /// `Outcome` for a group: the pieces before the split and the start of the one that holds it
 /// are the same for every member; `q` = their encoding then `enc(A)` (`head_len`: the
-/// first part's length); per member, whether it pairs with the last token of `enc(A)` and
-/// whether the path was already found; `unsettled`: members for which neither is decided.
+/// first part's length); `pending`: the members (index, whether they pair with the last token
+/// of `enc(A)`: `Some(true)` or undecided) for which no continuation has found `q` yet.
 struct GroupOutcome {
     done: Spans,
     start: usize,
     q: Vec<u32>,
     head_len: usize,
-    left: Vec<Option<bool>>,
-    emitted: Vec<bool>,
-    unsettled: usize,
+    pending: Vec<(u32, Option<bool>)>,
 }
 
 /// The key under which the pre-tokenizer cannot tell tokens apart (for a class-based regex,
@@ -973,6 +987,9 @@ pub struct ByteState {
     canonical: Option<usize>,
     /// Nodes that currently hold a distribution (so unused ones can be freed).
     with_dist: Vec<usize>,
+    /// Scratch for `next_logprobs`: the candidates' log-weights and next bytes.
+    vals: Vec<f64>,
+    bins: Vec<u8>,
 }
 
 impl ByteState {
@@ -1017,6 +1034,8 @@ impl ByteState {
             groups: Vec::new(),
             canonical: None,
             with_dist: Vec::new(),
+            vals: Vec::new(),
+            bins: Vec::new(),
         };
         st.open_split()?;
         for &b in &prompt[origin..] {
@@ -1170,39 +1189,61 @@ impl ByteState {
 
     /// log P(next byte | x) for bytes 0..=255 and end of text (index 256).
     pub fn next_logprobs(&mut self) -> Result<[f64; 257]> {
-        let mut terms: Vec<(usize, f64)> = Vec::new();
+        // Two passes over the candidates (the largest term, then the sums), with the same
+        // terms `w + dist[tau]` added in the same order as a list of them would be.
+        let mut weights = Vec::with_capacity(self.groups.len());
         for gi in 0..self.groups.len() {
-            let node = self.groups[gi].node;
-            let w = self.weight(node)?;
-            let g = &self.groups[gi];
-            let depth = self.x.len() - g.start;
-            let Some(dist) = &self.nodes[node].dist else {
+            let w = self.weight(self.groups[gi].node)?;
+            if self.nodes[self.groups[gi].node].dist.is_none() {
                 return Err(Error::value("a needed distribution was not supplied"));
-            };
+            }
+            weights.push(w);
+        }
+        let eos = match (self.model.eos, self.canonical) {
+            (Some(eos), Some(node)) => {
+                let w = self.weight(node)?;
+                let Some(dist) = &self.nodes[node].dist else {
+                    return Err(Error::value("a needed distribution was not supplied"));
+                };
+                Some(w + dist[eos as usize])
+            }
+            _ => None,
+        };
+        // The terms and their bins, then the largest, then the sums (in the same order).
+        let (mut vals, mut bins) = (
+            std::mem::take(&mut self.vals),
+            std::mem::take(&mut self.bins),
+        );
+        vals.clear();
+        bins.clear();
+        for (g, &w) in self.groups.iter().zip(&weights) {
+            let depth = self.x.len() - g.start;
+            let dist = self.nodes[g.node].dist.as_deref().expect("checked");
             for &tau in &g.toks[g.lo..g.hi] {
                 let t = self.model.bytes(tau);
                 if t.len() > depth {
-                    terms.push((t[depth] as usize, w + dist[tau as usize]));
+                    vals.push(w + dist[tau as usize]);
+                    bins.push(t[depth]);
                 }
             }
         }
-        if let (Some(eos), Some(node)) = (self.model.eos, self.canonical) {
-            let w = self.weight(node)?;
-            let Some(dist) = &self.nodes[node].dist else {
-                return Err(Error::value("a needed distribution was not supplied"));
-            };
-            terms.push((EOS_BIN, w + dist[eos as usize]));
+        let mut max = vals.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+        if let Some(v) = eos {
+            max = max.max(v);
         }
-        let max = terms.iter().map(|t| t.1).fold(f64::NEG_INFINITY, f64::max);
         if max == f64::NEG_INFINITY {
             return Err(Error::value(
                 "the language model gives probability 0 to every valid continuation of this prefix",
             ));
         }
         let mut sums = [0f64; 257];
-        for (bin, v) in terms {
-            sums[bin] += (v - max).exp();
+        for (&v, &bin) in vals.iter().zip(&bins) {
+            sums[bin as usize] += (v - max).exp();
         }
+        if let Some(v) = eos {
+            sums[EOS_BIN] += (v - max).exp();
+        }
+        (self.vals, self.bins) = (vals, bins);
         let lt = sums.iter().sum::<f64>().ln();
         let mut out = [f64::NEG_INFINITY; 257];
         for (o, s) in out.iter_mut().zip(sums) {
