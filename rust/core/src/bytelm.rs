@@ -22,6 +22,14 @@
 //! the tokens on either side of it) instead of being merged; a cut that was already decided for
 //! a token is not decided again for another continuation.
 //!
+//! Every token is a candidate at every split, but under the known pre-tokenizer patterns
+//! (`Regex::is_class_based`) tokens are not lexed one by one: a pattern sees a character only
+//! through its character classes and a few literals, so tokens whose characters match class for
+//! class and length for length (`lexer_key`; o200k_base: about 4,600 groups for 200k tokens)
+//! cut every continued text at the same byte offsets. Each group is lexed once per
+//! continuation and only the pair checks are made per token (`covers_by_groups`); tests hold
+//! it equal to trying every token (`covers_exhaustive`), which other pre-tokenizers still use.
+//!
 //! The state is a tree of token paths (`Node`s) and, per path, the candidate last tokens
 //! (`Group`: valid tokens in byte order, so every further byte narrows a contiguous range).
 //! The language model is queried only for paths that end at a byte the stream has reached; the
