@@ -689,7 +689,10 @@ impl ByteModel {
                     piece_buf.extend_from_slice(text);
                     piece_buf.extend_from_slice(self.bytes(tau));
                     piece_buf.extend_from_slice(c);
-                    let string = std::str::from_utf8(piece_buf).expect("same classes");
+                    // (UTF-8 like the first member's: the same bytes but for whole characters.)
+                    let string = std::str::from_utf8(piece_buf).map_err(|_| {
+                        Error::value("a group member gives a text that is not UTF-8")
+                    })?;
                     let enc = self.tok.encode_ordinary(string)?;
                     if let Some(k) = self.tokens_before(&enc, split, tau) {
                         let qid = found.intern(&enc[..k]);
