@@ -27,6 +27,10 @@ PATTERNS = {
     "split": r" ?[^\s]+|\s+",
     "lookahead": r" ?[^\s]+|\s+(?!\S)|\s+",
     "classes": r" ?[ab]+| ?é+|\s+(?!\S)|\s+",
+    # The known patterns run on the hand-written lexer, and ByteLM tries the tokens that
+    # they cannot tell apart as one group (the other patterns: token by token).
+    "o200k": toksmith.patterns.O200K,
+    "cl100k": toksmith.patterns.CL100K,
 }
 MAX_TOKEN = 3
 DEPTH = 2  # probe strings of up to two characters (enough for tokens of at most 3 bytes here)

@@ -22,16 +22,25 @@
 //! the tokens on either side of it) instead of being merged; a cut that was already decided for
 //! a token is not decided again for another continuation.
 //!
+//! Every token is a candidate at every split, but under the known pre-tokenizer patterns
+//! (`Regex::is_class_based`) tokens are not lexed one by one: a pattern sees a character only
+//! through its character classes and a few literals, so tokens whose characters match class for
+//! class and length for length (`lexer_key`; o200k_base: about 4,600 groups for 200k tokens)
+//! cut every continued text at the same byte offsets. Each group is lexed once per
+//! continuation and only the pair checks are made per token (`covers_by_groups`); tests hold
+//! it equal to trying every token (`covers_exhaustive`), which other pre-tokenizers still use.
+//!
 //! The state is a tree of token paths (`Node`s) and, per path, the candidate last tokens
 //! (`Group`: valid tokens in byte order, so every further byte narrows a contiguous range).
 //! The language model is queried only for paths that end at a byte the stream has reached; the
 //! caller supplies those distributions (`needed` / `supply`).
 
 use crate::error::{Error, Result};
+use crate::lexer::Classes;
 use crate::tokenizer::{PreTokenizer, Step, Tokenizer};
 use rayon::prelude::*;
 use rustc_hash::{FxHashMap, FxHashSet};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
 /// Index of the end-of-text entry in a next-byte distribution.
 pub const EOS_BIN: usize = 256;
@@ -52,6 +61,12 @@ pub struct ByteModel {
     /// The covers found after each text (from a piece boundary), shared by all states: the
     /// same text recurs when several ensembles or passes read the same bytes.
     covers: Mutex<CoverCache>,
+    /// Whether the pre-tokenizer sees characters only through their `lexer::Classes` bits and a
+    /// few literals (see `lexer_key`), so that tokens can be tried a group at a time.
+    class_based: bool,
+    /// Positions in `sorted` of the tokens that the pre-tokenizer cannot tell apart, one list
+    /// per `lexer_key`, for 0, 1 or 2 leading characters kept as they are (built on first use).
+    lex_groups: [OnceLock<Vec<Vec<u32>>>; 3],
 }
 
 /// Valid paths (tokens from the origin) ending at a text's end, each with its valid next tokens.
@@ -123,6 +138,8 @@ impl ByteModel {
                 .collect();
             probe_strings.extend(level.iter().cloned());
         }
+        let class_based =
+            matches!(&tok.pre_tokenizer, PreTokenizer::Regex(re) if re.is_class_based());
         Ok(ByteModel {
             tok,
             sorted,
@@ -132,6 +149,8 @@ impl ByteModel {
             n_ids,
             eos,
             covers: Mutex::new((0, FxHashMap::default())),
+            class_based,
+            lex_groups: Default::default(),
         })
     }
 
@@ -398,12 +417,32 @@ impl ByteModel {
         Ok(())
     }
 
-    /// The covers whose last token starts at the end of `text` (bytes from the origin): every
-    /// token is tried, in parallel chunks kept in byte order. Memoised by `text`.
+    /// The covers whose last token starts at the end of `text` (bytes from the origin), each
+    /// path with its valid last tokens in byte order. Memoised by `text`.
     fn covers_after(&self, text: &[u8]) -> Result<Arc<Covers>> {
         if let Some(c) = self.covers.lock().expect("cache lock").1.get(text) {
             return Ok(c.clone());
         }
+        let by_prefix = if self.class_based {
+            self.covers_by_groups(text)?
+        } else {
+            self.covers_exhaustive(text)?
+        };
+        let by_prefix = Arc::new(by_prefix);
+        let size: usize = by_prefix.iter().map(|(q, t)| q.len() + t.len()).sum();
+        let mut cache = self.covers.lock().expect("cache lock");
+        if cache.0 + size > COVER_CACHE_IDS {
+            cache.1.clear();
+            cache.0 = 0;
+        }
+        cache.0 += size;
+        cache.1.insert(text.to_vec(), by_prefix.clone());
+        Ok(by_prefix)
+    }
+
+    /// `covers_after` by trying every token on its own (`discover`), in parallel chunks kept in
+    /// byte order: the definition that `covers_by_groups` is tested against.
+    pub fn covers_exhaustive(&self, text: &[u8]) -> Result<Covers> {
         let chunks: Vec<Result<Vec<Cover>>> = self
             .sorted
             .par_chunks(1024)
@@ -427,16 +466,346 @@ impl ByteModel {
                 }
             }
         }
-        let by_prefix = Arc::new(by_prefix);
-        let size: usize = by_prefix.iter().map(|(q, t)| q.len() + t.len()).sum();
-        let mut cache = self.covers.lock().expect("cache lock");
-        if cache.0 + size > COVER_CACHE_IDS {
-            cache.1.clear();
-            cache.0 = 0;
-        }
-        cache.0 += size;
-        cache.1.insert(text.to_vec(), by_prefix.clone());
         Ok(by_prefix)
+    }
+
+    /// `covers_after` for a class-based pre-tokenizer (the same result as `covers_exhaustive`):
+    /// the tokens that the pre-tokenizer cannot tell apart after `text` (equal `lexer_key`) cut
+    /// every continued text into the same pieces, so each group is lexed once per probe
+    /// continuation and only the merge checks are made per token (`discover_group`).
+    pub fn covers_by_groups(&self, text: &[u8]) -> Result<Covers> {
+        let keep = match std::str::from_utf8(text) {
+            Ok(s) => {
+                let mut rev = s.chars().rev();
+                match (rev.next(), rev.next()) {
+                    (Some('\''), _) => 2,
+                    (_, Some('\'')) => 1,
+                    _ => 0,
+                }
+            }
+            // Invalid inside: no token makes it UTF-8.
+            Err(e) if e.error_len().is_some() => return Ok(Vec::new()),
+            // It ends inside a character: only tokens that start with continuation bytes can
+            // complete it (with any other, `text + tau` is not UTF-8): try those one by one.
+            Err(_) => {
+                let first = |id: u32| self.bytes(id)[0];
+                let lo = self.sorted.partition_point(|&id| first(id) < 0x80);
+                let hi = self.sorted.partition_point(|&id| first(id) < 0xC0);
+                let mut found = Found::default();
+                let mut scratch = Scratch::default();
+                let mut qs = Vec::new();
+                for (pos, &tau) in self.sorted.iter().enumerate().take(hi).skip(lo) {
+                    self.discover(text, tau, &mut scratch, &mut qs)?;
+                    for q in qs.drain(..) {
+                        let qid = found.intern(&q);
+                        found.hits.push((pos as u32, qid));
+                    }
+                }
+                return Ok(self.assemble(vec![found]));
+            }
+        };
+        // `text` is UTF-8: tokens that start with a continuation byte cannot follow it.
+        let groups = self.lex_groups[keep].get_or_init(|| self.build_groups(keep));
+        let founds: Vec<Result<Found>> = groups
+            .par_chunks(64)
+            .map(|chunk| {
+                let mut found = Found::default();
+                let mut sc = GroupScratch::default();
+                for members in chunk {
+                    self.discover_group(text, members, &mut sc, &mut found)?;
+                }
+                Ok(found)
+            })
+            .collect();
+        let founds = founds.into_iter().collect::<Result<Vec<_>>>()?;
+        Ok(self.assemble(founds))
+    }
+
+    /// How many groups `covers_by_groups` tries after a text that does not end near an
+    /// apostrophe, and the size of the largest (for cost reports).
+    pub fn lex_group_stats(&self) -> (usize, usize) {
+        let groups = self.lex_groups[0].get_or_init(|| self.build_groups(0));
+        (groups.len(), groups.iter().map(Vec::len).max().unwrap_or(0))
+    }
+
+    /// Groups of positions in `sorted` with equal `lexer_key` (tokens that start with a
+    /// continuation byte left out), in order of their first token.
+    fn build_groups(&self, keep: usize) -> Vec<Vec<u32>> {
+        let classes = Classes::get();
+        let mut index: FxHashMap<Vec<u8>, usize> = FxHashMap::default();
+        let mut groups: Vec<Vec<u32>> = Vec::new();
+        for (pos, &id) in self.sorted.iter().enumerate() {
+            let t = self.bytes(id);
+            if t[0] & 0xC0 == 0x80 {
+                continue;
+            }
+            let key = lexer_key(t, keep, classes);
+            let g = *index.entry(key).or_insert_with(|| {
+                groups.push(Vec::new());
+                groups.len() - 1
+            });
+            groups[g].push(pos as u32);
+        }
+        groups
+    }
+
+    /// The covers in the order `covers_exhaustive` gives them: paths by their first token in
+    /// byte order (and, for one token, in the order its continuations found them), each with
+    /// its tokens in byte order.
+    fn assemble(&self, founds: Vec<Found>) -> Covers {
+        // Paths numbered across the parts; the first path of each position, then the others.
+        let mut all: Vec<Vec<u32>> = Vec::new();
+        let mut index: FxHashMap<Vec<u32>, u32> = FxHashMap::default();
+        let mut first = vec![u32::MAX; self.sorted.len()];
+        let mut more: Vec<(u32, u32)> = Vec::new();
+        for f in founds {
+            let ids: Vec<u32> =
+                f.qs.into_iter()
+                    .map(|q| {
+                        let n = all.len() as u32;
+                        *index.entry(q.clone()).or_insert_with(|| {
+                            all.push(q);
+                            n
+                        })
+                    })
+                    .collect();
+            for (pos, qid) in f.hits {
+                let slot = &mut first[pos as usize];
+                if *slot == u32::MAX {
+                    *slot = ids[qid as usize];
+                } else {
+                    more.push((pos, ids[qid as usize]));
+                }
+            }
+        }
+        more.sort_by_key(|&(pos, _)| pos); // stable: each position keeps its own order
+        let mut count = vec![0usize; all.len()];
+        for &q in first.iter().filter(|&&q| q != u32::MAX) {
+            count[q as usize] += 1;
+        }
+        for &(_, q) in &more {
+            count[q as usize] += 1;
+        }
+        let mut slot_of = vec![usize::MAX; all.len()];
+        let mut by_prefix: Covers = Vec::new();
+        let mut m = 0;
+        let mut add = |qid: u32, tau: u32, by_prefix: &mut Covers| {
+            let s = &mut slot_of[qid as usize];
+            if *s == usize::MAX {
+                *s = by_prefix.len();
+                let toks = Vec::with_capacity(count[qid as usize]);
+                by_prefix.push((all[qid as usize].clone(), toks));
+            }
+            by_prefix[*s].1.push(tau);
+        };
+        for (pos, &q) in first.iter().enumerate() {
+            if q == u32::MAX {
+                continue;
+            }
+            let tau = self.sorted[pos];
+            add(q, tau, &mut by_prefix);
+            while m < more.len() && more[m].0 as usize == pos {
+                add(more[m].1, tau, &mut by_prefix);
+                m += 1;
+            }
+        }
+        by_prefix
+    }
+
+    /// `discover` for the tokens at `members` (positions in `sorted`, equal `lexer_key`) at
+    /// once: every continued text `text + tau + c` is cut into the same pieces for each of
+    /// them, so the first one's is used, and the left side `enc(A)` (inside `text`) and the
+    /// right side `enc(B)` (inside `c`) are shared; only the pair checks, and the fallbacks
+    /// that look at `tau` itself, are made per token. Hits go to `found`.
+    fn discover_group(
+        &self,
+        text: &[u8],
+        members: &[u32],
+        sc: &mut GroupScratch,
+        found: &mut Found,
+    ) -> Result<()> {
+        let GroupScratch {
+            head,
+            full,
+            pieces,
+            ids,
+            after,
+            outcomes,
+            first,
+            more,
+            piece_buf,
+        } = sc;
+        outcomes.clear();
+        first.clear();
+        first.resize(members.len(), u32::MAX);
+        more.clear();
+        let rep = self.sorted[members[0] as usize];
+        head.clear();
+        head.extend_from_slice(text);
+        head.extend_from_slice(self.bytes(rep));
+        let split = text.len();
+        let tau_end = head.len();
+        full.clear();
+        full.extend_from_slice(head);
+        let vocab = &self.tok.vocab;
+        let PreTokenizer::Regex(re) = &self.tok.pre_tokenizer else {
+            return Err(Error::value("discover_group needs a regex pre-tokenizer"));
+        };
+        let whole_check = vocab.whole_piece_first && vocab.all_tokens_reached() != Some(true);
+        // Records path `q` for member `m` unless it already has it.
+        let mut record = |m: usize, qid: u32, found: &mut Found| {
+            if first[m] == qid || more.contains(&(m as u32, qid)) {
+                return;
+            }
+            if first[m] == u32::MAX {
+                first[m] = qid;
+            } else {
+                more.push((m as u32, qid));
+            }
+            found.hits.push((members[m], qid));
+        };
+        self.for_each_continuation(head, |c| {
+            full.truncate(tau_end);
+            full.extend_from_slice(c);
+            let Ok(string) = std::str::from_utf8(full) else {
+                return Ok(());
+            };
+            pieces.clear();
+            re.for_each_match(string, |s, e| pieces.push((s, e)))?;
+            let mut at = 0;
+            let j = pieces.iter().position(|&(s, e)| {
+                let tiles = s == at;
+                at = e;
+                !tiles || e > split
+            });
+            let by_encoding = match j {
+                None => true,
+                Some(j) => pieces[j].0 > split,
+            };
+            if by_encoding {
+                for (m, &pos) in members.iter().enumerate() {
+                    let tau = self.sorted[pos as usize];
+                    piece_buf.clear();
+                    piece_buf.extend_from_slice(text);
+                    piece_buf.extend_from_slice(self.bytes(tau));
+                    piece_buf.extend_from_slice(c);
+                    // (UTF-8 like the first member's: the same bytes but for whole characters.)
+                    let string = std::str::from_utf8(piece_buf).map_err(|_| {
+                        Error::value("a group member gives a text that is not UTF-8")
+                    })?;
+                    let enc = self.tok.encode_ordinary(string)?;
+                    if let Some(k) = self.tokens_before(&enc, split, tau) {
+                        let qid = found.intern(&enc[..k]);
+                        record(m, qid, found);
+                    }
+                }
+                return Ok(());
+            }
+            let j = j.expect("checked");
+            let (start, end) = pieces[j];
+            if end < tau_end {
+                return Ok(());
+            }
+            let done = &pieces[..j];
+            let k = match outcomes
+                .iter()
+                .position(|o| o.start == start && o.done == done)
+            {
+                Some(k) => k,
+                None => {
+                    let mut before = Vec::new();
+                    vocab.encode_piece(&full[start..split], &mut before);
+                    // Members still open: those that pair with the last token of `enc(A)`
+                    // (or where that is undecided).
+                    let tau_of = |m: usize| self.sorted[members[m] as usize];
+                    let pending: Vec<(u32, Option<bool>)> = match before.last() {
+                        Some(&l) if vocab.is_reached(l) != Some(true) => {
+                            (0..members.len() as u32).map(|m| (m, None)).collect()
+                        }
+                        Some(&l) => (0..members.len())
+                            .filter_map(|m| match vocab.is_valid_pair(l, tau_of(m)) {
+                                Some(false) => None,
+                                left => Some((m as u32, left)),
+                            })
+                            .collect(),
+                        // Nothing before `tau` in its piece: it must be what merging its
+                        // bytes makes (undecided where it is not).
+                        None => (0..members.len())
+                            .map(|m| {
+                                let left = vocab.is_reached(tau_of(m)).filter(|&reached| reached);
+                                (m as u32, left)
+                            })
+                            .collect(),
+                    };
+                    let mut q = Vec::new();
+                    for &(s, e) in done {
+                        vocab.encode_piece(&full[s..e], &mut q);
+                    }
+                    let head_len = q.len();
+                    q.extend_from_slice(&before);
+                    outcomes.push(GroupOutcome {
+                        done: done.to_vec(),
+                        start,
+                        q,
+                        head_len,
+                        pending,
+                    });
+                    outcomes.len() - 1
+                }
+            };
+            let o = &mut outcomes[k];
+            if o.pending.is_empty() {
+                return Ok(());
+            }
+            // The right side: `enc(B)`, B = the rest of the piece after `tau` (inside `c`).
+            after.clear();
+            vocab.encode_piece(&full[tau_end..end], after);
+            let right_first = after.first().copied();
+            let right_reached = right_first.map(|r| vocab.is_reached(r) == Some(true));
+            let fast_qid = found.intern(&o.q);
+            let (q, head_len) = (&o.q, o.head_len);
+            o.pending.retain(|&(m, left)| {
+                let m = m as usize;
+                let tau = self.sorted[members[m] as usize];
+                let member_piece = |buf: &mut Vec<u8>| {
+                    buf.clear();
+                    buf.extend_from_slice(&full[start..split]);
+                    buf.extend_from_slice(self.bytes(tau));
+                    buf.extend_from_slice(&full[tau_end..end]);
+                };
+                let whole_is_token = whole_check && {
+                    member_piece(piece_buf);
+                    vocab.id_of(piece_buf).is_some()
+                };
+                let fast = if left == Some(true) && !whole_is_token {
+                    match (right_first, right_reached) {
+                        (None, _) => Some(true),
+                        (Some(_), Some(false)) => None,
+                        (Some(r), _) => vocab.is_valid_pair(tau, r),
+                    }
+                } else {
+                    None
+                };
+                match fast {
+                    Some(false) => true,
+                    Some(true) => {
+                        record(m, fast_qid, found);
+                        false
+                    }
+                    None => {
+                        member_piece(piece_buf);
+                        if self.merged_split(piece_buf, split - start, tau, ids) {
+                            let mut path = q[..head_len].to_vec();
+                            path.extend_from_slice(ids);
+                            let qid = found.intern(&path);
+                            record(m, qid, found);
+                        }
+                        true
+                    }
+                }
+            });
+            Ok(())
+        })
     }
 
     /// `[lo, hi)` narrowed to the tokens whose byte at `depth` is `b` (all tokens in the range
@@ -484,6 +853,91 @@ struct Outcome {
     emitted: bool,
 }
 const HEAD_CACHE: usize = 16;
+
+/// Paths found by `discover_group` or one by one: `hits` holds (position in `sorted`, index in
+/// `qs`) in the order each token found them.
+#[derive(Default)]
+struct Found {
+    qs: Vec<Vec<u32>>,
+    index: FxHashMap<Vec<u32>, u32>,
+    hits: Vec<(u32, u32)>,
+}
+
+impl Found {
+    fn intern(&mut self, q: &[u32]) -> u32 {
+        if let Some(&i) = self.index.get(q) {
+            return i;
+        }
+        let i = self.qs.len() as u32;
+        self.qs.push(q.to_vec());
+        self.index.insert(q.to_vec(), i);
+        i
+    }
+}
+
+/// Reusable buffers for `ByteModel::discover_group`.
+#[derive(Default)]
+struct GroupScratch {
+    head: Vec<u8>,
+    full: Vec<u8>,
+    pieces: Spans,
+    ids: Vec<u32>,
+    after: Vec<u32>,
+    outcomes: Vec<GroupOutcome>,
+    /// Per member: the first path found, and further (member, path) pairs.
+    first: Vec<u32>,
+    more: Vec<(u32, u32)>,
+    piece_buf: Vec<u8>,
+}
+
+/// `Outcome` for a group: the pieces before the split and the start of the one that holds it
+/// are the same for every member; `q` = their encoding then `enc(A)` (`head_len`: the
+/// first part's length); `pending`: the members (index, whether they pair with the last token
+/// of `enc(A)`: `Some(true)` or undecided) for which no continuation has found `q` yet.
+struct GroupOutcome {
+    done: Spans,
+    start: usize,
+    q: Vec<u32>,
+    head_len: usize,
+    pending: Vec<(u32, Option<bool>)>,
+}
+
+/// The key under which the pre-tokenizer cannot tell tokens apart (for a class-based regex,
+/// `Regex::is_class_based`): each character as its `Classes` bits and UTF-8 length, except
+/// the characters that the known patterns name literally (space, apostrophe, `\r`, `\n`,
+/// `/`) and the two characters after an apostrophe (contractions, also case-folded ones), kept
+/// as they are, as are the first `keep` characters (the text before ends with an apostrophe
+/// `keep` - 1 characters back) and an incomplete character at the end. Two tokens with equal
+/// keys give texts `text + tau + c` whose characters match class for class and length for
+/// length, so a regex built from those classes and literals cuts them at the same byte
+/// offsets. A token that is not UTF-8 (but for its end) is a key of its own.
+fn lexer_key(t: &[u8], keep: usize, classes: &Classes) -> Vec<u8> {
+    let (valid, tail) = match std::str::from_utf8(t) {
+        Ok(s) => (s, &[][..]),
+        Err(e) if e.error_len().is_none() => (
+            std::str::from_utf8(&t[..e.valid_up_to()]).expect("valid prefix"),
+            &t[e.valid_up_to()..],
+        ),
+        Err(_) => return [&[0xFE], t].concat(),
+    };
+    let mut key = Vec::with_capacity(t.len() + 8);
+    let mut raw_left = keep;
+    let mut buf = [0u8; 4];
+    for ch in valid.chars() {
+        let raw = raw_left > 0 || matches!(ch, ' ' | '\'' | '\r' | '\n' | '/');
+        raw_left = raw_left.saturating_sub(1);
+        if ch == '\'' {
+            raw_left = 2;
+        }
+        if raw {
+            key.extend_from_slice(ch.encode_utf8(&mut buf).as_bytes());
+        } else {
+            key.extend_from_slice(&[0xFF, classes.bits_of(ch), ch.len_utf8() as u8]);
+        }
+    }
+    key.extend_from_slice(tail);
+    key
+}
 
 /// Continuation bytes that complete a partial UTF-8 character (the smallest valid ones).
 fn generic_completion(tail: &[u8]) -> Option<Vec<u8>> {
@@ -544,6 +998,9 @@ pub struct ByteState {
     canonical: Option<usize>,
     /// Nodes that currently hold a distribution (so unused ones can be freed).
     with_dist: Vec<usize>,
+    /// Scratch for `next_logprobs`: the candidates' log-weights and next bytes.
+    vals: Vec<f64>,
+    bins: Vec<u8>,
 }
 
 impl ByteState {
@@ -588,6 +1045,8 @@ impl ByteState {
             groups: Vec::new(),
             canonical: None,
             with_dist: Vec::new(),
+            vals: Vec::new(),
+            bins: Vec::new(),
         };
         st.open_split()?;
         for &b in &prompt[origin..] {
@@ -741,39 +1200,61 @@ impl ByteState {
 
     /// log P(next byte | x) for bytes 0..=255 and end of text (index 256).
     pub fn next_logprobs(&mut self) -> Result<[f64; 257]> {
-        let mut terms: Vec<(usize, f64)> = Vec::new();
+        // Two passes over the candidates (the largest term, then the sums), with the same
+        // terms `w + dist[tau]` added in the same order as a list of them would be.
+        let mut weights = Vec::with_capacity(self.groups.len());
         for gi in 0..self.groups.len() {
-            let node = self.groups[gi].node;
-            let w = self.weight(node)?;
-            let g = &self.groups[gi];
-            let depth = self.x.len() - g.start;
-            let Some(dist) = &self.nodes[node].dist else {
+            let w = self.weight(self.groups[gi].node)?;
+            if self.nodes[self.groups[gi].node].dist.is_none() {
                 return Err(Error::value("a needed distribution was not supplied"));
-            };
+            }
+            weights.push(w);
+        }
+        let eos = match (self.model.eos, self.canonical) {
+            (Some(eos), Some(node)) => {
+                let w = self.weight(node)?;
+                let Some(dist) = &self.nodes[node].dist else {
+                    return Err(Error::value("a needed distribution was not supplied"));
+                };
+                Some(w + dist[eos as usize])
+            }
+            _ => None,
+        };
+        // The terms and their bins, then the largest, then the sums (in the same order).
+        let (mut vals, mut bins) = (
+            std::mem::take(&mut self.vals),
+            std::mem::take(&mut self.bins),
+        );
+        vals.clear();
+        bins.clear();
+        for (g, &w) in self.groups.iter().zip(&weights) {
+            let depth = self.x.len() - g.start;
+            let dist = self.nodes[g.node].dist.as_deref().expect("checked");
             for &tau in &g.toks[g.lo..g.hi] {
                 let t = self.model.bytes(tau);
                 if t.len() > depth {
-                    terms.push((t[depth] as usize, w + dist[tau as usize]));
+                    vals.push(w + dist[tau as usize]);
+                    bins.push(t[depth]);
                 }
             }
         }
-        if let (Some(eos), Some(node)) = (self.model.eos, self.canonical) {
-            let w = self.weight(node)?;
-            let Some(dist) = &self.nodes[node].dist else {
-                return Err(Error::value("a needed distribution was not supplied"));
-            };
-            terms.push((EOS_BIN, w + dist[eos as usize]));
+        let mut max = vals.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+        if let Some(v) = eos {
+            max = max.max(v);
         }
-        let max = terms.iter().map(|t| t.1).fold(f64::NEG_INFINITY, f64::max);
         if max == f64::NEG_INFINITY {
             return Err(Error::value(
                 "the language model gives probability 0 to every valid continuation of this prefix",
             ));
         }
         let mut sums = [0f64; 257];
-        for (bin, v) in terms {
-            sums[bin] += (v - max).exp();
+        for (&v, &bin) in vals.iter().zip(&bins) {
+            sums[bin as usize] += (v - max).exp();
         }
+        if let Some(v) = eos {
+            sums[EOS_BIN] += (v - max).exp();
+        }
+        (self.vals, self.bins) = (vals, bins);
         let lt = sums.iter().sum::<f64>().ln();
         let mut out = [f64::NEG_INFINITY; 257];
         for (o, s) in out.iter_mut().zip(sums) {
@@ -898,6 +1379,143 @@ mod tests {
         for node in st.needed() {
             st.supply(node, vec![-(n as f64).ln(); n]).unwrap();
         }
+    }
+
+    /// A bundled tiktoken vocabulary with its pattern (no special tokens).
+    fn bundled(name: &str, pattern: &str) -> Arc<ByteModel> {
+        let path = format!(
+            "{}/../../python/toksmith/encodings/{name}.tiktoken.gz",
+            env!("CARGO_MANIFEST_DIR")
+        );
+        let vocab = Vocab::from_ranks(crate::tiktoken_file::read(&path, None).unwrap()).unwrap();
+        let pre = PreTokenizer::Regex(Regex::tiktoken(pattern).unwrap());
+        let tok = Tokenizer::new(name, vocab, pre, Vec::new()).unwrap();
+        // `toksmith.bytelm.DEFAULT_PROBES`
+        let probes = [
+            " ", "\t", "\n", "a", "A", "0", ".", "'", "/", "s", "é", "中",
+        ];
+        let probes = probes.iter().map(|p| p.to_string()).collect();
+        Arc::new(ByteModel::new(Arc::new(tok), None, probes, 1).unwrap())
+    }
+
+    /// The grouped cover search equals trying every token, on real and adversarial text cut at
+    /// every byte (also inside UTF-8 characters), for o200k_base and cl100k_base.
+    #[test]
+    fn grouped_covers_equal_exhaustive_on_real_vocabularies() {
+        const O200K: &str = r"[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]*[\p{Ll}\p{Lm}\p{Lo}\p{M}]+(?i:'s|'t|'re|'ve|'m|'ll|'d)?|[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]+[\p{Ll}\p{Lm}\p{Lo}\p{M}]*(?i:'s|'t|'re|'ve|'m|'ll|'d)?|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n/]*|\s*[\r\n]+|\s+(?!\S)|\s+";
+        const CL100K: &str = r"'(?i:[sdmt]|ll|ve|re)|[^\r\n\p{L}\p{N}]?+\p{L}++|\p{N}{1,3}+| ?[^\s\p{L}\p{N}]++[\r\n]*+|\s++$|\s*[\r\n]|\s+(?!\S)|\s";
+        let texts: [&[u8]; 14] = [
+            b"The quick brown fox",
+            b"def f(x):\n    return x",
+            b"a   b\t\t c \n\n  d",
+            b"x  ",
+            b"1234567 89",
+            b"don't he'll I'M we'Re",
+            b"it'",
+            b"it's'",
+            b"a/b//c\r\n/",
+            "naïve Ünïcödé 中文字 ſ 'ſ".as_bytes(),
+            "x'\u{17f}t K\u{212a}".as_bytes(),
+            b"!!?? ...--- ",
+            "é中".as_bytes(),
+            b"",
+        ];
+        for (name, pattern) in [("o200k_base", O200K), ("cl100k_base", CL100K)] {
+            let model = bundled(name, pattern);
+            let mut checked = 0;
+            for t in texts {
+                for end in 0..=t.len() {
+                    // From the text's start and from two bytes back (sometimes inside a
+                    // character, which no token sequence completes).
+                    for start in [0, end.saturating_sub(2)] {
+                        if start > 0 && t.is_ascii() {
+                            continue;
+                        }
+                        let part = &t[start..end];
+                        let grouped = model.covers_by_groups(part).unwrap();
+                        let exhaustive = model.covers_exhaustive(part).unwrap();
+                        assert!(
+                            grouped == exhaustive,
+                            "{name}: covers differ after {:?}",
+                            String::from_utf8_lossy(part)
+                        );
+                        checked += 1;
+                    }
+                }
+            }
+            assert!(checked > 100);
+        }
+    }
+
+    /// The grouped cover search equals trying every token on random small vocabularies over an
+    /// alphabet that holds what the known patterns tell apart (contraction letters, both cases,
+    /// `ſ` which case-folds to `s`, apostrophes, digits, spaces, newlines, `/`, 2- and 3-byte
+    /// characters), under the r50k, cl100k, o200k and Llama-3 patterns, at every byte of random
+    /// texts.
+    #[test]
+    fn grouped_covers_equal_exhaustive_on_random_vocabularies() {
+        const PATTERNS: [&str; 4] = [
+            r"'(?:[sdmt]|ll|ve|re)| ?\p{L}++| ?\p{N}++| ?[^\s\p{L}\p{N}]++|\s++$|\s+(?!\S)|\s",
+            r"'(?i:[sdmt]|ll|ve|re)|[^\r\n\p{L}\p{N}]?+\p{L}++|\p{N}{1,3}+| ?[^\s\p{L}\p{N}]++[\r\n]*+|\s++$|\s*[\r\n]|\s+(?!\S)|\s",
+            r"[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]*[\p{Ll}\p{Lm}\p{Lo}\p{M}]+(?i:'s|'t|'re|'ve|'m|'ll|'d)?|[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]+[\p{Ll}\p{Lm}\p{Lo}\p{M}]*(?i:'s|'t|'re|'ve|'m|'ll|'d)?|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n/]*|\s*[\r\n]+|\s+(?!\S)|\s+",
+            r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+",
+        ];
+        const ALPHABET: [&str; 16] = [
+            "a", "b", "s", "l", "e", "S", "A", "ſ", "'", " ", "\n", "1", "/", ".", "é", "中",
+        ];
+        let mut seed = 0x5eed_u64;
+        let mut next = move |n: usize| {
+            seed = seed
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (seed >> 33) as usize % n
+        };
+        let mut checked = 0;
+        for round in 0..24 {
+            let pattern = PATTERNS[round % PATTERNS.len()];
+            // Merges of random pairs of the alphabet's bytes and earlier tokens, in rank order.
+            let mut toks: Vec<(Vec<u8>, u32)> = (0..=255u8).map(|b| (vec![b], b as u32)).collect();
+            let mut pool: Vec<Vec<u8>> = ALPHABET.iter().map(|c| c.as_bytes().to_vec()).collect();
+            while toks.len() < 256 + 120 {
+                let t = [
+                    pool[next(pool.len())].clone(),
+                    pool[next(pool.len())].clone(),
+                ]
+                .concat();
+                if t.len() <= 6 && !toks.iter().any(|(b, _)| *b == t) {
+                    let id = toks.len() as u32;
+                    toks.push((t.clone(), id));
+                    pool.push(t);
+                }
+            }
+            let vocab = Vocab::from_ranks(toks).unwrap();
+            let pre = PreTokenizer::Regex(Regex::tiktoken(pattern).unwrap());
+            assert!(matches!(&pre, PreTokenizer::Regex(re) if re.is_class_based()));
+            let tok = Tokenizer::new("r", vocab, pre, Vec::new()).unwrap();
+            let probes = [
+                " ", "\t", "\n", "a", "A", "0", ".", "'", "/", "s", "é", "中", "ſ",
+            ];
+            let probes = probes.iter().map(|p| p.to_string()).collect();
+            let model = ByteModel::new(Arc::new(tok), None, probes, 1 + round % 2).unwrap();
+            for _ in 0..6 {
+                let text: String = (0..1 + next(8))
+                    .map(|_| ALPHABET[next(ALPHABET.len())])
+                    .collect();
+                let t = text.as_bytes();
+                for end in 0..=t.len() {
+                    let part = &t[..end];
+                    let grouped = model.covers_by_groups(part).unwrap();
+                    let exhaustive = model.covers_exhaustive(part).unwrap();
+                    assert!(
+                        grouped == exhaustive,
+                        "pattern {round}: covers differ after {:?}:\n{grouped:?}\n{exhaustive:?}",
+                        String::from_utf8_lossy(part)
+                    );
+                    checked += 1;
+                }
+            }
+        }
+        assert!(checked > 500);
     }
 
     #[test]

@@ -113,6 +113,12 @@ impl Classes {
         }
     }
 
+    /// The class bits of one character (which of the classes above it belongs to).
+    pub fn bits_of(&self, c: char) -> u8 {
+        let mut buf = [0u8; 4];
+        self.at(c.encode_utf8(&mut buf).as_bytes(), 0).0
+    }
+
     /// The class bits of the character at `i` and its length in bytes; `(0, 0)` at the end.
     /// `b` is valid UTF-8 and `i` a character boundary.
     #[inline(always)]

@@ -101,6 +101,12 @@ impl Regex {
         matches!(self.engine, Engine::Fast(..))
     }
 
+    /// Whether matches depend on each character only through the classes of `lexer::Classes`
+    /// and the literals of the known pattern families (the fast path's patterns).
+    pub fn is_class_based(&self) -> bool {
+        self.is_fast()
+    }
+
     /// Calls `f(start, end)` for each match, left to right, as `find_iter` would.
     pub fn for_each_match(&self, text: &str, mut f: impl FnMut(usize, usize)) -> Result<()> {
         match &self.engine {

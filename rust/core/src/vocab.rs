@@ -511,6 +511,16 @@ impl Vocab {
             None
         }
     }
+    /// The length of token `id` in bytes (0 for an id without a token).
+    #[inline]
+    pub fn token_len(&self, id: u32) -> usize {
+        let i = id as usize;
+        if i < self.present.len() && self.present[i] {
+            (self.offsets[i + 1] - self.offsets[i]) as usize
+        } else {
+            0
+        }
+    }
     pub fn id_of(&self, bytes: &[u8]) -> Option<u32> {
         match short_key(bytes) {
             Some(k) => self.short_ids.get(&k).copied(),
