@@ -21,11 +21,11 @@ fn main() {
     println!("count {:?} cpu {:.2}s", start.elapsed(), cpu());
     let chunks = counts.pop().unwrap();
     let pieces = counts.pop().unwrap();
-    let chunk_bytes: usize = chunks.counts.keys().map(Vec::len).sum();
+    let chunk_bytes: usize = chunks.keys().map(<[u8]>::len).sum();
     println!(
         "pieces {} distinct, chunks {} distinct ({} bytes)",
-        pieces.counts.len(),
-        chunks.counts.len(),
+        pieces.len(),
+        chunks.len(),
         chunk_bytes
     );
     let mut phase = None;

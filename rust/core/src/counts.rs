@@ -91,15 +91,10 @@ impl CountTable {
     pub fn prune(&mut self, min_count: u64, top_k: Option<usize>) {
         for t in &mut self.tables {
             if min_count > 1 {
-                t.counts.retain(|_, c| *c >= min_count);
+                t.retain(|_, c| c >= min_count);
             }
             if let Some(k) = top_k {
-                if t.counts.len() > k {
-                    let mut all: Vec<(Vec<u8>, u64)> = t.counts.drain().collect();
-                    all.sort_unstable_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
-                    all.truncate(k);
-                    t.counts = all.into_iter().collect();
-                }
+                t.keep_top(k);
             }
         }
     }
@@ -117,8 +112,7 @@ impl CountTable {
             put_bytes(&mut buf, s.spec.as_bytes());
         }
         for t in &self.tables {
-            let mut items: Vec<(&[u8], u64)> =
-                t.counts.iter().map(|(k, &v)| (k.as_slice(), v)).collect();
+            let mut items: Vec<(&[u8], u64)> = t.iter().collect();
             crate::pool::pool(None).install(|| {
                 use rayon::slice::ParallelSliceMut;
                 items.par_sort_unstable_by(|a, b| a.0.cmp(b.0))
@@ -184,7 +178,7 @@ impl CountTable {
             let n = r.varint()? as usize;
             // Every entry takes at least 3 bytes: bounds the allocation on corrupt input.
             let mut t = PieceCounts::default();
-            t.counts.reserve(n.min(r.left() / 3));
+            t.reserve(n.min(r.left() / 3));
             let mut prev: Vec<u8> = Vec::new();
             for i in 0..n {
                 let shared = r.varint()? as usize;
@@ -208,7 +202,7 @@ impl CountTable {
                 }
                 prev.truncate(shared);
                 prev.extend_from_slice(rest);
-                t.counts.insert(prev.clone(), count);
+                t.add(&prev, count);
             }
             tables.push(t);
         }
@@ -445,7 +439,7 @@ mod tests {
         ]);
         let bytes = t.to_bytes(6);
         let back = CountTable::from_bytes(&bytes, "x").unwrap();
-        assert_eq!(back.tables[0].counts, t.tables[0].counts);
+        assert_eq!(back.tables[0], t.tables[0]);
         assert_eq!(back.stages, t.stages);
         assert_eq!(back.kind, "bpe");
         for cut in [0, 5, 9, bytes.len() / 2, bytes.len() - 1] {
@@ -466,7 +460,7 @@ mod tests {
         let mut a = table(&[("x", 1)]);
         let b = table(&[("x", 2), ("y", 1)]);
         a.merge(b).unwrap();
-        assert_eq!(a.tables[0].counts[b"x".as_slice()], 3);
+        assert_eq!(a.tables[0].get(b"x"), Some(3));
         let mut c = table(&[("x", 1)]);
         c.stages[0].spec = r"\S+".into();
         let e = a.merge(c).unwrap_err();
@@ -481,7 +475,7 @@ mod tests {
     fn prune_keeps_top_k() {
         let mut t = table(&[("a", 5), ("b", 5), ("c", 1), ("d", 7)]);
         t.prune(2, Some(2));
-        let mut kept: Vec<_> = t.tables[0].counts.keys().cloned().collect();
+        let mut kept: Vec<_> = t.tables[0].keys().map(<[u8]>::to_vec).collect();
         kept.sort();
         assert_eq!(kept, vec![b"a".to_vec(), b"d".to_vec()]);
     }

@@ -12,6 +12,7 @@ pub mod dynamic;
 pub mod error;
 pub mod hf;
 pub mod lexer;
+mod piece_counts;
 pub mod pool;
 pub mod regex;
 pub mod superbpe;

@@ -112,7 +112,7 @@ pub fn train_superbpe(
                     256 + n_special
                 )));
             }
-            counts.counts.keys().for_each(|piece| mark(piece));
+            counts.keys().for_each(&mut mark);
         }
         Stage1::Merges(list) => list
             .iter()
@@ -262,10 +262,11 @@ impl Segmented {
     /// Batch by batch: first cut the chunks, then number their segments, fetching table slots
     /// a few segments ahead (the lookups are cache misses, and independent of each other).
     fn new(chunks: PieceCounts, adjacent: &[bool], stop: &AtomicBool) -> Option<Segmented> {
+        let chunks = chunks.into_pieces();
         let mut seg = Segmented {
             segments: Vec::new(),
-            ends: Vec::with_capacity(chunks.counts.len()),
-            weights: Vec::with_capacity(chunks.counts.len()),
+            ends: Vec::with_capacity(chunks.len()),
+            weights: Vec::with_capacity(chunks.len()),
             bytes: Vec::new(),
             spans: Vec::new(),
         };
@@ -273,8 +274,8 @@ impl Segmented {
         let mut long: FxHashMap<Vec<u8>, u32> = FxHashMap::default();
         const BATCH: usize = 1 << 12;
         const AHEAD: usize = 16;
-        let mut chunks = chunks.counts.into_iter();
-        let mut batch: Vec<(Vec<u8>, u64)> = Vec::with_capacity(BATCH);
+        let mut chunks = chunks.iter();
+        let mut batch: Vec<(&[u8], u64)> = Vec::with_capacity(BATCH);
         let mut cut: Vec<Cut> = Vec::new();
         loop {
             if stop.load(Ordering::Relaxed) {

@@ -116,44 +116,7 @@ impl Splitter {
     }
 }
 
-/// Distinct pieces with their counts.
-#[derive(Default, Clone, Debug)]
-pub struct PieceCounts {
-    pub counts: FxHashMap<Vec<u8>, u64>,
-}
-
-impl PieceCounts {
-    pub fn add(&mut self, piece: &[u8], n: u64) {
-        match self.counts.get_mut(piece) {
-            Some(c) => *c += n,
-            None => {
-                self.counts.insert(piece.to_vec(), n);
-            }
-        }
-    }
-
-    pub fn add_text(&mut self, splitter: &Splitter, text: &str) -> Result<()> {
-        splitter.for_each_piece(text, |piece| self.add(piece, 1))
-    }
-
-    pub fn merge(&mut self, other: PieceCounts) {
-        if other.counts.len() > self.counts.len() {
-            let small = std::mem::replace(&mut self.counts, other.counts);
-            for (k, v) in small {
-                *self.counts.entry(k).or_insert(0) += v;
-            }
-        } else {
-            for (k, v) in other.counts {
-                *self.counts.entry(k).or_insert(0) += v;
-            }
-        }
-    }
-
-    /// The total number of pieces counted.
-    pub fn total(&self) -> u64 {
-        self.counts.values().sum()
-    }
-}
+pub use crate::piece_counts::{PieceCounts, Pieces, Rows};
 
 /// Count tables filled in parallel, `slots` per splitter: worker `(stage, slot)` counts its
 /// splitter's pieces in batch `slot` of every round, into its own table, and each splitter's
@@ -192,9 +155,7 @@ impl Accumulators {
                 .enumerate()
                 .with_max_len(1)
                 .try_for_each(|(i, table)| match batches.get(i % slots) {
-                    Some(batch) => units(batch)
-                        .into_iter()
-                        .try_for_each(|unit| table.add_text(splitters[i / slots], unit)),
+                    Some(batch) => table.add_texts(splitters[i / slots], units(batch)),
                     None => Ok(()),
                 })
         })
@@ -615,8 +576,9 @@ impl Merger {
         let token_bytes = byte_tokens();
         // The count table is consumed as we go (the result does not depend on word order).
         let mut words = Words::default();
-        let mut weights = Vec::with_capacity(counts.counts.len());
-        for (piece, count) in counts.counts {
+        let pieces = counts.into_pieces();
+        let mut weights = Vec::with_capacity(pieces.len());
+        for (piece, count) in pieces.iter() {
             words.push_with(|ids| ids.extend(piece.iter().map(|&b| rank[b as usize])));
             weights.push(count);
         }
@@ -1140,8 +1102,8 @@ mod tests {
     #[test]
     fn merges_follow_counts_and_ties() {
         let mut counts = PieceCounts::default();
-        counts.counts.insert(b"abab".to_vec(), 3);
-        counts.counts.insert(b"cd".to_vec(), 6);
+        counts.add(b"abab", 3);
+        counts.add(b"cd", 6);
         let t = train(counts.clone(), 259, 0, 1, &mut |_| true).unwrap();
         // (a,b) and (c,d) both count 6: (a,b) has the smaller ids. Then (c,d), then (ab,ab).
         assert_eq!(

@@ -46,7 +46,7 @@ impl CorePieceCounts {
         let (a, b) = (&self.table, &other.table);
         a.check_compatible(b).map_err(to_py)?;
         let table = py.detach(|| {
-            let size = |t: &CountTable| t.tables.iter().map(|c| c.counts.len()).sum::<usize>();
+            let size = |t: &CountTable| t.tables.iter().map(|c| c.len()).sum::<usize>();
             let (big, small) = if size(a) >= size(b) { (a, b) } else { (b, a) };
             let mut sum = big.clone();
             sum.merge(small.clone()).map(|_| sum)
@@ -84,7 +84,7 @@ impl CorePieceCounts {
         self.table
             .tables
             .iter()
-            .map(|t| (t.counts.len(), t.total()))
+            .map(|t| (t.len(), t.total()))
             .collect()
     }
 
@@ -97,7 +97,7 @@ impl CorePieceCounts {
             ))
         })?;
         let d = PyDict::new(py);
-        for (k, v) in &t.counts {
+        for (k, v) in t.iter() {
             d.set_item(PyBytes::new(py, k), v)?;
         }
         Ok(d)
@@ -110,6 +110,6 @@ impl CorePieceCounts {
             && a.tables
                 .iter()
                 .zip(&b.tables)
-                .all(|(x, y)| x.counts == y.counts)
+                .all(|(x, y)| x == y)
     }
 }

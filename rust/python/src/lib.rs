@@ -972,7 +972,7 @@ impl CoreTrainer {
                 transition.saturating_sub(256 + n_special) as u64,
                 "stage 1 merging",
             ),
-            bar(show, chunks.counts.len() as u64, "replaying chunks"),
+            bar(show, chunks.len() as u64, "replaying chunks"),
             bar(
                 show,
                 vocab_size.saturating_sub(transition) as u64,
@@ -1027,7 +1027,7 @@ impl CoreTrainer {
     fn stats(&self) -> Vec<(usize, u64)> {
         self.stages
             .iter()
-            .map(|s| (s.counts.counts.len(), s.counts.total()))
+            .map(|s| (s.counts.len(), s.counts.total()))
             .collect()
     }
 }
@@ -1041,7 +1041,7 @@ impl CoreTrainer {
 
     fn take_counts(&mut self, stage: usize) -> PyResult<train::PieceCounts> {
         let counts = std::mem::take(&mut self.stages[stage].counts);
-        if counts.counts.is_empty() {
+        if counts.is_empty() {
             return Err(PyValueError::new_err(
                 "empty corpus: no text to learn from (or this trainer already trained)",
             ));
