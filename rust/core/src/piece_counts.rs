@@ -29,7 +29,9 @@ pub struct PieceCounts {
     len: usize,
 }
 
-/// The hash of a piece: 8 bytes at a time, each folded in by a 64×64→128-bit multiply.
+/// The hash of a piece: 8 bytes at a time (the last 8 overlapping the ones before), each
+/// folded in by a 64×64→128-bit multiply; shorter pieces in one word. Whole-word loads only
+/// (no bytes copied into a buffer and read back).
 #[inline]
 fn hash(bytes: &[u8]) -> u64 {
     const K1: u64 = 0x9E37_79B9_7F4A_7C15;
@@ -39,17 +41,32 @@ fn hash(bytes: &[u8]) -> u64 {
         let p = (a as u128).wrapping_mul(b as u128);
         (p as u64) ^ ((p >> 64) as u64)
     }
-    let mut h = (bytes.len() as u64).wrapping_mul(K1);
-    let mut chunks = bytes.chunks_exact(8);
-    for c in &mut chunks {
-        let w = u64::from_le_bytes(c.try_into().expect("8 bytes"));
-        h = fold(h ^ w, K2);
+    #[inline]
+    fn word(b: &[u8], at: usize) -> u64 {
+        u64::from_le_bytes(b[at..at + 8].try_into().expect("8 bytes"))
     }
-    let rest = chunks.remainder();
-    if !rest.is_empty() {
-        let mut buf = [0u8; 8];
-        buf[..rest.len()].copy_from_slice(rest);
-        h = fold(h ^ u64::from_le_bytes(buf), K2);
+    #[inline]
+    fn half(b: &[u8], at: usize) -> u64 {
+        u32::from_le_bytes(b[at..at + 4].try_into().expect("4 bytes")) as u64
+    }
+    let n = bytes.len();
+    let mut h = (n as u64).wrapping_mul(K1);
+    if n > 8 {
+        let mut i = 0;
+        while i + 8 < n {
+            h = fold(h ^ word(bytes, i), K2);
+            i += 8;
+        }
+        h = fold(h ^ word(bytes, n - 8), K2);
+    } else {
+        let w = if n >= 4 {
+            half(bytes, 0) | half(bytes, n - 4) << 32
+        } else if n > 0 {
+            bytes[0] as u64 | (bytes[n / 2] as u64) << 8 | (bytes[n - 1] as u64) << 16
+        } else {
+            0
+        };
+        h = fold(h ^ w, K2);
     }
     fold(h ^ K1, K1)
 }
@@ -303,17 +320,28 @@ impl PieceCounts {
             return;
         }
         self.slots = vec![0; size];
+        // Rows in batches: hash each and fetch its slot, then place them.
+        const BATCH: usize = 16;
         let mask = size - 1;
+        let mut batch: Vec<(usize, u64)> = Vec::with_capacity(BATCH);
         let mut row = 0;
-        while row < self.arena.len() {
-            let piece = self.piece_at(row);
-            let (h, next) = (hash(piece), row + HEADER + piece.len());
-            let mut i = self.home(h);
-            while self.slots[i] != 0 {
-                i = (i + 1) & mask;
+        while row < self.arena.len() || !batch.is_empty() {
+            if batch.len() == BATCH || row == self.arena.len() {
+                for &(at, h) in &batch {
+                    let mut i = self.home(h);
+                    while self.slots[i] != 0 {
+                        i = (i + 1) & mask;
+                    }
+                    self.slots[i] = (at as u64) << TAG_BITS | tag(h);
+                }
+                batch.clear();
+                continue;
             }
-            self.slots[i] = (row as u64) << TAG_BITS | tag(h);
-            row = next;
+            let piece = self.piece_at(row);
+            let h = hash(piece);
+            prefetch(&self.slots[self.home(h)]);
+            batch.push((row, h));
+            row += HEADER + piece.len();
         }
     }
 }
@@ -435,7 +463,9 @@ mod tests {
             _ => rng.below(3000),
         } as usize;
         // A small alphabet, so pieces repeat and share prefixes.
-        (0..len).map(|_| b"ab\0\xff "[rng.below(5) as usize]).collect()
+        (0..len)
+            .map(|_| b"ab\0\xff "[rng.below(5) as usize])
+            .collect()
     }
 
     fn check(t: &PieceCounts, want: &HashMap<Vec<u8>, u64>) {

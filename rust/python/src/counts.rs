@@ -107,9 +107,6 @@ impl CorePieceCounts {
         let (a, b) = (&self.table, &other.table);
         a.kind == b.kind
             && a.stages == b.stages
-            && a.tables
-                .iter()
-                .zip(&b.tables)
-                .all(|(x, y)| x == y)
+            && a.tables.iter().zip(&b.tables).all(|(x, y)| x == y)
     }
 }
