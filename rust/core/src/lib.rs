@@ -15,6 +15,7 @@ pub mod lexer;
 pub mod pool;
 pub mod regex;
 pub mod superbpe;
+pub mod table;
 pub mod tiktoken_file;
 pub mod tokenizer;
 pub mod train;

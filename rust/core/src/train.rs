@@ -17,6 +17,7 @@
 
 use crate::error::{Error, Result};
 use crate::regex::Regex;
+use crate::table::prefetch;
 use crate::tokenizer::{step_pieces, Step};
 use rustc_hash::FxHashMap;
 use std::cmp::Ordering;
@@ -410,89 +411,9 @@ impl Ord for Entry {
     }
 }
 
-/// Pair counts by key (`key(pair)`), in one open-addressing table with linear probing: unlike
-/// a general hash map, its slots can be prefetched, and the merge loop's updates are scattered
-/// over millions of pairs.
-struct PairCounts {
-    /// `(key, count)`, `EMPTY` keys in free slots; the length is a power of two.
-    slots: Vec<(u64, i64)>,
-    len: usize,
-}
-
-impl PairCounts {
-    /// No pair has this key: both ids would be `u32::MAX`.
-    const EMPTY: u64 = u64::MAX;
-
-    fn with_capacity(n: usize) -> PairCounts {
-        PairCounts {
-            slots: vec![(Self::EMPTY, 0); (2 * n).next_power_of_two().max(1 << 10)],
-            len: 0,
-        }
-    }
-
-    #[inline]
-    fn slot(&self, key: u64) -> usize {
-        let bits = self.slots.len().trailing_zeros();
-        (key.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> (64 - bits)) as usize
-    }
-
-    #[inline]
-    fn prefetch(&self, key: u64) {
-        prefetch(&self.slots[self.slot(key)]);
-    }
-
-    #[inline]
-    fn find(&self, key: u64) -> std::result::Result<usize, usize> {
-        let mask = self.slots.len() - 1;
-        let mut i = self.slot(key);
-        loop {
-            match self.slots[i].0 {
-                k if k == key => return Ok(i),
-                Self::EMPTY => return Err(i),
-                _ => i = (i + 1) & mask,
-            }
-        }
-    }
-
-    fn get(&self, key: u64) -> Option<i64> {
-        self.find(key).ok().map(|i| self.slots[i].1)
-    }
-
-    fn get_mut(&mut self, key: u64) -> Option<&mut i64> {
-        self.find(key).ok().map(|i| &mut self.slots[i].1)
-    }
-
-    /// The count of `key`, inserted as 0 if absent.
-    fn entry(&mut self, key: u64) -> &mut i64 {
-        debug_assert_ne!(key, Self::EMPTY);
-        let i = match self.find(key) {
-            Ok(i) => i,
-            Err(i) if 2 * (self.len + 1) <= self.slots.len() => {
-                self.slots[i] = (key, 0);
-                self.len += 1;
-                i
-            }
-            Err(_) => {
-                self.grow();
-                return self.entry(key);
-            }
-        };
-        &mut self.slots[i].1
-    }
-
-    fn grow(&mut self) {
-        let bigger = vec![(Self::EMPTY, 0); 2 * self.slots.len()];
-        let old = std::mem::replace(&mut self.slots, bigger);
-        for (key, count) in old {
-            if key != Self::EMPTY {
-                let Err(i) = self.find(key) else {
-                    unreachable!("keys are distinct")
-                };
-                self.slots[i] = (key, count);
-            }
-        }
-    }
-}
+/// Pair counts by key (`key(pair)`): a table whose slots can be prefetched, since the merge
+/// loop's updates are scattered over millions of pairs.
+type PairCounts = crate::table::Table<u64, i64>;
 
 /// The runs of one bucket of the initial pair index (windows `second << 32 | word`, sorted):
 /// one per pair, with its count.
@@ -744,7 +665,7 @@ impl Merger {
         drop(windows);
         let mut pair_counts = PairCounts::with_capacity(entries.len());
         for e in &entries {
-            *pair_counts.entry(key(e.pair)) = e.count as i64;
+            *pair_counts.get_or_insert(key(e.pair), 0) = e.count as i64;
         }
         Merger {
             token_bytes,
@@ -876,7 +797,7 @@ impl Merger {
                 let count = match self.pair_counts.get_mut(k) {
                     Some(count) => count,
                     None if self.pruning.as_ref().is_some_and(|p| p.left_out(k)) => continue,
-                    None => self.pair_counts.entry(k),
+                    None => self.pair_counts.get_or_insert(k, 0),
                 };
                 *count += change * self.weights[wi as usize] as i64;
                 if change > 0 {
@@ -1007,21 +928,6 @@ fn merge_words(
         )
     });
     changes.extend_from_slice(&right_changes);
-}
-
-/// Asks the CPU to bring `value` into cache (a hint: it never faults, and does nothing on
-/// other architectures).
-#[inline(always)]
-pub(crate) fn prefetch<T>(value: &T) {
-    #[cfg(target_arch = "x86_64")]
-    // SAFETY: prefetching reads nothing architecturally; any address is allowed.
-    #[allow(unused_unsafe)]
-    unsafe {
-        use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
-        _mm_prefetch::<_MM_HINT_T0>(value as *const T as *const i8);
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    let _ = value;
 }
 
 /// Replaces every non-overlapping `(a, b)` in `word`, left to right, in one compacting pass,
