@@ -1143,8 +1143,8 @@ mod tests {
             let (mut words, mut weights) = skewed_words(30_000, 11);
             for _ in 0..50 {
                 words.push_with(|ids| ids.extend([a, b, a, b]));
-                weights.push(1000);
             }
+            weights.extend(std::iter::repeat_n(1000, 50));
             words.push_with(|ids| ids.extend([c, ab]));
             weights.push(rare);
             words.push_with(|ids| ids.extend([c, a, b]));
