@@ -1431,20 +1431,24 @@ mod tests {
                         if start > 0 && t.is_ascii() {
                             continue;
                         }
-                        let part = &t[start..end];
-                        let grouped = model.covers_by_groups(part).unwrap();
-                        let exhaustive = model.covers_exhaustive(part).unwrap();
-                        assert!(
-                            grouped == exhaustive,
-                            "{name}: covers differ after {:?}",
-                            String::from_utf8_lossy(part)
-                        );
+                        assert_same_covers(&model, &t[start..end], name);
                         checked += 1;
                     }
                 }
             }
             assert!(checked > 100);
         }
+    }
+
+    /// The grouped cover search finds exactly the covers that trying every token finds.
+    fn assert_same_covers(model: &ByteModel, text: &[u8], what: &str) {
+        let grouped = model.covers_by_groups(text).unwrap();
+        let exhaustive = model.covers_exhaustive(text).unwrap();
+        assert!(
+            grouped == exhaustive,
+            "{what}: covers differ after {:?}:\n{grouped:?}\n{exhaustive:?}",
+            String::from_utf8_lossy(text)
+        );
     }
 
     /// The grouped cover search equals trying every token on random small vocabularies over an
@@ -1503,14 +1507,7 @@ mod tests {
                     .collect();
                 let t = text.as_bytes();
                 for end in 0..=t.len() {
-                    let part = &t[..end];
-                    let grouped = model.covers_by_groups(part).unwrap();
-                    let exhaustive = model.covers_exhaustive(part).unwrap();
-                    assert!(
-                        grouped == exhaustive,
-                        "pattern {round}: covers differ after {:?}:\n{grouped:?}\n{exhaustive:?}",
-                        String::from_utf8_lossy(part)
-                    );
+                    assert_same_covers(&model, &t[..end], &format!("pattern {round}"));
                     checked += 1;
                 }
             }

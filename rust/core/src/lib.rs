@@ -16,6 +16,7 @@ mod piece_counts;
 pub mod pool;
 pub mod regex;
 pub mod superbpe;
+pub mod table;
 pub mod tiktoken_file;
 pub mod tokenizer;
 pub mod train;

@@ -12,7 +12,8 @@
 //!   counting hashes a batch of pieces and fetches their slots ahead of the probes.
 
 use crate::error::Result;
-use crate::train::{prefetch, Splitter};
+use crate::table::prefetch;
+use crate::train::Splitter;
 
 /// Bytes before a row's piece: count (u64) and length (u32).
 const HEADER: usize = 12;

@@ -16,6 +16,7 @@
 
 use crate::error::{Error, Result};
 use crate::hf::HfExtras;
+use crate::table::Table;
 use crate::tokenizer::{AddedToken, Tokenizer};
 use crate::train::{check_vocab_size, Merger, PieceCounts, Words};
 use crate::vocab::Vocab;
@@ -270,7 +271,7 @@ impl Segmented {
             bytes: Vec::new(),
             spans: Vec::new(),
         };
-        let mut short = ShortSegments::default();
+        let mut short: Table<u128, u32> = Table::with_capacity(1 << 15);
         let mut long: FxHashMap<Vec<u8>, u32> = FxHashMap::default();
         const BATCH: usize = 1 << 12;
         const AHEAD: usize = 16;
@@ -290,7 +291,7 @@ impl Segmented {
             for (k, (chunk, count)) in batch.iter().enumerate() {
                 if let Some((ahead, _)) = batch.get(k + AHEAD) {
                     if let Some(first) = ahead.first() {
-                        crate::train::prefetch(first);
+                        crate::table::prefetch(first);
                     }
                 }
                 let mut start = 0;
@@ -301,7 +302,7 @@ impl Segmented {
                     }
                     cut.push(match &chunk[start..i] {
                         [b] => Cut::Byte(*b),
-                        segment if segment.len() <= 15 => Cut::Short(ShortSegments::key(segment)),
+                        segment if segment.len() <= 15 => Cut::Short(short_key(segment)),
                         _ => Cut::Long(k as u32, start as u32, i as u32),
                     });
                     start = i;
@@ -321,7 +322,7 @@ impl Segmented {
                     Cut::Byte(b) => b as u32,
                     Cut::Short(key) => {
                         let next = 256 + seg.spans.len() as u32;
-                        let number = short.number(key, next);
+                        let number = *short.get_or_insert(key, next);
                         if number == next {
                             let bytes = key.to_le_bytes();
                             seg.push_bytes(&bytes[..bytes[15] as usize]);
@@ -428,80 +429,12 @@ enum Cut {
     End,
 }
 
-/// Numbers of segments of 2 to 15 bytes, by a key that packs their bytes and length, in an
-/// open-addressing table (linear probing) whose slots can be prefetched.
-struct ShortSegments {
-    /// `(key, number)`; key 0 (length 0) is no segment's: a free slot. A power-of-two length.
-    slots: Vec<(u128, u32)>,
-    len: usize,
-}
-
-impl Default for ShortSegments {
-    fn default() -> Self {
-        ShortSegments {
-            slots: vec![(0, 0); 1 << 16],
-            len: 0,
-        }
-    }
-}
-
-impl ShortSegments {
-    fn key(segment: &[u8]) -> u128 {
-        let mut bytes = [0u8; 16];
-        bytes[..segment.len()].copy_from_slice(segment);
-        bytes[15] = segment.len() as u8;
-        u128::from_le_bytes(bytes)
-    }
-
-    #[inline]
-    fn slot(&self, key: u128) -> usize {
-        let folded = (key as u64) ^ ((key >> 64) as u64).rotate_left(29);
-        let bits = self.slots.len().trailing_zeros();
-        (folded.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> (64 - bits)) as usize
-    }
-
-    #[inline]
-    fn prefetch(&self, key: u128) {
-        crate::train::prefetch(&self.slots[self.slot(key)]);
-    }
-
-    /// The slot holding `key`, or the free slot where it would go.
-    #[inline]
-    fn find(&self, key: u128) -> std::result::Result<usize, usize> {
-        let mask = self.slots.len() - 1;
-        let mut i = self.slot(key);
-        loop {
-            match self.slots[i].0 {
-                k if k == key => return Ok(i),
-                0 => return Err(i),
-                _ => i = (i + 1) & mask,
-            }
-        }
-    }
-
-    /// The number of `key`, which becomes `next` if it has none yet.
-    fn number(&mut self, key: u128, next: u32) -> u32 {
-        match self.find(key) {
-            Ok(i) => self.slots[i].1,
-            Err(_) if 2 * (self.len + 1) > self.slots.len() => {
-                let bigger = vec![(0, 0); 2 * self.slots.len()];
-                for (k, n) in std::mem::replace(&mut self.slots, bigger) {
-                    if k != 0 {
-                        let Err(i) = self.find(k) else {
-                            unreachable!("keys are distinct")
-                        };
-                        self.slots[i] = (k, n);
-                    }
-                }
-                self.number(key, next)
-            }
-            Err(i) => {
-                self.slots[i] = (key, next);
-                self.len += 1;
-                next
-            }
-        }
-    }
+/// The key of a segment of 2 to 15 bytes: its bytes and length packed in 128 bits (never 0).
+fn short_key(segment: &[u8]) -> u128 {
+    let mut bytes = [0u8; 16];
+    bytes[..segment.len()].copy_from_slice(segment);
+    bytes[15] = segment.len() as u8;
+    u128::from_le_bytes(bytes)
 }
 
 /// Ranks of merges whose token appears in no encoded chunk, not even inside a larger token.

@@ -17,6 +17,7 @@
 
 use crate::error::{Error, Result};
 use crate::regex::Regex;
+use crate::table::prefetch;
 use crate::tokenizer::{step_pieces, Step};
 use rustc_hash::FxHashMap;
 use std::cmp::Ordering;
@@ -371,89 +372,9 @@ impl Ord for Entry {
     }
 }
 
-/// Pair counts by key (`key(pair)`), in one open-addressing table with linear probing: unlike
-/// a general hash map, its slots can be prefetched, and the merge loop's updates are scattered
-/// over millions of pairs.
-struct PairCounts {
-    /// `(key, count)`, `EMPTY` keys in free slots; the length is a power of two.
-    slots: Vec<(u64, i64)>,
-    len: usize,
-}
-
-impl PairCounts {
-    /// No pair has this key: both ids would be `u32::MAX`.
-    const EMPTY: u64 = u64::MAX;
-
-    fn with_capacity(n: usize) -> PairCounts {
-        PairCounts {
-            slots: vec![(Self::EMPTY, 0); (2 * n).next_power_of_two().max(1 << 10)],
-            len: 0,
-        }
-    }
-
-    #[inline]
-    fn slot(&self, key: u64) -> usize {
-        let bits = self.slots.len().trailing_zeros();
-        (key.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> (64 - bits)) as usize
-    }
-
-    #[inline]
-    fn prefetch(&self, key: u64) {
-        prefetch(&self.slots[self.slot(key)]);
-    }
-
-    #[inline]
-    fn find(&self, key: u64) -> std::result::Result<usize, usize> {
-        let mask = self.slots.len() - 1;
-        let mut i = self.slot(key);
-        loop {
-            match self.slots[i].0 {
-                k if k == key => return Ok(i),
-                Self::EMPTY => return Err(i),
-                _ => i = (i + 1) & mask,
-            }
-        }
-    }
-
-    fn get(&self, key: u64) -> Option<i64> {
-        self.find(key).ok().map(|i| self.slots[i].1)
-    }
-
-    fn get_mut(&mut self, key: u64) -> Option<&mut i64> {
-        self.find(key).ok().map(|i| &mut self.slots[i].1)
-    }
-
-    /// The count of `key`, inserted as 0 if absent.
-    fn entry(&mut self, key: u64) -> &mut i64 {
-        debug_assert_ne!(key, Self::EMPTY);
-        let i = match self.find(key) {
-            Ok(i) => i,
-            Err(i) if 2 * (self.len + 1) <= self.slots.len() => {
-                self.slots[i] = (key, 0);
-                self.len += 1;
-                i
-            }
-            Err(_) => {
-                self.grow();
-                return self.entry(key);
-            }
-        };
-        &mut self.slots[i].1
-    }
-
-    fn grow(&mut self) {
-        let bigger = vec![(Self::EMPTY, 0); 2 * self.slots.len()];
-        let old = std::mem::replace(&mut self.slots, bigger);
-        for (key, count) in old {
-            if key != Self::EMPTY {
-                let Err(i) = self.find(key) else {
-                    unreachable!("keys are distinct")
-                };
-                self.slots[i] = (key, count);
-            }
-        }
-    }
-}
+/// Pair counts by key (`key(pair)`): a table whose slots can be prefetched, since the merge
+/// loop's updates are scattered over millions of pairs.
+type PairCounts = crate::table::Table<u64, i64>;
 
 /// The runs of one bucket of the initial pair index (windows `second << 32 | word`, sorted):
 /// one per pair, with its count.
@@ -535,8 +456,9 @@ pub struct Merger {
     /// The words of every initial pair, pair after pair (see `Positions::Initial`).
     initial: Vec<u32>,
     pair_counts: PairCounts,
-    /// Pairs that gained occurrences in the current merge, with the word: `(pair, word)`.
-    grown: Vec<(u64, u32)>,
+    /// The count changes of the current merge to pairs with its new token:
+    /// `(pair, word, change)`, applied together once the merge is done.
+    grown: Vec<(u64, u32, i64)>,
     queue: BinaryHeap<Entry>,
     /// Merges made so far, as internal id pairs.
     pub merges: Vec<(u32, u32)>,
@@ -546,27 +468,19 @@ pub struct Merger {
 /// What `Merger::from_words` starts from: token bytes, merges made, words and their weights.
 type MergerInputs = (Vec<Vec<u8>>, Vec<(u32, u32)>, Words, Vec<u64>);
 
-/// Rare initial pairs left out of the merge loop (see `Merger::from_words_planned`).
+/// Rare pairs kept out of the merge loop (see `Merger::from_words_planned`).
 ///
-/// Why it is exact: a pair of two tokens that existed when the words were indexed never gains
-/// occurrences (only pairs with a new token do), and the best count never grows from one merge
-/// to the next (a new pair occurs at most as often as the pair just merged). So if every merge
-/// of the run counts at least `below`, a pair counted fewer times at the start was never the
-/// best: leaving it out (its count, its words, its updates) changes nothing. When the loop
-/// would need such a pair after all, it starts over without pruning.
+/// Why it is exact: the best count never grows from one merge to the next (a new pair occurs at
+/// most as often as the pair just merged), and a pair gains occurrences only in the merge that
+/// makes one of its tokens (a pair of older tokens never does). So if every merge of the run
+/// counts at least `below`, a pair counted fewer times when it first appears is never the best:
+/// its count, its words and its updates can be left out. The loop starts over without pruning
+/// when it would need such a pair after all (the best count left is below `below`), and when a
+/// merge makes a token that exists already (pairs with it that were left out could then gain).
 struct Pruning {
     below: u64,
-    /// Tokens with smaller ids existed when the words were indexed.
-    initial_tokens: u32,
     /// The inputs, to start over from.
     restart: MergerInputs,
-}
-
-impl Pruning {
-    /// Whether `pair` (a key) was left out.
-    fn left_out(&self, pair: u64) -> bool {
-        (pair >> 32) < self.initial_tokens as u64 && (pair as u32) < self.initial_tokens
-    }
 }
 
 impl Merger {
@@ -672,7 +586,6 @@ impl Merger {
         let pruning = (below > 1).then(|| {
             Box::new(Pruning {
                 below,
-                initial_tokens: token_bytes.len() as u32,
                 restart: (
                     token_bytes.clone(),
                     merges.clone(),
@@ -706,7 +619,7 @@ impl Merger {
         drop(windows);
         let mut pair_counts = PairCounts::with_capacity(entries.len());
         for e in &entries {
-            *pair_counts.entry(key(e.pair)) = e.count as i64;
+            *pair_counts.get_or_insert(key(e.pair), 0) = e.count as i64;
         }
         Merger {
             token_bytes,
@@ -743,14 +656,27 @@ impl Merger {
 
     /// Queues every pair whose count grew since the last call, with the words to update.
     fn push_updates(&mut self) {
-        // Sorted, each pair's words form one run, in order.
+        // Sorted, each pair's changes form one run, in word order.
         self.grown.sort_unstable();
         for run in self.grown.chunk_by(|x, y| x.0 == y.0) {
             let k = run[0].0;
-            let count = self.pair_counts.get(k).unwrap_or(0);
-            if count > 0 {
-                let mut pos: Vec<u32> = run.iter().map(|&(_, w)| w).collect();
-                pos.dedup();
+            let change: i64 = run
+                .iter()
+                .map(|&(_, w, c)| c * self.weights[w as usize] as i64)
+                .sum();
+            if self
+                .pruning
+                .as_ref()
+                .is_some_and(|p| change < p.below as i64)
+            {
+                continue; // a new pair too rare to ever be the best
+            }
+            let count = self.pair_counts.get_or_insert(k, 0);
+            *count += change;
+            let count = *count;
+            let mut pos: Vec<u32> = run.iter().filter(|x| x.2 > 0).map(|x| x.1).collect();
+            pos.dedup();
+            if count > 0 && !pos.is_empty() {
                 self.queue.push(Entry {
                     count: count as u64,
                     pair: ((k >> 32) as u32, k as u32),
@@ -807,8 +733,14 @@ impl Merger {
             if !accept(&new_bytes) {
                 continue;
             }
-            let new_id = match self.token_ids.get(&new_bytes) {
-                Some(&id) => id,
+            let made_before = self.token_ids.get(&new_bytes).copied();
+            if made_before.is_some() && self.pruning.is_some() {
+                // Pairs with that token that were left out could gain now.
+                self.start_over();
+                continue;
+            }
+            let new_id = match made_before {
+                Some(id) => id,
                 None => {
                     let id = self.token_bytes.len() as u32;
                     self.token_bytes.push(new_bytes.clone());
@@ -828,21 +760,26 @@ impl Merger {
                 len,
             } = &mut self.words;
             merge_words(ids, at, len, 0, pos, (a, b, new_id), &mut changes);
-            // The updates are scattered over millions of pairs and words: fetch ahead.
+            // Changes to pairs with the new token are summed per pair afterwards (`grown`).
+            // The others, scattered over millions of pairs and words, are fetched ahead.
             const AHEAD: usize = 8;
+            let with_new = |k: u64| (k >> 32) as u32 == new_id || k as u32 == new_id;
             for (i, &(wi, k, change)) in changes.iter().enumerate() {
                 if let Some(&(w, k, _)) = changes.get(i + AHEAD) {
-                    self.pair_counts.prefetch(k);
-                    prefetch(&self.weights[w as usize]);
+                    if !with_new(k) {
+                        self.pair_counts.prefetch(k);
+                        prefetch(&self.weights[w as usize]);
+                    }
                 }
-                let count = match self.pair_counts.get_mut(k) {
-                    Some(count) => count,
-                    None if self.pruning.as_ref().is_some_and(|p| p.left_out(k)) => continue,
-                    None => self.pair_counts.entry(k),
-                };
-                *count += change * self.weights[wi as usize] as i64;
-                if change > 0 {
-                    self.grown.push((k, wi));
+                if with_new(k) {
+                    self.grown.push((k, wi, change));
+                    continue;
+                }
+                let change = change * self.weights[wi as usize] as i64;
+                match self.pair_counts.get_mut(k) {
+                    Some(count) => *count += change,
+                    None if self.pruning.is_some() => {} // a pair left out as too rare
+                    None => *self.pair_counts.get_or_insert(k, 0) += change,
                 }
             }
             self.push_updates();
@@ -969,21 +906,6 @@ fn merge_words(
         )
     });
     changes.extend_from_slice(&right_changes);
-}
-
-/// Asks the CPU to bring `value` into cache (a hint: it never faults, and does nothing on
-/// other architectures).
-#[inline(always)]
-pub(crate) fn prefetch<T>(value: &T) {
-    #[cfg(target_arch = "x86_64")]
-    // SAFETY: prefetching reads nothing architecturally; any address is allowed.
-    #[allow(unused_unsafe)]
-    unsafe {
-        use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
-        _mm_prefetch::<_MM_HINT_T0>(value as *const T as *const i8);
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    let _ = value;
 }
 
 /// Replaces every non-overlapping `(a, b)` in `word`, left to right, in one compacting pass,
@@ -1143,8 +1065,9 @@ mod tests {
 
     fn merges_of(merger: &mut Merger, n_merges: usize) -> Vec<(u32, u32)> {
         let no_space = |t: &[u8]| !t.contains(&b' ');
+        let made = merger.merges.len();
         merger
-            .run(256 + n_merges, 0, 1, &no_space, &mut |_| true)
+            .run(256 + made + n_merges, 0, 1, &no_space, &mut |_| true)
             .unwrap();
         merger.merges.clone()
     }
@@ -1170,5 +1093,45 @@ mod tests {
             assert_eq!(pruned.pruning.is_none(), starts_over);
             assert_eq!(pruned.merge_bytes(), full.merge_bytes());
         }
+    }
+
+    /// A merge that makes a token again (here `ab`, which exists already while words still hold
+    /// `a b`, as a replayed stage 1 can leave them) makes a pruned run start over: the pair
+    /// `(c, ab)` was too rare to keep at first, and gains as much again from the merge.
+    #[test]
+    fn pruning_starts_over_when_a_token_is_made_again() {
+        let (a, b, c, ab) = (200, 201, 202, 256); // ids that the skewed words do not use
+        let build = |rare: u64, planned: Option<usize>| {
+            let (mut words, mut weights) = skewed_words(30_000, 11);
+            for _ in 0..50 {
+                words.push_with(|ids| ids.extend([a, b, a, b]));
+            }
+            weights.extend(std::iter::repeat_n(1000, 50));
+            words.push_with(|ids| ids.extend([c, ab]));
+            weights.push(rare);
+            words.push_with(|ids| ids.extend([c, a, b]));
+            weights.push(rare);
+            let mut tokens = byte_tokens();
+            tokens.push([tokens[a as usize].clone(), tokens[b as usize].clone()].concat());
+            let merges = vec![(a, b)];
+            match planned {
+                Some(n) => Merger::from_words_planned(tokens, merges, words, weights, n),
+                None => Merger::from_words(tokens, merges, words, weights),
+            }
+        };
+        let below = build(1, Some(100)).pruning.as_ref().expect("pruning").below;
+        // Each half of (c, ab)'s count is below the threshold; together they are not.
+        let rare = below - 1;
+        let mut pruned = build(rare, Some(100));
+        assert_eq!(pruned.pruning.as_ref().map(|p| p.below), Some(below));
+        let mut full = build(rare, None);
+        let merged = merges_of(&mut full, 400);
+        assert_eq!(merged[1], (a, b), "the pair is merged again");
+        assert!(
+            merged.contains(&(c, ab)),
+            "the pair that was too rare is merged"
+        );
+        assert_eq!(merges_of(&mut pruned, 400), merged);
+        assert!(pruned.pruning.is_none(), "started over");
     }
 }
