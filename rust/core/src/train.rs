@@ -132,7 +132,7 @@ struct Accumulators {
 
 impl Accumulators {
     fn new(threads: usize, splitters: usize) -> Accumulators {
-        let slots = threads.div_ceil(splitters.max(1)).max(1);
+        let slots = (threads / splitters.max(1)).max(1);
         Accumulators {
             slots,
             parts: vec![PieceCounts::default(); slots * splitters],
@@ -264,58 +264,136 @@ pub fn count_reader(
     done: &mut u64,
     progress: &mut dyn FnMut(u64) -> bool,
 ) -> Result<()> {
-    const BLOCK: usize = 2 << 20;
     let threads = crate::pool::pool(num_threads).current_num_threads().max(1);
     let mut accumulators = Accumulators::new(threads, splitters.len());
-    let mut carry: Vec<u8> = Vec::new();
-    let mut eof = false;
-    while !eof {
-        // Read a block per slot, each cut after its last newline.
-        let mut blocks: Vec<String> = Vec::with_capacity(accumulators.slots);
-        while blocks.len() < accumulators.slots && !eof {
-            let mut buf = std::mem::take(&mut carry);
-            let start = buf.len();
-            buf.resize(start + BLOCK, 0);
-            let mut filled = start;
-            while filled < buf.len() {
-                let n = reader
-                    .read(&mut buf[filled..])
-                    .map_err(|e| Error::io(name, &e))?;
-                if n == 0 {
-                    eof = true;
-                    break;
-                }
-                filled += n;
+    let slots = accumulators.slots;
+    let mut blocks = Blocks {
+        name,
+        reader,
+        carry: Vec::new(),
+        eof: false,
+    };
+    if threads < accumulators.parts.len() {
+        // Fewer threads than splitters: one after the other, here.
+        while let Some(block) = blocks.next(done)? {
+            for (i, table) in accumulators.parts.iter_mut().enumerate() {
+                table.add_texts(splitters[i / slots], block.split_inclusive('\n'))?;
             }
-            buf.truncate(filled);
-            if !eof {
-                if let Some(nl) = buf.iter().rposition(|&b| b == b'\n') {
-                    carry = buf.split_off(nl + 1);
-                }
+            if !progress(*done) {
+                return Err(Error::interrupted());
             }
-            if buf.contains(&0) {
-                return Err(Error::format(format!(
-                    "{name}: looks like a binary file (contains NUL bytes)"
-                )));
-            }
-            *done += buf.len() as u64;
-            // Valid UTF-8 is taken as is (no copy); invalid sequences become U+FFFD.
-            blocks.push(
-                String::from_utf8(buf)
-                    .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned()),
-            );
         }
-        accumulators.count(splitters, &blocks, num_threads, |block| {
-            block.split_inclusive('\n').collect()
+    } else {
+        // One thread per table, fed blocks through a short queue: each worker goes at its own
+        // pace (no waiting for the slowest at every block), and the reading overlaps the
+        // counting. Worker `(stage, slot)` counts every `slot`-th block with its stage's splitter.
+        const QUEUE: usize = 4;
+        std::thread::scope(|scope| -> Result<()> {
+            let mut queues = Vec::new();
+            let mut workers = Vec::new();
+            for (i, table) in accumulators.parts.iter_mut().enumerate() {
+                let (queue, blocks) =
+                    std::sync::mpsc::sync_channel::<std::sync::Arc<String>>(QUEUE);
+                let splitter = splitters[i / slots];
+                queues.push(queue);
+                workers.push(scope.spawn(move || -> Result<()> {
+                    for block in blocks {
+                        table.add_texts(splitter, block.split_inclusive('\n'))?;
+                    }
+                    Ok(())
+                }));
+            }
+            let mut feed = || -> Result<()> {
+                let mut k = 0;
+                while let Some(block) = blocks.next(done)? {
+                    let block = std::sync::Arc::new(block);
+                    for stage in 0..splitters.len() {
+                        if queues[stage * slots + k % slots]
+                            .send(block.clone())
+                            .is_err()
+                        {
+                            return Ok(()); // that worker stopped on an error: see below
+                        }
+                    }
+                    k += 1;
+                    if !progress(*done) {
+                        return Err(Error::interrupted());
+                    }
+                }
+                Ok(())
+            };
+            let fed = feed();
+            drop(queues);
+            let mut result = fed;
+            for worker in workers {
+                let counted = worker
+                    .join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+                result = result.and(counted);
+            }
+            result
         })?;
-        if !progress(*done) {
-            return Err(Error::interrupted());
-        }
     }
     for (t, c) in total.iter_mut().zip(accumulators.total(num_threads)) {
         t.merge(c);
     }
     Ok(())
+}
+
+/// Text read in 2 MB blocks that end at a line break.
+struct Blocks<'a> {
+    name: &'a str,
+    reader: &'a mut dyn Read,
+    /// The start of the next block (after the last newline of the previous one).
+    carry: Vec<u8>,
+    eof: bool,
+}
+
+impl Blocks<'_> {
+    const SIZE: usize = 2 << 20;
+
+    /// The next block, its length added to `done`. Invalid UTF-8 becomes U+FFFD; NUL bytes
+    /// are refused (a binary file).
+    fn next(&mut self, done: &mut u64) -> Result<Option<String>> {
+        if self.eof {
+            return Ok(None);
+        }
+        let mut buf = std::mem::take(&mut self.carry);
+        let start = buf.len();
+        buf.resize(start + Self::SIZE, 0);
+        let mut filled = start;
+        while filled < buf.len() {
+            let n = self
+                .reader
+                .read(&mut buf[filled..])
+                .map_err(|e| Error::io(self.name, &e))?;
+            if n == 0 {
+                self.eof = true;
+                break;
+            }
+            filled += n;
+        }
+        buf.truncate(filled);
+        if !self.eof {
+            if let Some(nl) = buf.iter().rposition(|&b| b == b'\n') {
+                self.carry = buf.split_off(nl + 1);
+            }
+        }
+        if buf.contains(&0) {
+            return Err(Error::format(format!(
+                "{}: looks like a binary file (contains NUL bytes)",
+                self.name
+            )));
+        }
+        if buf.is_empty() && self.eof {
+            return Ok(None);
+        }
+        *done += buf.len() as u64;
+        // Valid UTF-8 is taken as is (no copy); invalid sequences become U+FFFD.
+        Ok(Some(String::from_utf8(buf).unwrap_or_else(|e| {
+            String::from_utf8_lossy(e.as_bytes()).into_owned()
+        })))
+    }
 }
 
 /// Byte order of the tie rule: bytes sorted by their byte-level character (GPT-2's alphabet).
