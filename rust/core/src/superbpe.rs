@@ -405,15 +405,30 @@ impl Segmented {
             encoded.append(part);
         }
         drop(parts);
+        // The chunks, by copying, a part per task (then put together in order).
+        const CHUNKS: usize = 1 << 16;
+        let parts: Vec<Words> = crate::pool::pool(num_threads).install(|| {
+            let firsts: Vec<usize> = (0..self.ends.len()).step_by(CHUNKS).collect();
+            firsts
+                .par_iter()
+                .map(|&first| {
+                    let mut words = Words::default();
+                    let mut from = first.checked_sub(1).map_or(0, |i| self.ends[i]);
+                    for &end in &self.ends[first..(first + CHUNKS).min(self.ends.len())] {
+                        words.push_with(|out| {
+                            for &n in &self.segments[from..end] {
+                                out.extend_from_slice(encoded.get(n as usize));
+                            }
+                        });
+                        from = end;
+                    }
+                    words
+                })
+                .collect()
+        });
         let mut words = Words::default();
-        let mut from = 0;
-        for &end in &self.ends {
-            words.push_with(|out| {
-                for &n in &self.segments[from..end] {
-                    out.extend_from_slice(encoded.get(n as usize));
-                }
-            });
-            from = end;
+        for part in &parts {
+            words.append(part);
         }
         Ok((words, self.weights))
     }
