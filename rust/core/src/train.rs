@@ -120,10 +120,10 @@ impl Splitter {
 pub use crate::piece_counts::{PieceCounts, Pieces, Rows};
 
 /// Count tables filled in parallel, `slots` per splitter: worker `(stage, slot)` counts its
-/// splitter's pieces in batch `slot` of every round, into its own table, and each splitter's
-/// tables are merged once at the end. The threads are shared out among the splitters, so with
-/// as many splitters as threads (SuperBPE's two stages on two cores) each table has a single
-/// writer and nothing needs merging; the stages then run side by side over the same text.
+/// splitter's pieces in every `slot`-th batch, into its own table, and each splitter's tables
+/// are merged once at the end. The threads are shared out among the splitters, so with as many
+/// splitters as threads (SuperBPE's two stages on two cores) each table has a single writer and
+/// nothing needs merging; the stages then run side by side over the same text.
 struct Accumulators {
     slots: usize,
     /// Table of worker `(stage, slot)` at `stage * slots + slot`.
@@ -139,13 +139,14 @@ impl Accumulators {
         }
     }
 
-    /// Counts `batches` (at most `slots` of them) with every splitter, in parallel.
+    /// Counts `batches` (at most `slots` of them) with every splitter, in parallel:
+    /// `count(table, splitter, batch)` adds one batch's pieces to one table.
     fn count<T: Sync>(
         &mut self,
         splitters: &[&Splitter],
         batches: &[T],
         num_threads: Option<usize>,
-        units: impl Fn(&T) -> Vec<&str> + Sync + Send,
+        count: impl Fn(&mut PieceCounts, &Splitter, &T) -> Result<()> + Sync + Send,
     ) -> Result<()> {
         use rayon::prelude::*;
         debug_assert!(batches.len() <= self.slots);
@@ -156,7 +157,7 @@ impl Accumulators {
                 .enumerate()
                 .with_max_len(1)
                 .try_for_each(|(i, table)| match batches.get(i % slots) {
-                    Some(batch) => table.add_texts(splitters[i / slots], units(batch)),
+                    Some(batch) => count(table, splitters[i / slots], batch),
                     None => Ok(()),
                 })
         })
@@ -193,11 +194,11 @@ pub fn count_texts(
     let mut accumulators = Accumulators::new(threads, splitters.len());
     let chunk = units.len().div_ceil(accumulators.slots).max(1);
     let parts: Vec<&[String]> = units.chunks(chunk).collect();
-    accumulators.count(splitters, &parts, num_threads, |part| {
+    accumulators.count(splitters, &parts, num_threads, |table, splitter, part| {
         if by_line {
-            part.iter().flat_map(|u| u.split_inclusive('\n')).collect()
+            table.add_texts(splitter, part.iter().flat_map(|u| u.split_inclusive('\n')))
         } else {
-            part.iter().map(String::as_str).collect()
+            table.add_texts(splitter, part.iter().map(String::as_str))
         }
     })?;
     Ok(accumulators.total(num_threads))
@@ -455,14 +456,9 @@ impl Ord for Entry {
 type PairCounts = crate::table::Table<u64, i64>;
 
 /// The runs of one bucket of the initial pair index (windows `second << 32 | word`, sorted):
-/// one per pair, with its count.
-fn pair_runs<'a>(
-    bucket: &'a [u64],
-    weights: &'a [u64],
-) -> impl Iterator<Item = (&'a [u64], u64)> + 'a {
-    bucket
-        .chunk_by(|x, y| x >> 32 == y >> 32)
-        .map(|run| (run, run.iter().map(|&w| weights[w as u32 as usize]).sum()))
+/// one per pair, its windows in word order.
+fn pair_runs(bucket: &[u64]) -> impl Iterator<Item = &[u64]> {
+    bucket.chunk_by(|x, y| x >> 32 == y >> 32)
 }
 
 #[inline]
@@ -653,7 +649,9 @@ impl Merger {
                 .par_iter_mut()
                 .map(|b| {
                     b.sort_unstable();
-                    pair_runs(b, &weights).map(|(_, count)| count).collect()
+                    pair_runs(b)
+                        .map(|run| run.iter().map(|&w| weights[w as u32 as usize]).sum())
+                        .collect()
                 })
                 .collect()
         });
@@ -675,7 +673,7 @@ impl Merger {
         let mut initial = Vec::with_capacity(total);
         let mut entries = Vec::new();
         for (a, (bucket, counts)) in buckets.iter().zip(&counts).enumerate() {
-            let runs = bucket.chunk_by(|x, y| x >> 32 == y >> 32);
+            let runs = pair_runs(bucket);
             for (run, &count) in runs.zip(counts) {
                 if count < below {
                     continue;
