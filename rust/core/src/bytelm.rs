@@ -57,6 +57,10 @@ pub struct ByteModel {
     probes: Vec<Vec<u8>>,
     probe_strings: Vec<Vec<u8>>,
     n_ids: usize,
+    /// First byte and length of every token by id (0 and 0 where there is none): reading an
+    /// LM row visits every candidate token, and these flat tables keep that walk in cache.
+    first_byte: Vec<u8>,
+    token_len: Vec<u32>,
     eos: Option<u32>,
     /// The covers found after each text (from a piece boundary), shared by all states: the
     /// same text recurs when several ensembles or passes read the same bytes.
@@ -140,7 +144,14 @@ impl ByteModel {
         }
         let class_based =
             matches!(&tok.pre_tokenizer, PreTokenizer::Regex(re) if re.is_class_based());
+        let token_of = |id: usize| tok.vocab.token(id as u32).unwrap_or(&[]);
+        let first_byte = (0..n_ids)
+            .map(|id| token_of(id).first().map_or(0, |&b| b))
+            .collect();
+        let token_len = (0..n_ids).map(|id| token_of(id).len() as u32).collect();
         Ok(ByteModel {
+            first_byte,
+            token_len,
             tok,
             sorted,
             lmax,
@@ -170,17 +181,24 @@ impl ByteModel {
         self.tok.vocab.token(id).unwrap_or(&[])
     }
 
-    /// Calls `f` with each probe continuation of `s` (until it returns false): every string of
-    /// at most `depth` probe characters, after the probe characters that complete the UTF-8
-    /// character `s` ends inside (if it does). A string that cannot become valid UTF-8 gets none.
+    /// Calls `f` with each probe continuation of `s`: every string of at most `depth` probe
+    /// characters, after the probe characters that complete the UTF-8 character `s` ends
+    /// inside (if it does). A string that cannot become valid UTF-8 gets none. With
+    /// `empty_only`, a UTF-8 `s` gets the empty continuation alone.
     fn for_each_continuation(
         &self,
         s: &[u8],
+        empty_only: bool,
         mut f: impl FnMut(&[u8]) -> Result<()>,
     ) -> Result<()> {
         let partial = match std::str::from_utf8(s) {
             Ok(_) => {
-                for p in &self.probe_strings {
+                let n = if empty_only {
+                    1
+                } else {
+                    self.probe_strings.len()
+                };
+                for p in &self.probe_strings[..n] {
                     f(p)?;
                 }
                 return Ok(());
@@ -238,7 +256,7 @@ impl ByteModel {
         let tau_end = head.len();
         full.clear();
         full.extend_from_slice(head);
-        self.for_each_continuation(head, |c| {
+        self.for_each_continuation(head, false, |c| {
             full.truncate(tau_end);
             full.extend_from_slice(c);
             let Ok(string) = std::str::from_utf8(full) else {
@@ -415,6 +433,32 @@ impl ByteModel {
             }
         }
         Ok(())
+    }
+
+    /// Whether the empty continuation finds every cover whose last token is `tau` (or a token
+    /// with the same `lexer_key`), so the probe continuations need not be tried. It does when
+    /// every token is what merging its bytes makes and `tau` ends with a complete character
+    /// that is not white space, not an apostrophe and not an upper- or title-case letter.
+    /// After such a character, a continuation `c` of `text + tau` can change neither the pieces
+    /// before the split, nor where the split's piece starts, nor put a piece boundary inside
+    /// `tau`: in the known patterns only white space (`\s+(?!\S)`), an apostrophe
+    /// (contractions) or an upper-case run that still needs a lower-case letter (o200k's
+    /// `[UP]*[LO]+`) let the next character decide an earlier boundary. `c` can only extend the
+    /// split's piece by some `B`, and `enc(A + tau + B) = enc(A) + [tau] + enc(B)` needs `tau`
+    /// to pair with the last token of `enc(A)`, which is exactly when
+    /// `enc(A + tau) = enc(A) + [tau]`: the empty continuation's cover. Tests hold the grouped
+    /// search equal to trying every token with every continuation.
+    fn empty_continuation_suffices(&self, tau: u32) -> bool {
+        if self.tok.vocab.all_tokens_reached() != Some(true) {
+            return false;
+        }
+        let Ok(s) = std::str::from_utf8(self.bytes(tau)) else {
+            return false;
+        };
+        let classes = Classes::get();
+        s.chars()
+            .next_back()
+            .is_some_and(|ch| !ch.is_whitespace() && ch != '\'' && !classes.is_upper_only(ch))
     }
 
     /// The covers whose last token starts at the end of `text` (bytes from the origin), each
@@ -664,7 +708,8 @@ impl ByteModel {
             }
             found.hits.push((members[m], qid));
         };
-        self.for_each_continuation(head, |c| {
+        let empty_only = self.empty_continuation_suffices(rep);
+        self.for_each_continuation(head, empty_only, |c| {
             full.truncate(tau_end);
             full.extend_from_slice(c);
             let Ok(string) = std::str::from_utf8(full) else {
@@ -1227,14 +1272,21 @@ impl ByteState {
         );
         vals.clear();
         bins.clear();
+        let model = &self.model;
         for (g, &w) in self.groups.iter().zip(&weights) {
             let depth = self.x.len() - g.start;
             let dist = self.nodes[g.node].dist.as_deref().expect("checked");
-            for &tau in &g.toks[g.lo..g.hi] {
-                let t = self.model.bytes(tau);
-                if t.len() > depth {
+            let toks = &g.toks[g.lo..g.hi];
+            if depth == 0 {
+                // A new split: every token is longer than 0 bytes; its bin is its first byte.
+                vals.extend(toks.iter().map(|&tau| w + dist[tau as usize]));
+                bins.extend(toks.iter().map(|&tau| model.first_byte[tau as usize]));
+                continue;
+            }
+            for &tau in toks {
+                if model.token_len[tau as usize] as usize > depth {
                     vals.push(w + dist[tau as usize]);
-                    bins.push(t[depth]);
+                    bins.push(model.bytes(tau)[depth]);
                 }
             }
         }
@@ -1513,6 +1565,99 @@ mod tests {
             }
         }
         assert!(checked > 500);
+    }
+
+    /// The same on random vocabularies in which every token is what merging its bytes makes
+    /// (built like BPE training: each new token joins two existing ones, multi-byte characters
+    /// first), where the grouped search tries only the empty continuation after tokens that do
+    /// not end with white space, an apostrophe or an upper-case letter
+    /// (`empty_continuation_suffices`); the alphabet mixes upper-case letters with `中`, which
+    /// o200k's word pieces treat as both cases.
+    #[test]
+    fn grouped_covers_equal_exhaustive_on_reachable_random_vocabularies() {
+        const PATTERNS: [&str; 3] = [
+            r"'(?i:[sdmt]|ll|ve|re)|[^\r\n\p{L}\p{N}]?+\p{L}++|\p{N}{1,3}+| ?[^\s\p{L}\p{N}]++[\r\n]*+|\s++$|\s*[\r\n]|\s+(?!\S)|\s",
+            r"[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]*[\p{Ll}\p{Lm}\p{Lo}\p{M}]+(?i:'s|'t|'re|'ve|'m|'ll|'d)?|[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]+[\p{Ll}\p{Lm}\p{Lo}\p{M}]*(?i:'s|'t|'re|'ve|'m|'ll|'d)?|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n/]*|\s*[\r\n]+|\s+(?!\S)|\s+",
+            r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+",
+        ];
+        const ALPHABET: [&str; 14] = [
+            "a", "s", "l", "A", "V", "中", "é", "'", " ", "\n", "1", ".", "/", "\t",
+        ];
+        let mut seed = 0xbee5_u64;
+        let mut next = move |n: usize| {
+            seed = seed
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (seed >> 33) as usize % n
+        };
+        let (mut checked, mut vocabularies) = (0, 0);
+        for round in 0..30 {
+            let pattern = PATTERNS[round % PATTERNS.len()];
+            let mut toks: Vec<(Vec<u8>, u32)> = (0..=255u8).map(|b| (vec![b], b as u32)).collect();
+            let add = |toks: &mut Vec<(Vec<u8>, u32)>, t: Vec<u8>| {
+                if !toks.iter().any(|(b, _)| *b == t) {
+                    let id = toks.len() as u32;
+                    toks.push((t, id));
+                }
+            };
+            // Multi-byte characters first, a byte at a time.
+            for c in ALPHABET {
+                for end in 2..=c.len() {
+                    add(&mut toks, c.as_bytes()[..end].to_vec());
+                }
+            }
+            let mut pool: Vec<Vec<u8>> = ALPHABET.iter().map(|c| c.as_bytes().to_vec()).collect();
+            // A word piece `中A` ends there only before a lower-case letter (o200k).
+            for t in ["中A", " 中A"] {
+                add(&mut toks, t.as_bytes().to_vec());
+                pool.push(t.as_bytes().to_vec());
+            }
+            while toks.len() < 256 + 24 + 140 {
+                let t = [
+                    pool[next(pool.len())].clone(),
+                    pool[next(pool.len())].clone(),
+                ]
+                .concat();
+                if t.len() <= 8 && !pool.contains(&t) {
+                    add(&mut toks, t.clone());
+                    pool.push(t);
+                }
+            }
+            // Tokens that merging would not make are dropped (until none is left).
+            let vocab = loop {
+                let vocab = Vocab::from_ranks(toks.clone()).unwrap();
+                if vocab.all_tokens_reached() == Some(true) {
+                    break vocab;
+                }
+                toks.retain(|&(_, id)| vocab.is_reached(id) == Some(true));
+            };
+            if toks.len() < 256 + 24 + 60 {
+                continue;
+            }
+            vocabularies += 1;
+            let pre = PreTokenizer::Regex(Regex::tiktoken(pattern).unwrap());
+            let tok = Tokenizer::new("r", vocab, pre, Vec::new()).unwrap();
+            let probes = [
+                " ", "\t", "\n", "a", "A", "0", ".", "'", "/", "s", "é", "中",
+            ];
+            let probes = probes.iter().map(|p| p.to_string()).collect();
+            let model = ByteModel::new(Arc::new(tok), None, probes, 1).unwrap();
+            for _ in 0..6 {
+                let text: String = (0..1 + next(7))
+                    .map(|_| ALPHABET[next(ALPHABET.len())])
+                    .collect();
+                let t = text.as_bytes();
+                for end in 0..=t.len() {
+                    assert_same_covers(&model, &t[..end], &format!("reachable {round}"));
+                    checked += 1;
+                }
+            }
+        }
+        assert!(
+            vocabularies >= 10,
+            "only {vocabularies} vocabularies with every token reached"
+        );
+        assert!(checked > 300);
     }
 
     #[test]

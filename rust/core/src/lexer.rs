@@ -119,6 +119,13 @@ impl Classes {
         self.at(c.encode_utf8(&mut buf).as_bytes(), 0).0
     }
 
+    /// Whether `c` is in o200k's "upper" run class but not in its "lower" one (an upper- or
+    /// title-case letter): whether a word piece may end with it depends on what follows it.
+    pub fn is_upper_only(&self, c: char) -> bool {
+        let bits = self.bits_of(c);
+        bits & UP != 0 && bits & LO == 0
+    }
+
     /// The class bits of the character at `i` and its length in bytes; `(0, 0)` at the end.
     /// `b` is valid UTF-8 and `i` a character boundary.
     #[inline(always)]
