@@ -1014,8 +1014,12 @@ struct Node {
     end: usize,
     /// log P(sequence) relative to the root.
     logw: Option<f64>,
-    /// The LM's next-token log-probabilities after this sequence.
+    /// The LM's next-token log-probabilities after this sequence, the largest of them, and
+    /// every probability divided by the largest (`exp(dist - dist_max)`, computed once per row:
+    /// each later byte reads some of them again).
     dist: Option<Vec<f64>>,
+    dist_max: f64,
+    scaled: Vec<f64>,
 }
 
 /// The valid last tokens after a path ending at `start`: `toks[lo..hi]` start with
@@ -1043,9 +1047,6 @@ pub struct ByteState {
     canonical: Option<usize>,
     /// Nodes that currently hold a distribution (so unused ones can be freed).
     with_dist: Vec<usize>,
-    /// Scratch for `next_logprobs`: the candidates' log-weights and next bytes.
-    vals: Vec<f64>,
-    bins: Vec<u8>,
 }
 
 impl ByteState {
@@ -1083,6 +1084,8 @@ impl ByteState {
                 end: origin,
                 logw: Some(0.0),
                 dist: None,
+                dist_max: f64::NEG_INFINITY,
+                scaled: Vec::new(),
             }],
             children: FxHashMap::default(),
             root_tokens,
@@ -1090,8 +1093,6 @@ impl ByteState {
             groups: Vec::new(),
             canonical: None,
             with_dist: Vec::new(),
-            vals: Vec::new(),
-            bins: Vec::new(),
         };
         st.open_split()?;
         for &b in &prompt[origin..] {
@@ -1137,6 +1138,8 @@ impl ByteState {
                         end: self.nodes[n].end + self.model.bytes(t).len(),
                         logw: None,
                         dist: None,
+                        dist_max: f64::NEG_INFINITY,
+                        scaled: Vec::new(),
                     });
                     self.children.insert((n, t), c);
                     c
@@ -1203,8 +1206,9 @@ impl ByteState {
         r
     }
 
-    /// The LM's next-token log-probabilities after node `node`'s tokens.
-    pub fn supply(&mut self, node: usize, logprobs: Vec<f64>) -> Result<()> {
+    /// The LM's next-token log-probabilities after node `node`'s tokens. Values above 0 up
+    /// to 1e-9 (rounding in a log-softmax) count as 0; larger ones and NaN are an error.
+    pub fn supply(&mut self, node: usize, mut logprobs: Vec<f64>) -> Result<()> {
         if node >= self.nodes.len() {
             return Err(Error::value(format!("no node {node}")));
         }
@@ -1215,16 +1219,37 @@ impl ByteState {
                 self.model.n_ids
             )));
         }
-        if let Some(i) = logprobs.iter().position(|v| v.is_nan() || *v > 0.0) {
+        // One pass: the largest value (NaN makes it NaN), then the offender if there is one.
+        let max = logprobs.iter().copied().fold(f64::NEG_INFINITY, |m, v| {
+            if v.is_nan() || m.is_nan() {
+                f64::NAN
+            } else {
+                m.max(v)
+            }
+        });
+        if max.is_nan() || max > 1e-9 {
+            let i = logprobs
+                .iter()
+                .position(|v| v.is_nan() || *v > 1e-9)
+                .expect("there is one");
             return Err(Error::value(format!(
                 "the distribution has an invalid log-probability ({}) at token id {i}",
                 logprobs[i]
             )));
         }
+        if max > 0.0 {
+            logprobs.iter_mut().for_each(|v| *v = v.min(0.0));
+        }
         if self.nodes[node].dist.is_none() {
             self.with_dist.push(node);
         }
-        self.nodes[node].dist = Some(logprobs);
+        let max = max.min(0.0);
+        let n = &mut self.nodes[node];
+        n.scaled.clear();
+        n.scaled
+            .extend(logprobs.iter().map(|&v| exp_nonpositive(v - max)));
+        n.dist = Some(logprobs);
+        n.dist_max = max;
         Ok(())
     }
 
@@ -1245,8 +1270,6 @@ impl ByteState {
 
     /// log P(next byte | x) for bytes 0..=255 and end of text (index 256).
     pub fn next_logprobs(&mut self) -> Result<[f64; 257]> {
-        // Two passes over the candidates (the largest term, then the sums), with the same
-        // terms `w + dist[tau]` added in the same order as a list of them would be.
         let mut weights = Vec::with_capacity(self.groups.len());
         for gi in 0..self.groups.len() {
             let w = self.weight(self.groups[gi].node)?;
@@ -1265,48 +1288,29 @@ impl ByteState {
             }
             _ => None,
         };
-        // The terms and their bins, then the largest, then the sums (in the same order).
-        let (mut vals, mut bins) = (
-            std::mem::take(&mut self.vals),
-            std::mem::take(&mut self.bins),
-        );
-        vals.clear();
-        bins.clear();
-        let model = &self.model;
+        // Terms are shifted by a bound of the largest one (each row's largest value plus its
+        // path's weight), so one pass sums them; only if every term is below the bound by more
+        // than exp can resolve is the true largest term found and the sums made again.
+        let mut bound = eos.unwrap_or(f64::NEG_INFINITY);
         for (g, &w) in self.groups.iter().zip(&weights) {
-            let depth = self.x.len() - g.start;
-            let dist = self.nodes[g.node].dist.as_deref().expect("checked");
-            let toks = &g.toks[g.lo..g.hi];
-            if depth == 0 {
-                // A new split: every token is longer than 0 bytes; its bin is its first byte.
-                vals.extend(toks.iter().map(|&tau| w + dist[tau as usize]));
-                bins.extend(toks.iter().map(|&tau| model.first_byte[tau as usize]));
-                continue;
-            }
-            for &tau in toks {
-                if model.token_len[tau as usize] as usize > depth {
-                    vals.push(w + dist[tau as usize]);
-                    bins.push(model.bytes(tau)[depth]);
-                }
-            }
+            bound = bound.max(w + self.nodes[g.node].dist_max);
         }
-        let mut max = vals.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-        if let Some(v) = eos {
-            max = max.max(v);
-        }
-        if max == f64::NEG_INFINITY {
+        if bound == f64::NEG_INFINITY {
             return Err(Error::value(
                 "the language model gives probability 0 to every valid continuation of this prefix",
             ));
         }
-        let mut sums = [0f64; 257];
-        for (&v, &bin) in vals.iter().zip(&bins) {
-            sums[bin as usize] += (v - max).exp();
+        let mut sums = self.bin_sums(&weights, eos, bound);
+        if sums.iter().all(|&s| s == 0.0) {
+            let mut max = eos.unwrap_or(f64::NEG_INFINITY);
+            self.for_each_term(&weights, |v, _| max = max.max(v));
+            if max == f64::NEG_INFINITY {
+                return Err(Error::value(
+                    "the language model gives probability 0 to every valid continuation of this prefix",
+                ));
+            }
+            sums = self.bin_sums_exact(&weights, eos, max);
         }
-        if let Some(v) = eos {
-            sums[EOS_BIN] += (v - max).exp();
-        }
-        (self.vals, self.bins) = (vals, bins);
         let lt = sums.iter().sum::<f64>().ln();
         let mut out = [f64::NEG_INFINITY; 257];
         for (o, s) in out.iter_mut().zip(sums) {
@@ -1315,6 +1319,87 @@ impl ByteState {
             }
         }
         Ok(out)
+    }
+
+    /// The sum of `exp(term - shift)` per next byte (and end of text), for terms at most
+    /// `shift`: per group, its row's scaled probabilities times one factor, summed by runs of
+    /// tokens with the same next byte (a new split's tokens are in byte order).
+    fn bin_sums(&self, weights: &[f64], eos: Option<f64>, shift: f64) -> [f64; 257] {
+        let model = &self.model;
+        let mut sums = [0f64; 257];
+        for (g, &w) in self.groups.iter().zip(weights) {
+            let node = &self.nodes[g.node];
+            let factor = exp_nonpositive(w + node.dist_max - shift);
+            if factor == 0.0 {
+                continue;
+            }
+            let depth = self.x.len() - g.start;
+            let scaled = &node.scaled;
+            let toks = &g.toks[g.lo..g.hi];
+            if depth == 0 {
+                let mut at = 0;
+                while at < toks.len() {
+                    let bin = model.first_byte[toks[at] as usize];
+                    let run = toks[at..].partition_point(|&t| model.first_byte[t as usize] == bin);
+                    let (mut a, mut b) = (0.0, 0.0);
+                    let pairs = toks[at..at + run].chunks_exact(2);
+                    let last = pairs
+                        .remainder()
+                        .first()
+                        .map_or(0.0, |&t| scaled[t as usize]);
+                    for pair in pairs {
+                        a += scaled[pair[0] as usize];
+                        b += scaled[pair[1] as usize];
+                    }
+                    sums[bin as usize] += factor * (a + b + last);
+                    at += run;
+                }
+                continue;
+            }
+            for &tau in toks {
+                if model.token_len[tau as usize] as usize > depth {
+                    sums[model.bytes(tau)[depth] as usize] += factor * scaled[tau as usize];
+                }
+            }
+        }
+        if let Some(v) = eos {
+            sums[EOS_BIN] += exp_nonpositive(v - shift);
+        }
+        sums
+    }
+
+    /// The sums of `bin_sums` from the log-probabilities, for when `bin_sums`'s shortcut
+    /// underflows (every term more than exp's range below the bound).
+    fn bin_sums_exact(&self, weights: &[f64], eos: Option<f64>, shift: f64) -> [f64; 257] {
+        let mut sums = [0f64; 257];
+        self.for_each_term(weights, |v, bin| sums[bin as usize] += (v - shift).exp());
+        if let Some(v) = eos {
+            sums[EOS_BIN] += (v - shift).exp();
+        }
+        sums
+    }
+
+    /// Calls `f(log weight, next byte)` for every candidate last token of every group, in
+    /// order. A group's tokens are in byte order, so a new split's (depth 0) are read by runs
+    /// of equal first byte.
+    fn for_each_term(&self, weights: &[f64], mut f: impl FnMut(f64, u8)) {
+        let model = &self.model;
+        for (g, &w) in self.groups.iter().zip(weights) {
+            let depth = self.x.len() - g.start;
+            let dist = self.nodes[g.node].dist.as_deref().expect("checked");
+            let toks = &g.toks[g.lo..g.hi];
+            if depth == 0 {
+                for &tau in toks {
+                    f(w + dist[tau as usize], model.first_byte[tau as usize]);
+                }
+                continue;
+            }
+            for &tau in toks {
+                if model.token_len[tau as usize] as usize > depth {
+                    f(w + dist[tau as usize], model.bytes(tau)[depth]);
+                }
+            }
+        }
     }
 
     /// Appends one byte.
@@ -1388,10 +1473,48 @@ impl ByteState {
                 true
             } else {
                 self.nodes[n].dist = None;
+                self.nodes[n].scaled = Vec::new();
                 false
             }
         });
         self.with_dist = with_dist;
+    }
+}
+
+/// `exp(x)` for `x <= 0` (0 below -708), within 1e-14 relative: branch-free, so that reading
+/// an LM row (one term per candidate token) vectorises; `f64::exp` is a call per term.
+#[inline(always)]
+fn exp_nonpositive(x: f64) -> f64 {
+    // x = k ln 2 + r with |r| <= ln 2 / 2; adding 1.5 * 2^52 rounds x / ln 2 to the integer k
+    // held in the low bits.
+    const ROUND: f64 = 6755399441055744.0;
+    const LN2_HI: f64 = 0.693_147_180_369_123_8;
+    const LN2_LO: f64 = 1.908_214_929_270_587_7e-10;
+    let clamped = x.max(-708.0);
+    let shifted = clamped * std::f64::consts::LOG2_E + ROUND;
+    let k = shifted - ROUND;
+    let r = (clamped - k * LN2_HI) - k * LN2_LO;
+    let mut p = 1.0 / 39916800.0;
+    for c in [
+        1.0 / 3628800.0,
+        1.0 / 362880.0,
+        1.0 / 40320.0,
+        1.0 / 5040.0,
+        1.0 / 720.0,
+        1.0 / 120.0,
+        1.0 / 24.0,
+        1.0 / 6.0,
+        0.5,
+        1.0,
+        1.0,
+    ] {
+        p = p * r + c;
+    }
+    let scale = f64::from_bits((shifted.to_bits().wrapping_add(1023) & 0x7ff) << 52);
+    if x < -708.0 {
+        0.0
+    } else {
+        p * scale
     }
 }
 
@@ -1658,6 +1781,25 @@ mod tests {
             "only {vocabularies} vocabularies with every token reached"
         );
         assert!(checked > 300);
+    }
+
+    #[test]
+    fn exp_nonpositive_matches_exp() {
+        let mut x = 0.0f64;
+        while x > -720.0 {
+            let (got, want) = (exp_nonpositive(x), x.exp());
+            if x >= -708.0 {
+                assert!(
+                    (got - want).abs() <= 1e-14 * want,
+                    "exp({x}) = {want}, got {got}"
+                );
+            } else {
+                assert_eq!(got, 0.0);
+            }
+            x -= 0.013_7;
+        }
+        assert_eq!(exp_nonpositive(0.0), 1.0);
+        assert_eq!(exp_nonpositive(f64::NEG_INFINITY), 0.0);
     }
 
     #[test]
