@@ -321,10 +321,25 @@ def test_bad_lm_outputs_are_clear_errors(tiny):
         (lambda p: np.where(np.arange(tiny.n) == 97, np.nan, good(p)), "NaN"),
         (lambda p: good(p) - 1.0, "not normalised"),
         (lambda p: np.zeros((len(p), tiny.n)), "log-probabilities"),
+        (lambda p: good(p) + 0.5, "positive values"),
     ]
     for lm, message in cases:
         with pytest.raises(ValueError, match=message):
             tiny.blm(lm).next_byte_logprobs(b"a")
+
+
+def test_lm_rounding_above_zero_counts_as_zero(tiny):
+    # A log-softmax can round a near-certain token to a hair above 0: taken as 0, not refused.
+    def peaked(p):
+        out = np.full((len(p), tiny.n), -800.0)
+        out[:, 97] = 5e-10
+        return out
+
+    def clamped(p):
+        return np.minimum(peaked(p), 0.0)
+
+    got = tiny.blm(peaked).next_byte_logprobs(b"a")
+    assert np.array_equal(got, tiny.blm(clamped).next_byte_logprobs(b"a"))
 
 
 def test_bad_arguments_are_clear_errors(tiny):
