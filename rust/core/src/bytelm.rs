@@ -38,6 +38,7 @@
 use crate::error::{Error, Result};
 use crate::lexer::Classes;
 use crate::tokenizer::{PreTokenizer, Step, Tokenizer};
+use crate::vocab::LeftPairs;
 use rayon::prelude::*;
 use rustc_hash::{FxHashMap, FxHashSet};
 use std::sync::{Arc, Mutex, OnceLock};
@@ -550,13 +551,17 @@ impl ByteModel {
         };
         // `text` is UTF-8: tokens that start with a continuation byte cannot follow it.
         let groups = self.lex_groups[keep].get_or_init(|| self.build_groups(keep));
+        // Tokens that continue the text's last piece are checked against the last token of
+        // that piece's encoding: one table of the pairs that can decide it, shared by all.
+        let left = self.last_piece_token(text)?;
+        let left = left.and_then(|l| self.tok.vocab.left_pairs(l));
         let founds: Vec<Result<Found>> = groups
             .par_chunks(64)
             .map(|chunk| {
                 let mut found = Found::default();
                 let mut sc = GroupScratch::default();
                 for members in chunk {
-                    self.discover_group(text, members, &mut sc, &mut found)?;
+                    self.discover_group(text, members, left.as_ref(), &mut sc, &mut found)?;
                 }
                 Ok(found)
             })
@@ -570,6 +575,22 @@ impl ByteModel {
     pub fn lex_group_stats(&self) -> (usize, usize) {
         let groups = self.lex_groups[0].get_or_init(|| self.build_groups(0));
         (groups.len(), groups.iter().map(Vec::len).max().unwrap_or(0))
+    }
+
+    /// The last token of the encoding of `text`'s last piece (`text` lexed on its own).
+    fn last_piece_token(&self, text: &[u8]) -> Result<Option<u32>> {
+        let (Ok(string), PreTokenizer::Regex(re)) =
+            (std::str::from_utf8(text), &self.tok.pre_tokenizer)
+        else {
+            return Ok(None);
+        };
+        let mut last = None;
+        re.for_each_match(string, |s, e| last = Some((s, e)))?;
+        Ok(last.and_then(|(s, e)| {
+            let mut ids = Vec::new();
+            self.tok.vocab.encode_piece(&text[s..e], &mut ids);
+            ids.last().copied()
+        }))
     }
 
     /// Groups of positions in `sorted` with equal `lexer_key` (tokens that start with a
@@ -665,6 +686,7 @@ impl ByteModel {
         &self,
         text: &[u8],
         members: &[u32],
+        left: Option<&LeftPairs<'_>>,
         sc: &mut GroupScratch,
         found: &mut Found,
     ) -> Result<()> {
@@ -767,14 +789,23 @@ impl ByteModel {
                         Some(&l) if vocab.is_reached(l) != Some(true) => {
                             (0..members.len() as u32).map(|m| (m, None)).collect()
                         }
-                        Some(&l) => (0..members.len())
-                            .filter_map(|m| match vocab.is_valid_pair(l, tau_of(m)) {
-                                Some(false) => None,
-                                left => Some((m as u32, left)),
-                            })
-                            .collect(),
+                        Some(&l) => {
+                            let check = |tau: u32| match left.filter(|p| p.left() == l) {
+                                Some(pairs) => pairs.check(tau),
+                                None => vocab.is_valid_pair(l, tau),
+                            };
+                            (0..members.len())
+                                .filter_map(|m| match check(tau_of(m)) {
+                                    Some(false) => None,
+                                    left => Some((m as u32, left)),
+                                })
+                                .collect()
+                        }
                         // Nothing before `tau` in its piece: it must be what merging its
-                        // bytes makes (undecided where it is not).
+                        // bytes makes (undecided where it is not; no lookup when all are).
+                        None if vocab.all_tokens_reached() == Some(true) => {
+                            (0..members.len() as u32).map(|m| (m, Some(true))).collect()
+                        }
                         None => (0..members.len())
                             .map(|m| {
                                 let left = vocab.is_reached(tau_of(m)).filter(|&reached| reached);

@@ -64,12 +64,81 @@ pub struct Vocab {
     /// How merging builds each token from its own bytes (built on the first pair check;
     /// `None` for vocabularies that drop bytes or map them to `unk`).
     builds: std::sync::OnceLock<Option<BuildTable>>,
+    /// The pair table by left token (built on the first `left_pairs`).
+    pairs_by_left: std::sync::OnceLock<PairsByLeft>,
 }
 
 #[derive(Clone)]
 struct BuildTable {
     builds: Vec<Build>,
     all_reached: bool,
+}
+
+/// The pair table's pairs grouped by left token: token `l`'s are
+/// `entries[start[l]..start[l + 1]]`, as (packed rank, right token), in rank order.
+#[derive(Clone)]
+struct PairsByLeft {
+    start: Vec<usize>,
+    entries: Vec<(u64, u32)>,
+}
+
+/// `Vocab::is_valid_pair` with a fixed left token (see `Vocab::left_pairs`).
+pub struct LeftPairs<'a> {
+    builds: &'a [Build],
+    left: u32,
+    /// The pairs that can decide a walk from `left`, by `pack(left part, right part)`.
+    pairs: FxHashMap<u64, u64>,
+}
+
+impl LeftPairs<'_> {
+    pub fn left(&self) -> u32 {
+        self.left
+    }
+
+    /// `is_valid_pair(left, right)`.
+    pub fn check(&self, right: u32) -> Option<bool> {
+        valid_pair_walk(self.builds, self.left, right, |a, b| {
+            self.pairs.get(&pack(a, b)).copied().unwrap_or(NO_PAIR)
+        })
+    }
+}
+
+/// The pair check of `Vocab::is_valid_pair`: `pair(a, b)` gives the packed rank at which the
+/// two symbols would merge (`NO_PAIR`: never). The boundary pair (a, b) stands until `limit`;
+/// at `limit` itself it still merges first when it lies left of the merge that happens then
+/// (leftmost among equals).
+fn valid_pair_walk(
+    builds: &[Build],
+    left: u32,
+    right: u32,
+    pair: impl Fn(u32, u32) -> u64,
+) -> Option<bool> {
+    let (mut a, mut b) = (left, right);
+    let (mut limit, mut ties_merge) = (NO_PAIR, false);
+    loop {
+        let p = pair(a, b);
+        if p != NO_PAIR && (p < limit || (p == limit && ties_merge)) {
+            return Some(false);
+        }
+        let (ba, bb) = (*builds.get(a as usize)?, *builds.get(b as usize)?);
+        if ba.time == NO_PAIR || bb.time == NO_PAIR {
+            return None;
+        }
+        match (ba.is_leaf(), bb.is_leaf()) {
+            (true, true) => return Some(true),
+            (false, true) => {}
+            (true, false) => {
+                (limit, ties_merge, b) = (bb.time, true, bb.left);
+                continue;
+            }
+            (false, false) if bb.time >= ba.time => {
+                (limit, ties_merge, b) = (bb.time, true, bb.left);
+                continue;
+            }
+            (false, false) => {}
+        }
+        (limit, ties_merge, a) = (ba.time, false, ba.right);
+    }
 }
 
 /// The last merge that builds a token from its own bytes: the pair's packed rank (when it
@@ -490,6 +559,7 @@ impl Vocab {
             uid: next_uid(),
             joined: std::sync::OnceLock::new(),
             builds: std::sync::OnceLock::new(),
+            pairs_by_left: std::sync::OnceLock::new(),
         })
     }
 
@@ -562,34 +632,81 @@ impl Vocab {
             .get_or_init(|| self.build_table())
             .as_ref()?
             .builds;
-        let (mut a, mut b) = (left, right);
-        // The boundary pair (a, b) stands until `limit`; at `limit` itself it still merges
-        // first when it lies left of the merge that happens then (leftmost among equals).
-        let (mut limit, mut ties_merge) = (NO_PAIR, false);
+        valid_pair_walk(builds, left, right, |a, b| self.pair(a, b))
+    }
+
+    /// `is_valid_pair(left, ·)` for one left token and many right ones, with the same
+    /// answers: the only pairs the walk can ask about join a token of `left`'s right spine
+    /// (`left`, its last merge's right part, that one's, ...) with some token, and only those
+    /// merging before the spine token above them was made can fail it, so those few are copied
+    /// into a small table first. `None` where `is_valid_pair` would be, or when that table would
+    /// be large (a left token that many tokens extend, such as a space: ask `is_valid_pair`).
+    pub fn left_pairs(&self, left: u32) -> Option<LeftPairs<'_>> {
+        const MOST: usize = 1 << 12;
+        let builds = &self
+            .builds
+            .get_or_init(|| self.build_table())
+            .as_ref()?
+            .builds;
+        let by_left = self
+            .pairs_by_left
+            .get_or_init(|| self.index_pairs_by_left());
+        let mut pairs = FxHashMap::default();
+        let (mut a, mut limit) = (left, NO_PAIR);
         loop {
-            let p = self.pair(a, b);
-            if p != NO_PAIR && (p < limit || (p == limit && ties_merge)) {
-                return Some(false);
-            }
-            let (ba, bb) = (*builds.get(a as usize)?, *builds.get(b as usize)?);
-            if ba.time == NO_PAIR || bb.time == NO_PAIR {
+            let b = *builds.get(a as usize)?;
+            if b.time == NO_PAIR {
                 return None;
             }
-            match (ba.is_leaf(), bb.is_leaf()) {
-                (true, true) => return Some(true),
-                (false, true) => {}
-                (true, false) => {
-                    (limit, ties_merge, b) = (bb.time, true, bb.left);
-                    continue;
-                }
-                (false, false) if bb.time >= ba.time => {
-                    (limit, ties_merge, b) = (bb.time, true, bb.left);
-                    continue;
-                }
-                (false, false) => {}
+            // This spine token's pairs, by rank: those at or after `limit` never decide.
+            let mine = &by_left.entries[by_left.start[a as usize]..by_left.start[a as usize + 1]];
+            let n = mine.partition_point(|&(rank, _)| rank <= limit);
+            if pairs.len() + n > MOST {
+                return None;
             }
-            (limit, ties_merge, a) = (ba.time, false, ba.right);
+            pairs.extend(
+                mine[..n]
+                    .iter()
+                    .map(|&(rank, right)| (pack(a, right), rank)),
+            );
+            if b.is_leaf() {
+                break;
+            }
+            (a, limit) = (b.right, b.time);
         }
+        Some(LeftPairs {
+            builds,
+            left,
+            pairs,
+        })
+    }
+
+    /// Every pair of the pair table grouped by its left token, each group in rank order.
+    fn index_pairs_by_left(&self) -> PairsByLeft {
+        let n = self.id_bound();
+        let mut start = vec![0usize; n + 2];
+        for &k in self.pairs.keys() {
+            let l = (k >> 32) as usize;
+            if l < n {
+                start[l + 2] += 1;
+            }
+        }
+        for i in 2..start.len() {
+            start[i] += start[i - 1];
+        }
+        let mut entries = vec![(0u64, 0u32); start[n + 1]];
+        for (&k, &rank) in &self.pairs {
+            let l = (k >> 32) as usize;
+            if l < n {
+                entries[start[l + 1]] = (rank, k as u32);
+                start[l + 1] += 1;
+            }
+        }
+        start.pop();
+        for l in 0..n {
+            entries[start[l]..start[l + 1]].sort_unstable();
+        }
+        PairsByLeft { start, entries }
     }
 
     /// Whether merging the token's own bytes gives it (`None` where `is_valid_pair` is).
@@ -990,6 +1107,30 @@ mod tests {
         assert!(
             decided > 30 * 2000 && valid > decided / 10 && valid < decided,
             "{decided} {valid}"
+        );
+    }
+
+    #[test]
+    fn left_pairs_equal_the_pair_check() {
+        let mut seed = 23;
+        let (mut fixed, mut compared) = (0, 0);
+        for _ in 0..30 {
+            let v = random_vocab(&mut seed);
+            let ids: Vec<u32> = (97..101).chain(256..v.id_bound() as u32).collect();
+            for &l in &ids {
+                let Some(lp) = v.left_pairs(l) else {
+                    continue;
+                };
+                fixed += 1;
+                for &r in &ids {
+                    assert_eq!(lp.check(r), v.is_valid_pair(l, r), "{l} {r}");
+                    compared += 1;
+                }
+            }
+        }
+        assert!(
+            fixed > 30 * 40 && compared > 30 * 2000,
+            "{fixed} {compared}"
         );
     }
 
