@@ -27,8 +27,11 @@
 //! through its character classes and a few literals, so tokens whose characters match class for
 //! class and length for length (`lexer_key`; o200k_base: about 4,600 groups for 200k tokens)
 //! cut every continued text at the same byte offsets. Each group is lexed once per
-//! continuation and only the pair checks are made per token (`covers_by_groups`); tests hold
-//! it equal to trying every token (`covers_exhaustive`), which other pre-tokenizers still use.
+//! continuation (once only, where no continuation can re-cut its tokens:
+//! `empty_continuation_suffices`) and only the pair checks are made per token, against the last
+//! token of the text's last piece through a table of the pairs that can decide them
+//! (`Vocab::left_pairs`). Tests hold this (`covers_by_groups`) equal to trying every token with
+//! every continuation (`covers_exhaustive`), which other pre-tokenizers still use.
 //!
 //! The state is a tree of token paths (`Node`s) and, per path, the candidate last tokens
 //! (`Group`: valid tokens in byte order, so every further byte narrows a contiguous range).
