@@ -1660,6 +1660,48 @@ mod tests {
         );
     }
 
+    /// A seeded generator of numbers below its argument (a linear congruential one).
+    fn random_below(mut seed: u64) -> impl FnMut(usize) -> usize {
+        move |n: usize| {
+            seed = seed
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (seed >> 33) as usize % n
+        }
+    }
+
+    /// A model of `vocab` under a class-based `pattern`.
+    fn class_based_model(vocab: Vocab, pattern: &str, probes: &[&str], depth: usize) -> ByteModel {
+        let pre = PreTokenizer::Regex(Regex::tiktoken(pattern).unwrap());
+        assert!(matches!(&pre, PreTokenizer::Regex(re) if re.is_class_based()));
+        let tok = Tokenizer::new("r", vocab, pre, Vec::new()).unwrap();
+        let probes = probes.iter().map(|p| p.to_string()).collect();
+        ByteModel::new(Arc::new(tok), None, probes, depth).unwrap()
+    }
+
+    /// Holds the grouped cover search equal to trying every token after every prefix of six
+    /// random texts of 1 to `most` characters of `alphabet`; returns how many it checked.
+    fn check_random_texts(
+        model: &ByteModel,
+        alphabet: &[&str],
+        most: usize,
+        next: &mut impl FnMut(usize) -> usize,
+        what: &str,
+    ) -> usize {
+        let mut checked = 0;
+        for _ in 0..6 {
+            let text: String = (0..1 + next(most))
+                .map(|_| alphabet[next(alphabet.len())])
+                .collect();
+            let t = text.as_bytes();
+            for end in 0..=t.len() {
+                assert_same_covers(model, &t[..end], what);
+                checked += 1;
+            }
+        }
+        checked
+    }
+
     /// The grouped cover search equals trying every token on random small vocabularies over an
     /// alphabet that holds what the known patterns tell apart (contraction letters, both cases,
     /// `ſ` which case-folds to `s`, apostrophes, digits, spaces, newlines, `/`, 2- and 3-byte
@@ -1676,13 +1718,7 @@ mod tests {
         const ALPHABET: [&str; 16] = [
             "a", "b", "s", "l", "e", "S", "A", "ſ", "'", " ", "\n", "1", "/", ".", "é", "中",
         ];
-        let mut seed = 0x5eed_u64;
-        let mut next = move |n: usize| {
-            seed = seed
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
-            (seed >> 33) as usize % n
-        };
+        let mut next = random_below(0x5eed_u64);
         let mut checked = 0;
         for round in 0..24 {
             let pattern = PATTERNS[round % PATTERNS.len()];
@@ -1702,24 +1738,12 @@ mod tests {
                 }
             }
             let vocab = Vocab::from_ranks(toks).unwrap();
-            let pre = PreTokenizer::Regex(Regex::tiktoken(pattern).unwrap());
-            assert!(matches!(&pre, PreTokenizer::Regex(re) if re.is_class_based()));
-            let tok = Tokenizer::new("r", vocab, pre, Vec::new()).unwrap();
             let probes = [
                 " ", "\t", "\n", "a", "A", "0", ".", "'", "/", "s", "é", "中", "ſ",
             ];
-            let probes = probes.iter().map(|p| p.to_string()).collect();
-            let model = ByteModel::new(Arc::new(tok), None, probes, 1 + round % 2).unwrap();
-            for _ in 0..6 {
-                let text: String = (0..1 + next(8))
-                    .map(|_| ALPHABET[next(ALPHABET.len())])
-                    .collect();
-                let t = text.as_bytes();
-                for end in 0..=t.len() {
-                    assert_same_covers(&model, &t[..end], &format!("pattern {round}"));
-                    checked += 1;
-                }
-            }
+            let model = class_based_model(vocab, pattern, &probes, 1 + round % 2);
+            checked +=
+                check_random_texts(&model, &ALPHABET, 8, &mut next, &format!("pattern {round}"));
         }
         assert!(checked > 500);
     }
@@ -1740,13 +1764,7 @@ mod tests {
         const ALPHABET: [&str; 14] = [
             "a", "s", "l", "A", "V", "中", "é", "'", " ", "\n", "1", ".", "/", "\t",
         ];
-        let mut seed = 0xbee5_u64;
-        let mut next = move |n: usize| {
-            seed = seed
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
-            (seed >> 33) as usize % n
-        };
+        let mut next = random_below(0xbee5_u64);
         let (mut checked, mut vocabularies) = (0, 0);
         for round in 0..30 {
             let pattern = PATTERNS[round % PATTERNS.len()];
@@ -1792,23 +1810,17 @@ mod tests {
                 continue;
             }
             vocabularies += 1;
-            let pre = PreTokenizer::Regex(Regex::tiktoken(pattern).unwrap());
-            let tok = Tokenizer::new("r", vocab, pre, Vec::new()).unwrap();
             let probes = [
                 " ", "\t", "\n", "a", "A", "0", ".", "'", "/", "s", "é", "中",
             ];
-            let probes = probes.iter().map(|p| p.to_string()).collect();
-            let model = ByteModel::new(Arc::new(tok), None, probes, 1).unwrap();
-            for _ in 0..6 {
-                let text: String = (0..1 + next(7))
-                    .map(|_| ALPHABET[next(ALPHABET.len())])
-                    .collect();
-                let t = text.as_bytes();
-                for end in 0..=t.len() {
-                    assert_same_covers(&model, &t[..end], &format!("reachable {round}"));
-                    checked += 1;
-                }
-            }
+            let model = class_based_model(vocab, pattern, &probes, 1);
+            checked += check_random_texts(
+                &model,
+                &ALPHABET,
+                7,
+                &mut next,
+                &format!("reachable {round}"),
+            );
         }
         assert!(
             vocabularies >= 10,
