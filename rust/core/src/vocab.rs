@@ -627,11 +627,7 @@ impl Vocab {
     /// state that split undoes. O(depth of the tokens). `None` when a token is not reached by
     /// merging its own bytes, or the vocabulary drops bytes it lacks or maps them to `unk`.
     pub fn is_valid_pair(&self, left: u32, right: u32) -> Option<bool> {
-        let builds = &self
-            .builds
-            .get_or_init(|| self.build_table())
-            .as_ref()?
-            .builds;
+        let builds = &self.built()?.builds;
         valid_pair_walk(builds, left, right, |a, b| self.pair(a, b))
     }
 
@@ -643,11 +639,7 @@ impl Vocab {
     /// be large (a left token that many tokens extend, such as a space: ask `is_valid_pair`).
     pub fn left_pairs(&self, left: u32) -> Option<LeftPairs<'_>> {
         const MOST: usize = 1 << 12;
-        let builds = &self
-            .builds
-            .get_or_init(|| self.build_table())
-            .as_ref()?
-            .builds;
+        let builds = &self.built()?.builds;
         let by_left = self
             .pairs_by_left
             .get_or_init(|| self.index_pairs_by_left());
@@ -711,15 +703,20 @@ impl Vocab {
 
     /// Whether merging the token's own bytes gives it (`None` where `is_valid_pair` is).
     pub fn is_reached(&self, id: u32) -> Option<bool> {
-        let table = self.builds.get_or_init(|| self.build_table()).as_ref()?;
+        let table = self.built()?;
         Some(table.builds.get(id as usize)?.time != NO_PAIR)
     }
 
     /// Whether merging every token's own bytes gives the token (so looking a whole piece up
     /// first never differs from merging it). `None` where `is_valid_pair` is.
     pub fn all_tokens_reached(&self) -> Option<bool> {
-        let table = self.builds.get_or_init(|| self.build_table()).as_ref()?;
+        let table = self.built()?;
         Some(table.all_reached)
+    }
+
+    /// The build table, made on first use (`None` where pair checks cannot decide).
+    fn built(&self) -> Option<&BuildTable> {
+        self.builds.get_or_init(|| self.build_table()).as_ref()
     }
 
     /// `Build` of every id: the last merge of each token's own bytes.
