@@ -457,6 +457,60 @@ type PairCounts = crate::table::Table<u64, i64>;
 
 /// The runs of one bucket of the initial pair index (windows `second << 32 | word`, sorted):
 /// one per pair, its windows in word order.
+/// Sorts the windows of one bucket (`second << 32 | word`, made in word order) by a counting
+/// sort on the second token: stable, so each run stays in word order, and linear where a
+/// comparison sort of millions of windows is not. Small buckets are sorted plainly.
+struct Grouper {
+    /// Per token: how many windows of the bucket have it second, then where the next goes.
+    at: Vec<u32>,
+    seconds: Vec<u32>,
+    sorted: Vec<u64>,
+}
+
+impl Grouper {
+    fn new(n_tokens: usize) -> Grouper {
+        Grouper {
+            at: vec![0; n_tokens],
+            seconds: Vec::new(),
+            sorted: Vec::new(),
+        }
+    }
+
+    fn sort(&mut self, bucket: &mut [u64]) {
+        if bucket.len() <= 256 {
+            bucket.sort_unstable();
+            return;
+        }
+        let second = |w: u64| (w >> 32) as usize;
+        for &w in bucket.iter() {
+            let count = &mut self.at[second(w)];
+            if *count == 0 {
+                self.seconds.push(second(w) as u32);
+            }
+            *count += 1;
+        }
+        self.seconds.sort_unstable();
+        let mut start = 0;
+        for &s in &self.seconds {
+            let count = self.at[s as usize];
+            self.at[s as usize] = start;
+            start += count;
+        }
+        self.sorted.clear();
+        self.sorted.resize(bucket.len(), 0);
+        for &w in bucket.iter() {
+            let at = &mut self.at[second(w)];
+            self.sorted[*at as usize] = w;
+            *at += 1;
+        }
+        bucket.copy_from_slice(&self.sorted);
+        for &s in &self.seconds {
+            self.at[s as usize] = 0;
+        }
+        self.seconds.clear();
+    }
+}
+
 fn pair_runs(bucket: &[u64]) -> impl Iterator<Item = &[u64]> {
     bucket.chunk_by(|x, y| x >> 32 == y >> 32)
 }
@@ -643,60 +697,73 @@ impl Merger {
             start = end;
         }
         // Per bucket, in parallel: sort, then each pair's count.
+        let n_tokens = token_bytes.len();
         let counts: Vec<Vec<u64>> = crate::pool::pool(None).install(|| {
             use rayon::prelude::*;
             buckets
                 .par_iter_mut()
-                .map(|b| {
-                    b.sort_unstable();
-                    pair_runs(b)
-                        .map(|run| run.iter().map(|&w| weights[w as u32 as usize]).sum())
-                        .collect()
-                })
+                .map_init(
+                    || Grouper::new(n_tokens),
+                    |grouper, b| {
+                        grouper.sort(b);
+                        pair_runs(b)
+                            .map(|run| run.iter().map(|&w| weights[w as u32 as usize]).sum())
+                            .collect()
+                    },
+                )
                 .collect()
         });
         let below = match planned {
             Some(planned) => Merger::pruning_threshold(counts.iter().flatten().copied(), planned),
             None => 0,
         };
-        let pruning = (below > 1).then(|| {
-            Box::new(Pruning {
-                below,
-                restart: (
-                    token_bytes.clone(),
-                    merges.clone(),
-                    words.clone(),
-                    weights.clone(),
-                ),
-            })
-        });
-        let mut initial = Vec::with_capacity(total);
-        let mut entries = Vec::new();
-        for (a, (bucket, counts)) in buckets.iter().zip(&counts).enumerate() {
-            let runs = pair_runs(bucket);
-            for (run, &count) in runs.zip(counts) {
-                if count < below {
-                    continue;
-                }
-                let from = initial.len();
-                for &w in run {
-                    if initial.len() == from || initial.last() != Some(&(w as u32)) {
-                        initial.push(w as u32);
+        // The copy to start over from (only if pruning) is made on another thread meanwhile.
+        let (pruning, initial, pair_counts, entries) = std::thread::scope(|scope| {
+            let restart = (below > 1).then(|| {
+                scope.spawn(|| {
+                    (
+                        token_bytes.clone(),
+                        merges.clone(),
+                        words.clone(),
+                        weights.clone(),
+                    )
+                })
+            });
+            let mut initial = Vec::with_capacity(total);
+            let mut entries = Vec::new();
+            for (a, (bucket, counts)) in buckets.iter().zip(&counts).enumerate() {
+                let runs = pair_runs(bucket);
+                for (run, &count) in runs.zip(counts) {
+                    if count < below {
+                        continue;
                     }
+                    let from = initial.len();
+                    for &w in run {
+                        if initial.len() == from || initial.last() != Some(&(w as u32)) {
+                            initial.push(w as u32);
+                        }
+                    }
+                    entries.push(Entry {
+                        count,
+                        pair: (a as u32, (run[0] >> 32) as u32),
+                        pos: Positions::Initial(from, initial.len()),
+                    });
                 }
-                entries.push(Entry {
-                    count,
-                    pair: (a as u32, (run[0] >> 32) as u32),
-                    pos: Positions::Initial(from, initial.len()),
-                });
             }
-        }
+            let mut pair_counts = PairCounts::with_capacity(entries.len());
+            for e in &entries {
+                *pair_counts.get_or_insert(key(e.pair), 0) = e.count as i64;
+            }
+            let pruning = restart.map(|copying| {
+                let restart = copying
+                    .join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+                Box::new(Pruning { below, restart })
+            });
+            (pruning, initial, pair_counts, entries)
+        });
         drop(buckets);
         drop(windows);
-        let mut pair_counts = PairCounts::with_capacity(entries.len());
-        for e in &entries {
-            *pair_counts.get_or_insert(key(e.pair), 0) = e.count as i64;
-        }
         Merger {
             token_bytes,
             token_ids,
@@ -1096,6 +1163,35 @@ pub fn document_extending(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The counting sort of a bucket equals a plain sort, on buckets of every size (windows made
+    /// in word order, as the index makes them; few or many distinct second tokens).
+    #[test]
+    fn grouper_equals_sort() {
+        let mut seed = 12345u64;
+        let mut next = |n: u64| {
+            seed = seed
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (seed >> 33) % n
+        };
+        let mut grouper = Grouper::new(5000);
+        for round in 0..200 {
+            let len = next(3000) as usize;
+            let distinct = [2, 40, 5000][round % 3];
+            let mut word = 0u64;
+            let mut bucket: Vec<u64> = (0..len)
+                .map(|_| {
+                    word += next(3);
+                    next(distinct) << 32 | word
+                })
+                .collect();
+            let mut expected = bucket.clone();
+            expected.sort_unstable();
+            grouper.sort(&mut bucket);
+            assert_eq!(bucket, expected, "round {round}");
+        }
+    }
 
     #[test]
     fn merges_follow_counts_and_ties() {
