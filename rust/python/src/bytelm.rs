@@ -67,7 +67,12 @@ impl CoreByteState {
     }
 
     /// Supplies `logprobs[k]` as the distribution after node `nodes[k]`.
-    fn supply(&mut self, nodes: Vec<usize>, logprobs: PyReadonlyArray2<'_, f64>) -> PyResult<()> {
+    fn supply(
+        &mut self,
+        py: Python<'_>,
+        nodes: Vec<usize>,
+        logprobs: PyReadonlyArray2<'_, f64>,
+    ) -> PyResult<()> {
         let arr = logprobs.as_array();
         if arr.nrows() != nodes.len() {
             return Err(PyValueError::new_err(format!(
@@ -76,10 +81,15 @@ impl CoreByteState {
                 arr.nrows()
             )));
         }
-        for (k, &n) in nodes.iter().enumerate() {
-            self.st.supply(n, arr.row(k).to_vec()).map_err(to_py)?;
-        }
-        Ok(())
+        let rows: Vec<Vec<f64>> = arr.rows().into_iter().map(|r| r.to_vec()).collect();
+        let st = &mut self.st;
+        py.detach(|| {
+            nodes
+                .iter()
+                .zip(rows)
+                .try_for_each(|(&n, row)| st.supply(n, row))
+        })
+        .map_err(to_py)
     }
 
     /// log P(next byte | bytes so far): 256 bytes then end of text.
