@@ -455,8 +455,6 @@ impl Ord for Entry {
 /// loop's updates are scattered over millions of pairs.
 type PairCounts = crate::table::Table<u64, i64>;
 
-/// The runs of one bucket of the initial pair index (windows `second << 32 | word`, sorted):
-/// one per pair, its windows in word order.
 /// Sorts the windows of one bucket (`second << 32 | word`, made in word order) by a counting
 /// sort on the second token: stable, so each run stays in word order, and linear where a
 /// comparison sort of millions of windows is not. Small buckets are sorted plainly.
@@ -511,6 +509,8 @@ impl Grouper {
     }
 }
 
+/// The runs of one bucket of the initial pair index (windows `second << 32 | word`, sorted):
+/// one per pair, its windows in word order.
 fn pair_runs(bucket: &[u64]) -> impl Iterator<Item = &[u64]> {
     bucket.chunk_by(|x, y| x >> 32 == y >> 32)
 }
