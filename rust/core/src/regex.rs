@@ -346,111 +346,70 @@ enum AsciiScan {
     Declined(usize),
 }
 
-/// ASCII byte classes for `next_gapped_ascii` (bytes from 0x80 are `HIGH`).
-const LETTER: u8 = 0;
-const DIGIT: u8 = 1;
-const SPACE: u8 = 2;
-const OTHER_WS: u8 = 3;
-const PUNCT: u8 = 4;
-const HIGH: u8 = 5;
-const GAPPED_CLASS: [u8; 256] = {
-    let mut t = [HIGH; 256];
-    let mut c = 0;
-    while c < 0x80 {
-        let b = c as u8;
-        t[c] = if b.is_ascii_alphabetic() {
-            LETTER
-        } else if b.is_ascii_digit() {
-            DIGIT
-        } else if b == b' ' {
-            SPACE
-        } else if matches!(b, b'\t' | b'\n' | b'\x0b' | b'\x0c' | b'\r') {
-            OTHER_WS
-        } else {
-            PUNCT
-        };
-        c += 1;
-    }
-    t
-};
-
 /// `\p{N}{1,3}| ?[^\s\p{L}\p{N}]{2,}[\r\n/]*| +(?!\S)` on ASCII: the leftmost match at or
-/// after `pos`. Letters and white space other than the space never start a match, so the
-/// scan skips them with one table lookup a byte.
+/// after `pos`.
 fn next_gapped_ascii(b: &[u8], pos: usize) -> AsciiScan {
-    let class = |i: usize| GAPPED_CLASS[b[i] as usize];
-    // The end of the run of `of` from `i` (at most `max` long), or None if a non-ASCII byte
-    // ends it short of `max` (it might belong to the run).
-    let run = |mut i: usize, of: u8, max: usize| -> Option<usize> {
+    let ws = |c: u8| matches!(c, b' ' | b'\t' | b'\n' | b'\x0b' | b'\x0c' | b'\r');
+    let punct = |c: u8| c < 0x80 && !c.is_ascii_alphanumeric() && !ws(c);
+    // The end of a run of `class` from `i`, or None if a non-ASCII byte ends it.
+    let run = |mut i: usize, class: &dyn Fn(u8) -> bool, max: usize| -> Option<usize> {
         let start = i;
-        while i < b.len() && i - start < max && class(i) == of {
+        while i < b.len() && i - start < max && class(b[i]) {
             i += 1;
         }
-        if i < b.len() && i - start < max && class(i) == HIGH {
+        if i < b.len() && i - start < max && b[i] >= 0x80 {
             return None;
         }
         Some(i)
     };
-    // ` ?[^\s\p{L}\p{N}]{2,}[\r\n/]*` from `q` (after the optional space): its end, None
-    // for fewer than two punctuation bytes, Err where a non-ASCII byte decides.
-    let punctuation = |q: usize| -> std::result::Result<Option<usize>, ()> {
-        let end = run(q, PUNCT, usize::MAX).ok_or(())?;
+    // ` ?[^\s\p{L}\p{N}]{2,}[\r\n/]*` from `q` (after the optional space).
+    let punctuation = |q: usize| -> Option<Option<usize>> {
+        let end = run(q, &punct, usize::MAX)?;
         if end - q < 2 {
-            return Ok(None);
+            return Some(None);
         }
-        let tail = b[end..]
-            .iter()
-            .take_while(|&&c| matches!(c, b'\r' | b'\n' | b'/'))
-            .count();
-        Ok(Some(end + tail))
+        let tail = end
+            + b[end..]
+                .iter()
+                .take_while(|&&c| matches!(c, b'\r' | b'\n' | b'/'))
+                .count();
+        Some(Some(tail))
     };
-    let mut p = pos;
-    loop {
-        while p < b.len() && matches!(class(p), LETTER | OTHER_WS) {
-            p += 1;
+    for p in pos..b.len() {
+        let c = b[p];
+        if c >= 0x80 {
+            return AsciiScan::Declined(p);
         }
-        if p == b.len() {
-            return AsciiScan::Done;
+        if c.is_ascii_digit() {
+            return match run(p, &|x: u8| x.is_ascii_digit(), 3) {
+                Some(end) => AsciiScan::Match(p, end),
+                None => AsciiScan::Declined(p),
+            };
         }
-        match class(p) {
-            DIGIT => {
-                return match run(p, DIGIT, 3) {
-                    Some(end) => AsciiScan::Match(p, end),
-                    None => AsciiScan::Declined(p),
-                }
+        if c == b' ' {
+            match punctuation(p + 1) {
+                None => return AsciiScan::Declined(p),
+                Some(Some(end)) => return AsciiScan::Match(p, end),
+                Some(None) => {}
             }
-            // A single space before a letter starts nothing (the most common case).
-            SPACE if p + 1 < b.len() && class(p + 1) == LETTER => {
-                p += 2;
-                continue;
+            let end = p + b[p..].iter().take_while(|&&x| x == b' ').count();
+            match b.get(end) {
+                None => return AsciiScan::Match(p, end),
+                Some(&x) if x >= 0x80 => return AsciiScan::Declined(p),
+                Some(&x) if ws(x) => return AsciiScan::Match(p, end),
+                // A non-space follows: all but the last space, or nothing for a single one.
+                Some(_) if end - p >= 2 => return AsciiScan::Match(p, end - 1),
+                Some(_) => {}
             }
-            SPACE => {
-                match punctuation(p + 1) {
-                    Err(()) => return AsciiScan::Declined(p),
-                    Ok(Some(end)) => return AsciiScan::Match(p, end),
-                    Ok(None) => {}
-                }
-                let end = p + b[p..].iter().take_while(|&&x| x == b' ').count();
-                if end == b.len() {
-                    return AsciiScan::Match(p, end);
-                }
-                match class(end) {
-                    HIGH => return AsciiScan::Declined(p),
-                    OTHER_WS => return AsciiScan::Match(p, end),
-                    // A non-space follows: all but the last space, or nothing for a single one.
-                    _ if end - p >= 2 => return AsciiScan::Match(p, end - 1),
-                    _ => {}
-                }
+        } else if punct(c) {
+            match punctuation(p) {
+                None => return AsciiScan::Declined(p),
+                Some(Some(end)) => return AsciiScan::Match(p, end),
+                Some(None) => {}
             }
-            PUNCT => match punctuation(p) {
-                Err(()) => return AsciiScan::Declined(p),
-                Ok(Some(end)) => return AsciiScan::Match(p, end),
-                Ok(None) => {}
-            },
-            _ => return AsciiScan::Declined(p),
         }
-        p += 1;
     }
+    AsciiScan::Done
 }
 
 /// Drops possessive markers (`?+`, `*+`, `++`, `}+`); only called on the proven heads above.
