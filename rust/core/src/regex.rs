@@ -287,15 +287,19 @@ impl GappedRegex {
     /// character.
     fn for_each_match(&self, text: &str, f: &mut impl FnMut(usize, usize)) -> Option<usize> {
         let bytes = text.as_bytes();
+        let mut starts = Starts::new(bytes);
         let mut pos = 0;
-        while pos < text.len() {
-            let (start, end) = match next_gapped_ascii(bytes, pos) {
-                AsciiScan::Match(start, end) => (start, end),
-                AsciiScan::Done => return None,
-                AsciiScan::Declined(at) => match self.search(text, at) {
+        while let Some(q) = starts.first_from(pos) {
+            let (start, end) = match gapped_ascii_at(bytes, q) {
+                At::Match(end) => (q, end),
+                At::None => {
+                    pos = q + 1;
+                    continue;
+                }
+                At::Declined => match self.search(text, q) {
                     Ok(Some(m)) => m,
                     Ok(None) => return None,
-                    Err(()) => return Some(at),
+                    Err(()) => return Some(q),
                 },
             };
             f(start, end);
@@ -338,19 +342,67 @@ impl GappedRegex {
     }
 }
 
-enum AsciiScan {
-    Match(usize, usize),
-    /// No match in the rest of the text.
-    Done,
-    /// A decision at or after this position needs a non-ASCII character.
-    Declined(usize),
+/// The positions where a stage-2 match may start (`starts`), 64 at a time, left to right.
+struct Starts<'a> {
+    bytes: &'a [u8],
+    /// `bits` covers `bytes[base..base + 64]`.
+    base: usize,
+    bits: u64,
 }
 
-/// `\p{N}{1,3}| ?[^\s\p{L}\p{N}]{2,}[\r\n/]*| +(?!\S)` on ASCII: the leftmost match at or
-/// after `pos`.
-fn next_gapped_ascii(b: &[u8], pos: usize) -> AsciiScan {
-    let ws = |c: u8| matches!(c, b' ' | b'\t' | b'\n' | b'\x0b' | b'\x0c' | b'\r');
-    let punct = |c: u8| c < 0x80 && !c.is_ascii_alphanumeric() && !ws(c);
+impl<'a> Starts<'a> {
+    fn new(bytes: &'a [u8]) -> Starts<'a> {
+        Starts {
+            bytes,
+            base: 0,
+            bits: starts(bytes, 0),
+        }
+    }
+
+    /// The first candidate at or after `pos` (positions only move forward).
+    fn first_from(&mut self, pos: usize) -> Option<usize> {
+        if pos >= self.base + 64 {
+            if pos >= self.bytes.len() {
+                return None;
+            }
+            self.base = pos;
+            self.bits = starts(self.bytes, pos);
+        } else if pos > self.base {
+            self.bits &= !0u64 << (pos - self.base);
+        }
+        while self.bits == 0 {
+            self.base += 64;
+            if self.base >= self.bytes.len() {
+                return None;
+            }
+            self.bits = starts(self.bytes, self.base);
+        }
+        Some(self.base + self.bits.trailing_zeros() as usize)
+    }
+}
+
+/// What `\p{N}{1,3}| ?[^\s\p{L}\p{N}]{2,}[\r\n/]*| +(?!\S)` does at one position.
+enum At {
+    /// A match from there to this end.
+    Match(usize),
+    /// No match starts there.
+    None,
+    /// The answer needs a non-ASCII character.
+    Declined,
+}
+
+/// White space as the stage-2 pattern's `\s` sees ASCII.
+fn gapped_ws(c: u8) -> bool {
+    matches!(c, b' ' | b'\t' | b'\n' | b'\x0b' | b'\x0c' | b'\r')
+}
+
+/// `[^\s\p{L}\p{N}]` on ASCII.
+fn gapped_punct(c: u8) -> bool {
+    c < 0x80 && !c.is_ascii_alphanumeric() && !gapped_ws(c)
+}
+
+/// The stage-2 pattern tried at `p` alone (the scalar rule; `starts` only skips positions).
+fn gapped_ascii_at(b: &[u8], p: usize) -> At {
     // The end of a run of `class` from `i`, or None if a non-ASCII byte ends it.
     let run = |mut i: usize, class: &dyn Fn(u8) -> bool, max: usize| -> Option<usize> {
         let start = i;
@@ -364,7 +416,7 @@ fn next_gapped_ascii(b: &[u8], pos: usize) -> AsciiScan {
     };
     // ` ?[^\s\p{L}\p{N}]{2,}[\r\n/]*` from `q` (after the optional space).
     let punctuation = |q: usize| -> Option<Option<usize>> {
-        let end = run(q, &punct, usize::MAX)?;
+        let end = run(q, &gapped_punct, usize::MAX)?;
         if end - q < 2 {
             return Some(None);
         }
@@ -375,41 +427,164 @@ fn next_gapped_ascii(b: &[u8], pos: usize) -> AsciiScan {
                 .count();
         Some(Some(tail))
     };
-    for p in pos..b.len() {
-        let c = b[p];
-        if c >= 0x80 {
-            return AsciiScan::Declined(p);
+    let c = b[p];
+    if c >= 0x80 {
+        return At::Declined;
+    }
+    if c.is_ascii_digit() {
+        return match run(p, &|x: u8| x.is_ascii_digit(), 3) {
+            Some(end) => At::Match(end),
+            None => At::Declined,
+        };
+    }
+    if c == b' ' {
+        match punctuation(p + 1) {
+            None => return At::Declined,
+            Some(Some(end)) => return At::Match(end),
+            Some(None) => {}
         }
-        if c.is_ascii_digit() {
-            return match run(p, &|x: u8| x.is_ascii_digit(), 3) {
-                Some(end) => AsciiScan::Match(p, end),
-                None => AsciiScan::Declined(p),
-            };
+        let end = p + b[p..].iter().take_while(|&&x| x == b' ').count();
+        return match b.get(end) {
+            None => At::Match(end),
+            Some(&x) if x >= 0x80 => At::Declined,
+            Some(&x) if gapped_ws(x) => At::Match(end),
+            // A non-space follows: all but the last space, or nothing for a single one.
+            Some(_) if end - p >= 2 => At::Match(end - 1),
+            Some(_) => At::None,
+        };
+    }
+    if gapped_punct(c) {
+        return match punctuation(p) {
+            None => At::Declined,
+            Some(Some(end)) => At::Match(end),
+            Some(None) => At::None,
+        };
+    }
+    At::None
+}
+
+/// Byte classes for `starts` (bit flags).
+const DIGIT: u8 = 1;
+const SPACE: u8 = 2;
+const WHITE: u8 = 4;
+const PUNCT: u8 = 8;
+const HIGH: u8 = 16;
+
+const GAPPED_CLASSES: [u8; 256] = {
+    let mut t = [0u8; 256];
+    let mut c = 0;
+    while c < 256 {
+        let b = c as u8;
+        t[c] = if b >= 0x80 {
+            HIGH
+        } else if b.is_ascii_digit() {
+            DIGIT
+        } else if b == b' ' {
+            SPACE | WHITE
+        } else if matches!(b, b'\t' | b'\n' | b'\x0b' | b'\x0c' | b'\r') {
+            WHITE
+        } else if b.is_ascii_alphabetic() {
+            0
+        } else {
+            PUNCT
+        };
+        c += 1;
+    }
+    t
+};
+
+/// Bit `i` is set if a match of the stage-2 pattern may start at `p + i` (0 ≤ i < 64, inside
+/// `b`); every position where one does start is set. A match starts with a digit, a space
+/// followed by anything but a letter or digit, or two punctuation marks; any non-ASCII byte is
+/// a candidate too (the DFA decides there).
+fn starts(b: &[u8], p: usize) -> u64 {
+    let n = (b.len() - p).min(64);
+    let [d, mut s, mut w, pu, h] = class_masks(&b[p..p + n]);
+    // The class of the byte after the window; the end of the text counts as a space (a space
+    // at the end starts a match, a lone punctuation mark there does not).
+    let after = match b.get(p + 64) {
+        _ if n < 64 => {
+            s |= 1 << n;
+            w |= 1 << n;
+            0
         }
-        if c == b' ' {
-            match punctuation(p + 1) {
-                None => return AsciiScan::Declined(p),
-                Some(Some(end)) => return AsciiScan::Match(p, end),
-                Some(None) => {}
+        Some(&c) => GAPPED_CLASSES[c as usize],
+        None => SPACE | WHITE,
+    };
+    let next = |m: u64, class: u8| m >> 1 | ((after & class != 0) as u64) << 63;
+    let starts = d
+        | h
+        | s & next(s | w | pu | h, SPACE | WHITE | PUNCT | HIGH)
+        | pu & next(pu | h, PUNCT | HIGH);
+    if n == 64 {
+        starts
+    } else {
+        starts & ((1u64 << n) - 1)
+    }
+}
+
+/// Masks of digits, spaces, white space, punctuation and non-ASCII bytes among at most 64 bytes
+/// (bit `i` for `bytes[i]`).
+fn class_masks(bytes: &[u8]) -> [u64; 5] {
+    #[cfg(target_arch = "x86_64")]
+    if bytes.len() >= 16 {
+        let mut out = [0u64; 5];
+        for at in (0..bytes.len()).step_by(16) {
+            // The last 16 bytes when fewer than 16 are left: their top bits are the ones wanted.
+            let from = at.min(bytes.len() - 16);
+            let chunk: &[u8; 16] = bytes[from..from + 16].try_into().expect("16 bytes");
+            for (o, m) in out.iter_mut().zip(class_masks_16(chunk)) {
+                *o |= (m >> (at - from)) << at;
             }
-            let end = p + b[p..].iter().take_while(|&&x| x == b' ').count();
-            match b.get(end) {
-                None => return AsciiScan::Match(p, end),
-                Some(&x) if x >= 0x80 => return AsciiScan::Declined(p),
-                Some(&x) if ws(x) => return AsciiScan::Match(p, end),
-                // A non-space follows: all but the last space, or nothing for a single one.
-                Some(_) if end - p >= 2 => return AsciiScan::Match(p, end - 1),
-                Some(_) => {}
-            }
-        } else if punct(c) {
-            match punctuation(p) {
-                None => return AsciiScan::Declined(p),
-                Some(Some(end)) => return AsciiScan::Match(p, end),
-                Some(None) => {}
-            }
+        }
+        return out;
+    }
+    class_masks_scalar(bytes)
+}
+
+/// `class_masks` of 16 bytes with SSE2 (part of every x86_64).
+#[cfg(target_arch = "x86_64")]
+#[inline]
+fn class_masks_16(chunk: &[u8; 16]) -> [u64; 5] {
+    use std::arch::x86_64::*;
+    // SAFETY: the load reads exactly the 16 bytes of `chunk`; SSE2 is always there on x86_64.
+    unsafe {
+        let v = _mm_loadu_si128(chunk.as_ptr() as *const __m128i);
+        let set = |c: u8| _mm_set1_epi8(c as i8);
+        // Signed compares: bytes from 0x80 are negative, outside every ASCII range below.
+        let in_range = |v: __m128i, lo: u8, hi: u8| {
+            _mm_and_si128(
+                _mm_cmpgt_epi8(v, set(lo - 1)),
+                _mm_cmplt_epi8(v, set(hi + 1)),
+            )
+        };
+        let mask = |v: __m128i| _mm_movemask_epi8(v) as u32 as u64;
+        let digit = in_range(v, b'0', b'9');
+        let space = _mm_cmpeq_epi8(v, set(b' '));
+        let white = _mm_or_si128(space, in_range(v, b'\t', b'\r'));
+        let letter = in_range(_mm_or_si128(v, set(0x20)), b'a', b'z');
+        let high = mask(v);
+        let word = mask(_mm_or_si128(_mm_or_si128(digit, white), letter));
+        [
+            mask(digit),
+            mask(space),
+            mask(white),
+            !(word | high) & 0xffff,
+            high,
+        ]
+    }
+}
+
+/// `class_masks` one byte at a time, through the class table.
+fn class_masks_scalar(bytes: &[u8]) -> [u64; 5] {
+    let mut out = [0u64; 5];
+    for (i, &b) in bytes.iter().enumerate() {
+        let c = GAPPED_CLASSES[b as usize];
+        for (k, class) in [DIGIT, SPACE, WHITE, PUNCT, HIGH].into_iter().enumerate() {
+            out[k] |= ((c & class != 0) as u64) << i;
         }
     }
-    AsciiScan::Done
+    out
 }
 
 /// Drops possessive markers (`?+`, `*+`, `++`, `}+`); only called on the proven heads above.
@@ -663,6 +838,58 @@ mod tests {
                 slow.find_all(&text).unwrap(),
                 "{pattern:?} on {text:?}"
             );
+        }
+    }
+
+    #[test]
+    fn gapped_equals_fancy_on_long_random_text() {
+        // Long enough to cross several 64-byte windows of `starts`.
+        let alphabet = [
+            "abc", "Z", "1", "234", " ", "  ", "   ", "\t", "\n", "!", ".", "/", "--", "é", "x y",
+            "\u{a0}", "\u{3000}", "٣", ": ", " ..", "(", ");", " (", "word ", "\r\n",
+        ];
+        let mut next = lcg(4242u64, |x| x as usize);
+        let pattern = format!("{}{}", GAPPED_HEADS[0], SPACES_TAIL);
+        let fast = Regex::tiktoken(&pattern).unwrap();
+        let slow = Regex::tiktoken_reference(&pattern).unwrap();
+        for _ in 0..3000 {
+            let len = next() % 120;
+            let text: String = (0..len)
+                .map(|_| alphabet[next() % alphabet.len()])
+                .collect();
+            assert_eq!(
+                fast.find_all(&text).unwrap(),
+                slow.find_all(&text).unwrap(),
+                "{pattern:?} on {text:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn gapped_starts_hold_every_match_start() {
+        // `starts` may only skip positions where the scalar rule finds nothing, from any window
+        // start, near the end of the text or not; the SSE2 classes equal the table's.
+        let bytes = b"ab 1  x\t!.?/\n\r:0 ( )--  \x0b\x0c\x1c\x7f\xc3\xa9\xe3\x80\x80Zz`{@[";
+        let mut next = lcg(99u64, |x| x as usize);
+        for _ in 0..3000 {
+            let len = next() % 150;
+            let b: Vec<u8> = (0..len).map(|_| bytes[next() % bytes.len()]).collect();
+            for base in 0..b.len() {
+                let bits = starts(&b, base);
+                for p in base..b.len().min(base + 64) {
+                    let may_start = !matches!(gapped_ascii_at(&b, p), At::None);
+                    assert!(
+                        !may_start || bits >> (p - base) & 1 == 1,
+                        "position {p} from {base} in {:?}",
+                        String::from_utf8_lossy(&b)
+                    );
+                }
+                if b.len() - base < 64 {
+                    assert_eq!(bits >> (b.len() - base), 0, "bits past the end");
+                }
+            }
+            let window = &b[..b.len().min(64)];
+            assert_eq!(class_masks(window), class_masks_scalar(window));
         }
     }
 

@@ -187,11 +187,11 @@ pub fn train_superbpe(
     if !progress(Phase::Replay, 0) {
         return Err(Error::interrupted());
     }
-    let (words, weights) = segmented.replay(&token_bytes, &merges, num_threads)?;
+    let (words, weights, reached) = segmented.replay(&token_bytes, &merges, num_threads)?;
     if !progress(Phase::Replay, words.len()) {
         return Err(Error::interrupted());
     }
-    let unused_stage1 = unused_merges(&token_bytes, &merges, &words);
+    let unused_stage1 = unused_merges(&token_bytes, &merges, reached);
 
     let planned = vocab_size.saturating_sub(token_bytes.len() + n_special + base_extra);
     let mut merger = Merger::from_words_planned(token_bytes, merges, words, weights, planned);
@@ -255,6 +255,8 @@ struct Segmented {
     /// Segment `256 + j` is `bytes[spans[j].0..spans[j].1]`; numbers below 256 are single bytes.
     bytes: Vec<u8>,
     spans: Vec<(usize, usize)>,
+    /// The bytes that are a segment of their own somewhere.
+    lone_bytes: [bool; 256],
 }
 
 impl Segmented {
@@ -270,6 +272,7 @@ impl Segmented {
             weights: Vec::with_capacity(chunks.len()),
             bytes: Vec::new(),
             spans: Vec::new(),
+            lone_bytes: [false; 256],
         };
         let mut short: Table<u128, u32> = Table::with_capacity(1 << 15);
         let mut long: FxHashMap<Vec<u8>, u32> = FxHashMap::default();
@@ -319,7 +322,10 @@ impl Segmented {
                         seg.ends.push(seg.segments.len());
                         continue;
                     }
-                    Cut::Byte(b) => b as u32,
+                    Cut::Byte(b) => {
+                        seg.lone_bytes[b as usize] = true;
+                        b as u32
+                    }
                     Cut::Short(key) => {
                         let next = 256 + seg.spans.len() as u32;
                         let number = *short.get_or_insert(key, next);
@@ -362,7 +368,7 @@ impl Segmented {
         token_bytes: &[Vec<u8>],
         merges: &[(u32, u32)],
         num_threads: Option<usize>,
-    ) -> Result<(Words, Vec<u64>)> {
+    ) -> Result<(Words, Vec<u64>, Vec<bool>)> {
         let tokens = token_bytes
             .iter()
             .enumerate()
@@ -387,15 +393,17 @@ impl Segmented {
                 .par_iter()
                 .map(|&first| {
                     let mut words = Words::default();
-                    for n in first..(first + PART).min(256 + self.spans.len()) {
-                        words.push_with(|out| match n.checked_sub(256) {
-                            None => out.push(vocab.byte_id(n as u8)),
-                            Some(j) => {
-                                let (s, e) = self.spans[j];
-                                vocab.encode_piece(&self.bytes[s..e], out);
-                            }
-                        });
-                    }
+                    vocab.with_encoder(|encoder| {
+                        for n in first..(first + PART).min(256 + self.spans.len()) {
+                            words.push_with(|out| match n.checked_sub(256) {
+                                None => out.push(vocab.byte_id(n as u8)),
+                                Some(j) => {
+                                    let (s, e) = self.spans[j];
+                                    encoder.encode(&self.bytes[s..e], out);
+                                }
+                            });
+                        }
+                    });
                     words
                 })
                 .collect()
@@ -405,32 +413,65 @@ impl Segmented {
             encoded.append(part);
         }
         drop(parts);
-        // The chunks, by copying, a part per task (then put together in order).
-        const CHUNKS: usize = 1 << 16;
-        let parts: Vec<Words> = crate::pool::pool(num_threads).install(|| {
-            let firsts: Vec<usize> = (0..self.ends.len()).step_by(CHUNKS).collect();
-            firsts
-                .par_iter()
-                .map(|&first| {
-                    let mut words = Words::default();
-                    let mut from = first.checked_sub(1).map_or(0, |i| self.ends[i]);
-                    for &end in &self.ends[first..(first + CHUNKS).min(self.ends.len())] {
-                        words.push_with(|out| {
-                            for &n in &self.segments[from..end] {
-                                out.extend_from_slice(encoded.get(n as usize));
-                            }
-                        });
-                        from = end;
-                    }
-                    words
+        // The chunks, by copying: each chunk's length first, then every part of the chunks
+        // written in place by its own task.
+        let segments_of = |i: usize| {
+            let from = i.checked_sub(1).map_or(0, |i| self.ends[i]);
+            &self.segments[from..self.ends[i]]
+        };
+        let pool = crate::pool::pool(num_threads);
+        let len: Vec<u32> = pool.install(|| {
+            (0..self.ends.len())
+                .into_par_iter()
+                .map(|i| {
+                    segments_of(i)
+                        .iter()
+                        .map(|&n| encoded.get(n as usize).len() as u32)
+                        .sum()
                 })
                 .collect()
         });
-        let mut words = Words::default();
-        for part in &parts {
-            words.append(part);
+        let mut start = Vec::with_capacity(len.len());
+        let mut total = 0;
+        for &n in &len {
+            start.push(total);
+            total += n as usize;
         }
-        Ok((words, self.weights))
+        let mut ids = vec![0u32; total];
+        const CHUNKS: usize = 1 << 16;
+        let mut parts = Vec::new();
+        let mut rest = ids.as_mut_slice();
+        for first in (0..len.len()).step_by(CHUNKS) {
+            let last = (first + CHUNKS).min(len.len());
+            let end = start.get(last).copied().unwrap_or(total);
+            let (part, tail) = std::mem::take(&mut rest).split_at_mut(end - start[first]);
+            parts.push((first..last, part));
+            rest = tail;
+        }
+        pool.install(|| {
+            parts.into_par_iter().for_each(|(chunks, out)| {
+                let mut at = 0;
+                for i in chunks {
+                    for &n in segments_of(i) {
+                        let tokens = encoded.get(n as usize);
+                        out[at..at + tokens.len()].copy_from_slice(tokens);
+                        at += tokens.len();
+                    }
+                }
+            })
+        });
+        let words = Words::from_parts(ids, start, len);
+        // The tokens in some chunk: those of the segments that occur (every numbered segment
+        // above the bytes does).
+        let mut reached = vec![false; token_bytes.len()];
+        for (n, tokens) in encoded.iter().enumerate() {
+            if n >= 256 || self.lone_bytes[n] {
+                for &t in tokens {
+                    reached[t as usize] = true;
+                }
+            }
+        }
+        Ok((words, self.weights, reached))
     }
 }
 
@@ -452,14 +493,13 @@ fn short_key(segment: &[u8]) -> u128 {
     u128::from_le_bytes(bytes)
 }
 
-/// Ranks of merges whose token appears in no encoded chunk, not even inside a larger token.
-fn unused_merges(token_bytes: &[Vec<u8>], merges: &[(u32, u32)], words: &Words) -> Vec<usize> {
-    let mut reached = vec![false; token_bytes.len()];
-    for w in words.iter() {
-        for &t in w {
-            reached[t as usize] = true;
-        }
-    }
+/// Ranks of merges whose token appears in no encoded chunk, not even inside a larger token;
+/// `reached[t]`: token `t` appears in an encoded chunk.
+fn unused_merges(
+    token_bytes: &[Vec<u8>],
+    merges: &[(u32, u32)],
+    mut reached: Vec<bool>,
+) -> Vec<usize> {
     // Each merge's result token.
     let mut made_by: FxHashMap<&[u8], u32> = FxHashMap::default();
     for (i, t) in token_bytes.iter().enumerate() {

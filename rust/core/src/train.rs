@@ -285,60 +285,154 @@ pub fn count_reader(
             }
         }
     } else {
-        // One thread per table, fed blocks through a short queue: each worker goes at its own
-        // pace (no waiting for the slowest at every block), and the reading overlaps the
-        // counting. Worker `(stage, slot)` counts every `slot`-th block with its stage's splitter.
-        const QUEUE: usize = 4;
-        std::thread::scope(|scope| -> Result<()> {
-            let mut queues = Vec::new();
-            let mut workers = Vec::new();
-            for (i, table) in accumulators.parts.iter_mut().enumerate() {
-                let (queue, blocks) =
-                    std::sync::mpsc::sync_channel::<std::sync::Arc<String>>(QUEUE);
-                let splitter = splitters[i / slots];
-                queues.push(queue);
-                workers.push(scope.spawn(move || -> Result<()> {
-                    for block in blocks {
-                        table.add_texts(splitter, block.split_inclusive('\n'))?;
-                    }
-                    Ok(())
-                }));
+        let helpers = count_shared(
+            splitters,
+            &mut blocks,
+            slots,
+            &mut accumulators.parts,
+            done,
+            progress,
+        )?;
+        for (stage, helper) in helpers.into_iter().enumerate() {
+            for table in helper {
+                accumulators.parts[stage * slots].merge(table);
             }
-            let mut feed = || -> Result<()> {
-                let mut k = 0;
-                while let Some(block) = blocks.next(done)? {
-                    let block = std::sync::Arc::new(block);
-                    for stage in 0..splitters.len() {
-                        if queues[stage * slots + k % slots]
-                            .send(block.clone())
-                            .is_err()
-                        {
-                            return Ok(()); // that worker stopped on an error: see below
-                        }
-                    }
-                    k += 1;
-                    if !progress(*done) {
-                        return Err(Error::interrupted());
-                    }
-                }
-                Ok(())
-            };
-            let fed = feed();
-            drop(queues);
-            let mut result = fed;
-            for worker in workers {
-                let counted = worker
-                    .join()
-                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
-                result = result.and(counted);
-            }
-            result
-        })?;
+        }
     }
     for (t, c) in total.iter_mut().zip(accumulators.total(num_threads)) {
         t.merge(c);
     }
     Ok(())
+}
+
+/// Blocks waiting to be counted, one task per block and splitter, shared by the counting
+/// threads (see `count_shared`).
+struct Tasks {
+    /// Per splitter: the blocks it has yet to count, oldest first.
+    pending: Vec<std::collections::VecDeque<std::sync::Arc<String>>>,
+    /// No more blocks will come (the text is read, or reading or counting failed).
+    closed: bool,
+}
+
+/// Counts `blocks` with every splitter on one thread per table (`parts[stage * slots + slot]`),
+/// fed through a short shared queue: a thread counts its own splitter's next block, and when
+/// there is none it helps another splitter into a table of its own (returned per splitter, to
+/// be merged), so a splitter that is cheaper than the others does not leave its core idle.
+/// Reading overlaps counting.
+fn count_shared(
+    splitters: &[&Splitter],
+    blocks: &mut Blocks<'_>,
+    slots: usize,
+    parts: &mut [PieceCounts],
+    done: &mut u64,
+    progress: &mut dyn FnMut(u64) -> bool,
+) -> Result<Vec<Vec<PieceCounts>>> {
+    use std::sync::{Condvar, Mutex};
+    /// Blocks read ahead of the slowest splitter.
+    const AHEAD: usize = 4;
+    let tasks = Mutex::new(Tasks {
+        pending: vec![Default::default(); splitters.len()],
+        closed: false,
+    });
+    let (work, room) = (Condvar::new(), Condvar::new());
+    let lock = || tasks.lock().unwrap_or_else(|e| e.into_inner());
+    std::thread::scope(|scope| -> Result<Vec<Vec<PieceCounts>>> {
+        let workers: Vec<_> = parts
+            .iter_mut()
+            .enumerate()
+            .map(|(i, table)| {
+                let (own, tasks, work, room) = (i / slots, &tasks, &work, &room);
+                scope.spawn(move || -> Result<Vec<Option<PieceCounts>>> {
+                    let mut helped: Vec<Option<PieceCounts>> = vec![None; splitters.len()];
+                    let lock = || tasks.lock().unwrap_or_else(|e| e.into_inner());
+                    loop {
+                        let (stage, block) = {
+                            let mut t = lock();
+                            loop {
+                                // Its own splitter first, else the one furthest behind.
+                                let stage =
+                                    Some(own).filter(|&s| !t.pending[s].is_empty()).or_else(|| {
+                                        (0..t.pending.len())
+                                            .filter(|&s| !t.pending[s].is_empty())
+                                            .max_by_key(|&s| t.pending[s].len())
+                                    });
+                                if let Some(stage) = stage {
+                                    let block = t.pending[stage].pop_front().expect("pending");
+                                    room.notify_one();
+                                    break (stage, block);
+                                }
+                                if t.closed {
+                                    return Ok(helped);
+                                }
+                                t = work.wait(t).unwrap_or_else(|e| e.into_inner());
+                            }
+                        };
+                        let into = if stage == own {
+                            &mut *table
+                        } else {
+                            helped[stage].get_or_insert_with(PieceCounts::default)
+                        };
+                        if let Err(e) =
+                            into.add_texts(splitters[stage], block.split_inclusive('\n'))
+                        {
+                            let mut t = lock();
+                            t.closed = true;
+                            t.pending.iter_mut().for_each(|p| p.clear());
+                            room.notify_all();
+                            work.notify_all();
+                            return Err(e);
+                        }
+                    }
+                })
+            })
+            .collect();
+        let mut feed = || -> Result<()> {
+            while let Some(block) = blocks.next(done)? {
+                let block = std::sync::Arc::new(block);
+                let mut t = lock();
+                while !t.closed && t.pending.iter().any(|p| p.len() >= AHEAD) {
+                    t = room.wait(t).unwrap_or_else(|e| e.into_inner());
+                }
+                if t.closed {
+                    return Ok(()); // a worker stopped on an error: see below
+                }
+                t.pending
+                    .iter_mut()
+                    .for_each(|p| p.push_back(block.clone()));
+                drop(t);
+                work.notify_all();
+                if !progress(*done) {
+                    return Err(Error::interrupted());
+                }
+            }
+            Ok(())
+        };
+        let fed = feed();
+        {
+            let mut t = lock();
+            t.closed = true;
+            if fed.is_err() {
+                t.pending.iter_mut().for_each(|p| p.clear());
+            }
+        }
+        work.notify_all();
+        let mut result = fed.map(|()| vec![Vec::new(); splitters.len()]);
+        for worker in workers {
+            let counted = worker
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+            match (&mut result, counted) {
+                (Ok(helpers), Ok(helped)) => {
+                    for (stage, table) in helped.into_iter().enumerate() {
+                        helpers[stage].extend(table);
+                    }
+                }
+                (Ok(_), Err(e)) => result = Err(e),
+                (Err(_), _) => {}
+            }
+        }
+        result
+    })
 }
 
 /// Text read in 2 MB blocks that end at a line break.
@@ -542,6 +636,19 @@ impl Words {
         fill(&mut self.ids);
         self.start.push(start);
         self.len.push((self.ids.len() - start) as u32);
+    }
+
+    /// Words `i` at `ids[start[i]..start[i] + len[i]]`.
+    pub fn from_parts(ids: Vec<u32>, start: Vec<usize>, len: Vec<u32>) -> Words {
+        assert_eq!(start.len(), len.len(), "one start and one length per word");
+        assert!(
+            start
+                .iter()
+                .zip(&len)
+                .all(|(&s, &n)| s + n as usize <= ids.len()),
+            "words inside the ids"
+        );
+        Words { ids, start, len }
     }
 
     /// Appends all of `other`'s words.
