@@ -320,7 +320,7 @@ impl PieceCounts {
         if size <= self.slots.len() && !self.slots.is_empty() {
             return;
         }
-        self.slots = vec![0; size];
+        self.slots = crate::table::filled(size, 0);
         // Rows in batches: hash each and fetch its slot, then place them.
         const BATCH: usize = 16;
         let mask = size - 1;

@@ -18,6 +18,16 @@ pub fn prefetch<T>(value: &T) {
     let _ = value;
 }
 
+/// `n` copies of `value`, written out even when they are zeros. (`vec![0; n]` maps fresh
+/// memory to the shared zero page, so a table that reads a slot before writing it takes a
+/// second fault per page, and each such fault flushes the other cores' TLBs: several percent
+/// of a training run.)
+pub fn filled<T: Clone>(n: usize, value: T) -> Vec<T> {
+    let mut v = Vec::with_capacity(n);
+    v.resize(n, value);
+    v
+}
+
 /// A key that fits the table: one value of its type marks a free slot.
 pub trait Key: Copy + Eq {
     /// No real key has this value.
@@ -52,7 +62,7 @@ impl<K: Key, V: Copy + Default> Table<K, V> {
     /// Room for `n` keys before the first growth.
     pub fn with_capacity(n: usize) -> Self {
         Table {
-            slots: vec![(K::EMPTY, V::default()); (2 * n).next_power_of_two().max(1 << 10)],
+            slots: filled((2 * n).next_power_of_two().max(1 << 10), (K::EMPTY, V::default())),
             len: 0,
         }
     }
@@ -117,7 +127,7 @@ impl<K: Key, V: Copy + Default> Table<K, V> {
     }
 
     fn grow(&mut self) {
-        let bigger = vec![(K::EMPTY, V::default()); 2 * self.slots.len()];
+        let bigger = filled(2 * self.slots.len(), (K::EMPTY, V::default()));
         for (key, value) in std::mem::replace(&mut self.slots, bigger) {
             if key != K::EMPTY {
                 let Err(i) = self.find(key) else {
