@@ -9,8 +9,10 @@ fn main() {
     let (splitter, _) = Splitter::regex(pattern.trim_end_matches('\n')).unwrap();
     let threads: usize = args[3].parse().unwrap();
     let start = Instant::now();
-    let counts =
-        count_files(&[&splitter], &[args[2].clone()], Some(threads), &mut |_| true).unwrap();
+    let counts = count_files(&[&splitter], &[args[2].clone()], Some(threads), &mut |_| {
+        true
+    })
+    .unwrap();
     println!(
         "count {:?}: {} distinct pieces, {} in all",
         start.elapsed(),

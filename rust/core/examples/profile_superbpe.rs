@@ -38,6 +38,7 @@ fn main() {
         counts: pieces,
         transition: t,
     };
+    let trained_at = Instant::now();
     let out = train_superbpe(
         stage1,
         chunks,
@@ -66,6 +67,11 @@ fn main() {
         cpu()
     );
     println!("merges {} (stage 1: {})", out.merges.len(), out.stage1_len);
+    println!(
+        "train_superbpe {:?} (after counting), total {:?}",
+        trained_at.elapsed(),
+        start.elapsed()
+    );
 }
 
 /// CPU time of this process so far (all threads), in seconds: steadier than wall time on a

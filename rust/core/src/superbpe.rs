@@ -202,11 +202,19 @@ pub fn train_superbpe(
         &|t| filters.accepts(t),
         &mut |d| progress(Phase::Stage2, d),
     )?;
+    let merges = merger.merge_bytes();
+    drop_later(merger);
     Ok(SuperTrained {
-        merges: merger.merge_bytes(),
+        merges,
         stage1_len,
         unused_stage1,
     })
+}
+
+/// Frees `value` on a pool thread: unmapping tens of megabytes takes tens of milliseconds that
+/// the caller need not wait for.
+fn drop_later<T: Send + 'static>(value: T) {
+    crate::pool::pool(None).spawn(move || drop(value));
 }
 
 /// Token bytes by internal id, and merges as internal id pairs.
@@ -471,7 +479,16 @@ impl Segmented {
                 }
             }
         }
-        Ok((words, self.weights, reached))
+        let Segmented {
+            segments,
+            ends,
+            weights,
+            bytes,
+            spans,
+            ..
+        } = self;
+        drop_later((segments, ends, bytes, spans, encoded, vocab));
+        Ok((words, weights, reached))
     }
 }
 

@@ -62,7 +62,10 @@ impl<K: Key, V: Copy + Default> Table<K, V> {
     /// Room for `n` keys before the first growth.
     pub fn with_capacity(n: usize) -> Self {
         Table {
-            slots: filled((2 * n).next_power_of_two().max(1 << 10), (K::EMPTY, V::default())),
+            slots: filled(
+                (2 * n).next_power_of_two().max(1 << 10),
+                (K::EMPTY, V::default()),
+            ),
             len: 0,
         }
     }
