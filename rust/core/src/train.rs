@@ -906,26 +906,33 @@ impl Merger {
 
     /// Queues every pair whose count grew since the last call, with the words to update.
     fn push_updates(&mut self) {
-        // Sorted, each pair's changes form one run, in word order.
-        self.grown.sort_unstable();
-        for run in self.grown.chunk_by(|x, y| x.0 == y.0) {
-            let k = run[0].0;
-            let change: i64 = run
-                .iter()
-                .map(|&(_, w, c)| c * self.weights[w as usize] as i64)
-                .sum();
-            if self
-                .pruning
-                .as_ref()
-                .is_some_and(|p| change < p.below as i64)
-            {
-                continue; // a new pair too rare to ever be the best
+        // The changes come in word order. Summed per pair first, so that pairs too rare to ever
+        // be the best (when pruning: most of the new pairs of a long-word merge) cost nothing
+        // more; then the remaining pairs' words are gathered in that order, and the pairs are
+        // queued in key order.
+        let below = self.pruning.as_ref().map_or(i64::MIN, |p| p.below as i64);
+        let mut sums: FxHashMap<u64, i64> = FxHashMap::default();
+        for &(k, w, c) in &self.grown {
+            *sums.entry(k).or_insert(0) += c * self.weights[w as usize] as i64;
+        }
+        let mut kept: Vec<(u64, i64)> = sums.into_iter().filter(|&(_, s)| s >= below).collect();
+        kept.sort_unstable_by_key(|&(k, _)| k);
+        let slot: FxHashMap<u64, usize> =
+            kept.iter().enumerate().map(|(i, &(k, _))| (k, i)).collect();
+        let mut words: Vec<Vec<u32>> = vec![Vec::new(); kept.len()];
+        for &(k, w, c) in &self.grown {
+            if c > 0 {
+                if let Some(&i) = slot.get(&k) {
+                    if words[i].last() != Some(&w) {
+                        words[i].push(w);
+                    }
+                }
             }
+        }
+        for ((k, change), pos) in kept.into_iter().zip(words) {
             let count = self.pair_counts.get_or_insert(k, 0);
             *count += change;
             let count = *count;
-            let mut pos: Vec<u32> = run.iter().filter(|x| x.2 > 0).map(|x| x.1).collect();
-            pos.dedup();
             if count > 0 && !pos.is_empty() {
                 self.queue.push(Entry {
                     count: count as u64,
