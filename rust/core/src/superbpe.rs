@@ -377,22 +377,7 @@ impl Segmented {
         merges: &[(u32, u32)],
         num_threads: Option<usize>,
     ) -> Result<(Words, Vec<u64>, Vec<bool>)> {
-        let tokens = token_bytes
-            .iter()
-            .enumerate()
-            .map(|(i, t)| (t.clone(), true, i as u32))
-            .collect();
-        let merge_bytes: Vec<(Vec<u8>, Vec<u8>)> = merges
-            .iter()
-            .map(|&(a, b)| {
-                (
-                    token_bytes[a as usize].clone(),
-                    token_bytes[b as usize].clone(),
-                )
-            })
-            .collect();
-        let vocab = Vocab::from_merges(tokens, &merge_bytes, false, None)?;
-        drop(merge_bytes);
+        let vocab = Vocab::from_id_merges(token_bytes, merges)?;
         // Encodings of the segments, by number, back to back: segment `n` ends at `ends[n]`.
         const PART: usize = 1 << 12;
         let parts: Vec<Words> = crate::pool::pool(num_threads).install(|| {

@@ -803,9 +803,9 @@ impl Merger {
             rest = tail;
             start = end;
         }
-        // Per bucket, in parallel: sort, then each pair's count.
+        // Per bucket, in parallel: sort, then each pair's count and number of windows.
         let n_tokens = token_bytes.len();
-        let counts: Vec<Vec<u64>> = crate::pool::pool(None).install(|| {
+        let counts: Vec<Vec<(u64, usize)>> = crate::pool::pool(None).install(|| {
             use rayon::prelude::*;
             buckets
                 .par_iter_mut()
@@ -814,14 +814,19 @@ impl Merger {
                     |grouper, b| {
                         grouper.sort(b);
                         pair_runs(b)
-                            .map(|run| run.iter().map(|&w| weights[w as u32 as usize]).sum())
+                            .map(|run| {
+                                let count = run.iter().map(|&w| weights[w as u32 as usize]).sum();
+                                (count, run.len())
+                            })
                             .collect()
                     },
                 )
                 .collect()
         });
         let below = match planned {
-            Some(planned) => Merger::pruning_threshold(counts.iter().flatten().copied(), planned),
+            Some(planned) => {
+                Merger::pruning_threshold(counts.iter().flatten().map(|&(count, _)| count), planned)
+            }
             None => 0,
         };
         // The copy to start over from (only if pruning) is made on another thread meanwhile.
@@ -839,8 +844,11 @@ impl Merger {
             let mut initial = Vec::with_capacity(total);
             let mut entries = Vec::new();
             for (a, (bucket, counts)) in buckets.iter().zip(&counts).enumerate() {
-                let runs = pair_runs(bucket);
-                for (run, &count) in runs.zip(counts) {
+                // (Pairs left out are stepped over by their length, not scanned.)
+                let mut at = 0;
+                for &(count, n) in counts {
+                    let run = &bucket[at..at + n];
+                    at += n;
                     if count < below {
                         continue;
                     }

@@ -512,6 +512,45 @@ impl Vocab {
         Ok(vocab)
     }
 
+    /// A vocabulary from a trainer's own form: `token_bytes[i]` is token `i` (all byte-level),
+    /// and `merges` are id pairs in rank order (no byte strings to copy or look up, which is
+    /// what `from_merges` spends its time on for a fresh vocabulary).
+    pub fn from_id_merges(token_bytes: &[Vec<u8>], merges: &[(u32, u32)]) -> Result<Vocab> {
+        let ids = token_bytes
+            .iter()
+            .enumerate()
+            .map(|(i, t)| (t.clone().into_boxed_slice(), i as u32))
+            .collect();
+        let tokens = token_bytes
+            .iter()
+            .enumerate()
+            .map(|(i, t)| (t.as_slice(), i as u32));
+        let mut vocab = Vocab::with_tokens(tokens, ids)?;
+        let mut joined = Vec::new();
+        for (rank, &(left, right)) in merges.iter().enumerate() {
+            let part = |id: u32| {
+                token_bytes
+                    .get(id as usize)
+                    .ok_or_else(|| Error::value(format!("merge {rank}: no token with id {id}")))
+            };
+            joined.clear();
+            joined.extend_from_slice(part(left)?);
+            joined.extend_from_slice(part(right)?);
+            let merged = vocab.ids.get(joined.as_slice()).copied().ok_or_else(|| {
+                Error::value(format!(
+                    "merge {rank}: token {:?} is not in the vocabulary",
+                    crate::bytelevel::encode(&joined)
+                ))
+            })?;
+            vocab
+                .pairs
+                .insert(pack(left, right), pack(rank as u32, merged));
+        }
+        vocab.merges = merges.to_vec();
+        vocab.rule = MergeRule::MergeList;
+        Ok(vocab)
+    }
+
     fn with_tokens<'a>(
         tokens: impl Iterator<Item = (&'a [u8], u32)> + Clone,
         ids: FxHashMap<Box<[u8]>, u32>,
