@@ -1286,6 +1286,63 @@ pub fn document_extending(
 mod tests {
     use super::*;
 
+    /// Counting a stream of several blocks on shared threads (each helping the other splitter
+    /// when its own is ahead) gives the same tables as counting it on one thread, for any
+    /// number of threads; stopping through `progress` ends every thread.
+    #[test]
+    fn shared_counting_equals_one_thread() {
+        let words = [
+            "the", " cat", " 12345", "  ", "(x->y)", " ==", "\t\tif", " é中", ".\n", "\n",
+        ];
+        let mut seed = 7u64;
+        let mut text = String::new();
+        while text.len() < 5 << 20 {
+            seed = seed
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            text.push_str(words[(seed >> 33) as usize % words.len()]);
+        }
+        let (cheap, _) =
+            Splitter::regex(r"\p{N}{1,3}| ?[^\s\p{L}\p{N}]{2,}[\r\n/]*| +(?!\S)").unwrap();
+        // A look-ahead pattern runs on fancy-regex, far slower than the stage-2 scan: the
+        // scan's thread finishes early and helps.
+        let (dear, _) = Splitter::regex(r"\w+(?=\s)|\s+|[^\w\s]+|\w+").unwrap();
+        let splitters = [&dear, &cheap];
+        let count = |threads: usize| {
+            count_stream(
+                &splitters,
+                "text",
+                &mut text.as_bytes(),
+                Some(threads),
+                &mut |_| true,
+            )
+            .unwrap()
+        };
+        let sorted = |t: &PieceCounts| {
+            let mut rows: Vec<(Vec<u8>, u64)> = t.iter().map(|(p, n)| (p.to_vec(), n)).collect();
+            rows.sort();
+            rows
+        };
+        let one: Vec<_> = count(1).iter().map(sorted).collect();
+        assert!(one[0].len() > 10 && one[1].len() > 10);
+        for threads in [2, 3, 4] {
+            let shared: Vec<_> = count(threads).iter().map(sorted).collect();
+            assert_eq!(shared, one, "{threads} threads");
+        }
+        let mut blocks = 0;
+        let stopped = count_stream(
+            &splitters,
+            "text",
+            &mut text.as_bytes(),
+            Some(2),
+            &mut |_| {
+                blocks += 1;
+                blocks < 2
+            },
+        );
+        assert!(matches!(stopped, Err(e) if e.kind == crate::error::ErrorKind::Interrupted));
+    }
+
     /// The counting sort of a bucket equals a plain sort, on buckets of every size (windows made
     /// in word order, as the index makes them; few or many distinct second tokens).
     #[test]
