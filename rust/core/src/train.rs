@@ -314,6 +314,26 @@ struct Tasks {
     closed: bool,
 }
 
+/// Closes the queue if a counting thread panics, so that the reader and the other threads do
+/// not wait for it (the panic is raised again when the thread is joined).
+struct CloseOnPanic<'a>(
+    &'a std::sync::Mutex<Tasks>,
+    &'a std::sync::Condvar,
+    &'a std::sync::Condvar,
+);
+
+impl Drop for CloseOnPanic<'_> {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            let mut t = self.0.lock().unwrap_or_else(|e| e.into_inner());
+            t.closed = true;
+            t.pending.iter_mut().for_each(|p| p.clear());
+            self.1.notify_all();
+            self.2.notify_all();
+        }
+    }
+}
+
 /// Counts `blocks` with every splitter on one thread per table (`parts[stage * slots + slot]`),
 /// fed through a short shared queue: a thread counts its own splitter's next block, and when
 /// there is none it helps another splitter into a table of its own (returned per splitter, to
@@ -343,6 +363,7 @@ fn count_shared(
             .map(|(i, table)| {
                 let (own, tasks, work, room) = (i / slots, &tasks, &work, &room);
                 scope.spawn(move || -> Result<Vec<Option<PieceCounts>>> {
+                    let _closes = CloseOnPanic(tasks, work, room);
                     let mut helped: Vec<Option<PieceCounts>> = vec![None; splitters.len()];
                     let lock = || tasks.lock().unwrap_or_else(|e| e.into_inner());
                     loop {
