@@ -120,10 +120,11 @@ impl Splitter {
 pub use crate::piece_counts::{PieceCounts, Pieces, Rows};
 
 /// Count tables filled in parallel, `slots` per splitter: worker `(stage, slot)` counts its
-/// splitter's pieces in every `slot`-th batch, into its own table, and each splitter's tables
-/// are merged once at the end. The threads are shared out among the splitters, so with as many
-/// splitters as threads (SuperBPE's two stages on two cores) each table has a single writer and
-/// nothing needs merging; the stages then run side by side over the same text.
+/// splitter's pieces into its own table (in `count_texts` every `slot`-th batch; when reading
+/// files, whichever block is next, see `count_shared`), and each splitter's tables are merged
+/// once at the end. The threads are shared out among the splitters, so with as many splitters
+/// as threads (SuperBPE's two stages on two cores) the stages run side by side over the same
+/// text, one main table each.
 struct Accumulators {
     slots: usize,
     /// Table of worker `(stage, slot)` at `stage * slots + slot`.
