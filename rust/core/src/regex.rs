@@ -740,6 +740,31 @@ mod tests {
         }
     }
 
+    /// The fast engine and `fancy-regex` find the same pieces in `count` texts of fewer than
+    /// `max_len` random picks from `alphabet`.
+    fn agree_on_random_texts(
+        pattern: &str,
+        alphabet: &[&str],
+        seed: u64,
+        count: usize,
+        max_len: usize,
+    ) {
+        let fast = Regex::tiktoken(pattern).unwrap();
+        let slow = Regex::tiktoken_reference(pattern).unwrap();
+        let mut next = lcg(seed, |x| x as usize);
+        for _ in 0..count {
+            let len = next() % max_len;
+            let text: String = (0..len)
+                .map(|_| alphabet[next() % alphabet.len()])
+                .collect();
+            assert_eq!(
+                fast.find_all(&text).unwrap(),
+                slow.find_all(&text).unwrap(),
+                "{pattern:?} on {text:?}"
+            );
+        }
+    }
+
     #[test]
     fn interval_plus_rewrites() {
         let cl = r"'(?i:[sdmt]|ll|ve|re)|[^\r\n\p{L}\p{N}]?+\p{L}++|\p{N}{1,3}+| ?[^\s\p{L}\p{N}]++[\r\n]*+";
@@ -769,22 +794,9 @@ mod tests {
             "\x0c", "!", ".", "/", "\x00", "-", "_", "é", "É", "ſ", "\u{301}", "ǅ", "ʰ", "日", "٣",
             "½", "\u{a0}", "\u{3000}", "\u{85}", "\u{2028}", "\u{1680}", "€", "😀", "\u{200b}",
         ];
-        let mut next = lcg(12345u64, |x| x as usize);
         for (head, tail) in [(0, 1), (1, 1), (2, 0), (3, 0), (4, 0), (5, 0)] {
             let pattern = format!("{}{}", FAST_HEADS[head], WHITESPACE_TAILS[tail]);
-            let fast = Regex::tiktoken(&pattern).unwrap();
-            let slow = Regex::tiktoken_reference(&pattern).unwrap();
-            for _ in 0..4000 {
-                let len = next() % 24;
-                let text: String = (0..len)
-                    .map(|_| alphabet[next() % alphabet.len()])
-                    .collect();
-                assert_eq!(
-                    fast.find_all(&text).unwrap(),
-                    slow.find_all(&text).unwrap(),
-                    "{pattern:?} on {text:?}"
-                );
-            }
+            agree_on_random_texts(&pattern, &alphabet, 12345 + head as u64, 4000, 24);
         }
     }
 
@@ -823,22 +835,12 @@ mod tests {
             "\x0b", "\x1c", "\x7f", "\x00", "5", "x", "?!", "\r", "٣", "½", "\u{a0}", "\u{3000}",
             "\u{85}", "€", "😀", "\u{301}", ": ", "://", " ..",
         ];
-        let mut next = lcg(777u64, |x| x as usize);
         let pattern = format!("{}{}", GAPPED_HEADS[0], SPACES_TAIL);
-        let fast = Regex::tiktoken(&pattern).unwrap();
-        assert!(matches!(fast.engine, Engine::Gapped(..)));
-        let slow = Regex::tiktoken_reference(&pattern).unwrap();
-        for _ in 0..50000 {
-            let len = next() % 24;
-            let text: String = (0..len)
-                .map(|_| alphabet[next() % alphabet.len()])
-                .collect();
-            assert_eq!(
-                fast.find_all(&text).unwrap(),
-                slow.find_all(&text).unwrap(),
-                "{pattern:?} on {text:?}"
-            );
-        }
+        assert!(matches!(
+            Regex::tiktoken(&pattern).unwrap().engine,
+            Engine::Gapped(..)
+        ));
+        agree_on_random_texts(&pattern, &alphabet, 777, 50000, 24);
     }
 
     #[test]
@@ -848,21 +850,8 @@ mod tests {
             "abc", "Z", "1", "234", " ", "  ", "   ", "\t", "\n", "!", ".", "/", "--", "é", "x y",
             "\u{a0}", "\u{3000}", "٣", ": ", " ..", "(", ");", " (", "word ", "\r\n",
         ];
-        let mut next = lcg(4242u64, |x| x as usize);
         let pattern = format!("{}{}", GAPPED_HEADS[0], SPACES_TAIL);
-        let fast = Regex::tiktoken(&pattern).unwrap();
-        let slow = Regex::tiktoken_reference(&pattern).unwrap();
-        for _ in 0..3000 {
-            let len = next() % 120;
-            let text: String = (0..len)
-                .map(|_| alphabet[next() % alphabet.len()])
-                .collect();
-            assert_eq!(
-                fast.find_all(&text).unwrap(),
-                slow.find_all(&text).unwrap(),
-                "{pattern:?} on {text:?}"
-            );
-        }
+        agree_on_random_texts(&pattern, &alphabet, 4242, 3000, 120);
     }
 
     #[test]
