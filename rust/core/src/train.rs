@@ -315,22 +315,39 @@ struct Tasks {
     closed: bool,
 }
 
+/// The shared queue of `count_shared`: its tasks, a signal for the counting threads (`work`:
+/// a block came, or the queue closed) and one for the reader (`room`: a block was taken).
+struct Queue {
+    tasks: std::sync::Mutex<Tasks>,
+    work: std::sync::Condvar,
+    room: std::sync::Condvar,
+}
+
+impl Queue {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Tasks> {
+        self.tasks.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// No more blocks; with `abandon`, the pending ones are dropped too (an error or a stop).
+    fn close(&self, abandon: bool) {
+        let mut t = self.lock();
+        t.closed = true;
+        if abandon {
+            t.pending.iter_mut().for_each(|p| p.clear());
+        }
+        self.work.notify_all();
+        self.room.notify_all();
+    }
+}
+
 /// Closes the queue if a counting thread panics, so that the reader and the other threads do
 /// not wait for it (the panic is raised again when the thread is joined).
-struct CloseOnPanic<'a>(
-    &'a std::sync::Mutex<Tasks>,
-    &'a std::sync::Condvar,
-    &'a std::sync::Condvar,
-);
+struct CloseOnPanic<'a>(&'a Queue);
 
 impl Drop for CloseOnPanic<'_> {
     fn drop(&mut self) {
         if std::thread::panicking() {
-            let mut t = self.0.lock().unwrap_or_else(|e| e.into_inner());
-            t.closed = true;
-            t.pending.iter_mut().for_each(|p| p.clear());
-            self.1.notify_all();
-            self.2.notify_all();
+            self.0.close(true);
         }
     }
 }
@@ -348,28 +365,28 @@ fn count_shared(
     done: &mut u64,
     progress: &mut dyn FnMut(u64) -> bool,
 ) -> Result<Vec<Vec<PieceCounts>>> {
-    use std::sync::{Condvar, Mutex};
     /// Blocks read ahead of the slowest splitter.
     const AHEAD: usize = 4;
-    let tasks = Mutex::new(Tasks {
-        pending: vec![Default::default(); splitters.len()],
-        closed: false,
-    });
-    let (work, room) = (Condvar::new(), Condvar::new());
-    let lock = || tasks.lock().unwrap_or_else(|e| e.into_inner());
+    let queue = Queue {
+        tasks: std::sync::Mutex::new(Tasks {
+            pending: vec![Default::default(); splitters.len()],
+            closed: false,
+        }),
+        work: std::sync::Condvar::new(),
+        room: std::sync::Condvar::new(),
+    };
     std::thread::scope(|scope| -> Result<Vec<Vec<PieceCounts>>> {
         let workers: Vec<_> = parts
             .iter_mut()
             .enumerate()
             .map(|(i, table)| {
-                let (own, tasks, work, room) = (i / slots, &tasks, &work, &room);
+                let (own, queue) = (i / slots, &queue);
                 scope.spawn(move || -> Result<Vec<Option<PieceCounts>>> {
-                    let _closes = CloseOnPanic(tasks, work, room);
+                    let _closes = CloseOnPanic(queue);
                     let mut helped: Vec<Option<PieceCounts>> = vec![None; splitters.len()];
-                    let lock = || tasks.lock().unwrap_or_else(|e| e.into_inner());
                     loop {
                         let (stage, block) = {
-                            let mut t = lock();
+                            let mut t = queue.lock();
                             loop {
                                 // Its own splitter first, else the one furthest behind.
                                 let stage =
@@ -380,13 +397,13 @@ fn count_shared(
                                     });
                                 if let Some(stage) = stage {
                                     let block = t.pending[stage].pop_front().expect("pending");
-                                    room.notify_one();
+                                    queue.room.notify_one();
                                     break (stage, block);
                                 }
                                 if t.closed {
                                     return Ok(helped);
                                 }
-                                t = work.wait(t).unwrap_or_else(|e| e.into_inner());
+                                t = queue.work.wait(t).unwrap_or_else(|e| e.into_inner());
                             }
                         };
                         let into = if stage == own {
@@ -397,11 +414,7 @@ fn count_shared(
                         if let Err(e) =
                             into.add_texts(splitters[stage], block.split_inclusive('\n'))
                         {
-                            let mut t = lock();
-                            t.closed = true;
-                            t.pending.iter_mut().for_each(|p| p.clear());
-                            room.notify_all();
-                            work.notify_all();
+                            queue.close(true);
                             return Err(e);
                         }
                     }
@@ -411,9 +424,9 @@ fn count_shared(
         let mut feed = || -> Result<()> {
             while let Some(block) = blocks.next(done)? {
                 let block = std::sync::Arc::new(block);
-                let mut t = lock();
+                let mut t = queue.lock();
                 while !t.closed && t.pending.iter().any(|p| p.len() >= AHEAD) {
-                    t = room.wait(t).unwrap_or_else(|e| e.into_inner());
+                    t = queue.room.wait(t).unwrap_or_else(|e| e.into_inner());
                 }
                 if t.closed {
                     return Ok(()); // a worker stopped on an error: see below
@@ -422,7 +435,7 @@ fn count_shared(
                     .iter_mut()
                     .for_each(|p| p.push_back(block.clone()));
                 drop(t);
-                work.notify_all();
+                queue.work.notify_all();
                 if !progress(*done) {
                     return Err(Error::interrupted());
                 }
@@ -430,14 +443,7 @@ fn count_shared(
             Ok(())
         };
         let fed = feed();
-        {
-            let mut t = lock();
-            t.closed = true;
-            if fed.is_err() {
-                t.pending.iter_mut().for_each(|p| p.clear());
-            }
-        }
-        work.notify_all();
+        queue.close(fed.is_err());
         let mut result = fed.map(|()| vec![Vec::new(); splitters.len()]);
         for worker in workers {
             let counted = worker
