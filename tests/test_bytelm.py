@@ -33,7 +33,9 @@ PATTERNS = {
     "cl100k": toksmith.patterns.CL100K,
 }
 MAX_TOKEN = 3
-DEPTH = 2  # probe strings of up to two characters (enough for tokens of at most 3 bytes here)
+DEPTH = 3  # probe strings of up to three characters: BPE can look that far past a token here (a
+# hypothesis-found vocabulary keeps a lone 0xC3 as the first token of "é é " only because
+# 0xA9 + " " and then that + 0xC3 merge first; two characters of probes miss it)
 
 
 class Tiny:

@@ -1081,6 +1081,8 @@ pub struct ByteState {
     canonical: Option<usize>,
     /// Nodes that currently hold a distribution (so unused ones can be freed).
     with_dist: Vec<usize>,
+    /// Buffers of freed rows' probabilities, for the next rows.
+    spare: Vec<Vec<f64>>,
 }
 
 impl ByteState {
@@ -1127,6 +1129,7 @@ impl ByteState {
             groups: Vec::new(),
             canonical: None,
             with_dist: Vec::new(),
+            spare: Vec::new(),
         };
         st.open_split()?;
         for &b in &prompt[origin..] {
@@ -1241,48 +1244,83 @@ impl ByteState {
     }
 
     /// The LM's next-token log-probabilities after node `node`'s tokens. Values above 0 up
-    /// to 1e-9 (rounding in a log-softmax) count as 0; larger ones and NaN are an error.
-    pub fn supply(&mut self, node: usize, mut logprobs: Vec<f64>) -> Result<()> {
-        if node >= self.nodes.len() {
-            return Err(Error::value(format!("no node {node}")));
+    /// to 1e-9 (rounding in a log-softmax) count as 0; larger ones, NaN, and a row whose
+    /// probabilities do not sum to 1 (within 1e-4 in the log) are an error.
+    pub fn supply(&mut self, node: usize, logprobs: Vec<f64>) -> Result<()> {
+        self.supply_rows(vec![(node, logprobs)])
+    }
+
+    /// `supply` for one LM call's rows. Every row is checked for NaN and positive values
+    /// before any is scaled, so the error names the first such row (a sign of logits), not
+    /// a row that merely fails the normalisation check. Errors name the row's index.
+    pub fn supply_rows(&mut self, rows: Vec<(usize, Vec<f64>)>) -> Result<()> {
+        let in_row = |k: usize, m: String| Error::value(format!("row {k} of the LM's output: {m}"));
+        let mut maxima = Vec::with_capacity(rows.len());
+        for (k, (node, logprobs)) in rows.iter().enumerate() {
+            if *node >= self.nodes.len() {
+                return Err(in_row(k, format!("no node {node}")));
+            }
+            if logprobs.len() != self.model.n_ids {
+                return Err(in_row(
+                    k,
+                    format!(
+                        "a distribution has {} entries, the vocabulary has {}",
+                        logprobs.len(),
+                        self.model.n_ids
+                    ),
+                ));
+            }
+            let (max, bad) = row_max(logprobs);
+            if bad {
+                let (i, v) = logprobs
+                    .iter()
+                    .enumerate()
+                    .find(|(_, &v)| v.is_nan() || v > 1e-9)
+                    .expect("there is one");
+                return Err(in_row(
+                    k,
+                    if v.is_nan() {
+                        format!("the LM returned NaN at token id {i}")
+                    } else {
+                        format!(
+                            "the LM returned positive values ({v} at token id {i}); it must \
+                             return log-probabilities (log_softmax), not logits"
+                        )
+                    },
+                ));
+            }
+            maxima.push(max);
         }
-        if logprobs.len() != self.model.n_ids {
-            return Err(Error::value(format!(
-                "a distribution has {} entries, the vocabulary has {}",
-                logprobs.len(),
-                self.model.n_ids
-            )));
+        for (k, ((node, mut logprobs), max)) in rows.into_iter().zip(maxima).enumerate() {
+            if max > 0.0 {
+                logprobs.iter_mut().for_each(|v| *v = v.min(0.0));
+            }
+            let max = max.min(0.0);
+            let mut scaled = match std::mem::take(&mut self.nodes[node].scaled) {
+                v if v.capacity() > 0 => v,
+                _ => self.spare.pop().unwrap_or_default(),
+            };
+            // The same pass sums the probabilities (times exp(-max)) for the normalisation check.
+            let log_total = scale_row(&logprobs, max, &mut scaled).ln() + max;
+            if !(log_total.abs() <= 1e-4) {
+                self.spare.push(scaled);
+                return Err(in_row(
+                    k,
+                    format!(
+                        "the LM's distribution is not normalised: its probabilities sum to \
+                         {:.6}; return log-probabilities (log_softmax of the logits)",
+                        log_total.exp()
+                    ),
+                ));
+            }
+            if self.nodes[node].dist.is_none() {
+                self.with_dist.push(node);
+            }
+            let n = &mut self.nodes[node];
+            n.scaled = scaled;
+            n.dist = Some(logprobs);
+            n.dist_max = max;
         }
-        // One pass for the largest value and whether any is NaN or too large.
-        let invalid = |v: f64| v.is_nan() || v > 1e-9;
-        let (mut max, mut bad) = (f64::NEG_INFINITY, false);
-        for &v in &logprobs {
-            max = max.max(v);
-            bad |= invalid(v);
-        }
-        if bad {
-            let i = logprobs
-                .iter()
-                .position(|&v| invalid(v))
-                .expect("there is one");
-            return Err(Error::value(format!(
-                "the distribution has an invalid log-probability ({}) at token id {i}",
-                logprobs[i]
-            )));
-        }
-        if max > 0.0 {
-            logprobs.iter_mut().for_each(|v| *v = v.min(0.0));
-        }
-        if self.nodes[node].dist.is_none() {
-            self.with_dist.push(node);
-        }
-        let max = max.min(0.0);
-        let n = &mut self.nodes[node];
-        n.scaled.clear();
-        n.scaled
-            .extend(logprobs.iter().map(|&v| exp_nonpositive(v - max)));
-        n.dist = Some(logprobs);
-        n.dist_max = max;
         Ok(())
     }
 
@@ -1505,12 +1543,115 @@ impl ByteState {
                 true
             } else {
                 self.nodes[n].dist = None;
-                self.nodes[n].scaled = Vec::new();
+                // (Kept for the next row: a fresh 1.6 MB buffer costs page faults.)
+                let scaled = std::mem::take(&mut self.nodes[n].scaled);
+                if self.spare.len() < 4 {
+                    self.spare.push(scaled);
+                }
                 false
             }
         });
         self.with_dist = with_dist;
     }
+}
+
+/// The largest value of an LM row, and whether any value is NaN or above 1e-9. Eight lanes
+/// of comparisons (vectorised, with the same dispatch as `scale_row`) instead of one chain.
+fn row_max(row: &[f64]) -> (f64, bool) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::is_x86_feature_detected!("avx512f") {
+            // SAFETY: the CPU has AVX-512F.
+            return unsafe { row_max_avx512(row) };
+        }
+        if std::is_x86_feature_detected!("avx2") {
+            // SAFETY: the CPU has AVX2.
+            return unsafe { row_max_avx2(row) };
+        }
+    }
+    row_max_plain(row)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+unsafe fn row_max_avx512(row: &[f64]) -> (f64, bool) {
+    row_max_plain(row)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn row_max_avx2(row: &[f64]) -> (f64, bool) {
+    row_max_plain(row)
+}
+
+#[inline(always)]
+fn row_max_plain(row: &[f64]) -> (f64, bool) {
+    let mut max = [f64::NEG_INFINITY; 8];
+    // `!(v <= 1e-9)` is true for NaN as well.
+    let mut bad = [false; 8];
+    let chunks = row.chunks_exact(8);
+    for &v in chunks.remainder() {
+        max[0] = if v > max[0] { v } else { max[0] };
+        bad[0] |= !(v <= 1e-9);
+    }
+    for c in chunks {
+        for j in 0..8 {
+            max[j] = if c[j] > max[j] { c[j] } else { max[j] };
+            bad[j] |= !(c[j] <= 1e-9);
+        }
+    }
+    let top = max.iter().fold(f64::NEG_INFINITY, |a, &b| if b > a { b } else { a });
+    (top, bad.iter().any(|&b| b))
+}
+
+/// `scaled[k] = exp(row[k] - max)` for a row whose largest value is `max` (at most 0), and
+/// the sum of them. Written as a plain loop so that it vectorises; where the CPU has AVX-512
+/// or AVX2 the same arithmetic runs 8 or 4 lanes wide (no fused multiply-add, so the values
+/// are bit for bit those of the plain loop): 220 and 370 µs against 700 µs for an o200k row.
+fn scale_row(row: &[f64], max: f64, scaled: &mut Vec<f64>) -> f64 {
+    scaled.clear();
+    scaled.resize(row.len(), 0.0);
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::is_x86_feature_detected!("avx512f") {
+            // SAFETY: the CPU has AVX-512F, the only requirement of `scale_row_avx512`.
+            return unsafe { scale_row_avx512(row, max, scaled) };
+        }
+        if std::is_x86_feature_detected!("avx2") {
+            // SAFETY: the CPU has AVX2, the only requirement of `scale_row_avx2`.
+            return unsafe { scale_row_avx2(row, max, scaled) };
+        }
+    }
+    scale_row_plain(row, max, scaled)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+unsafe fn scale_row_avx512(row: &[f64], max: f64, scaled: &mut [f64]) -> f64 {
+    scale_row_plain(row, max, scaled)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn scale_row_avx2(row: &[f64], max: f64, scaled: &mut [f64]) -> f64 {
+    scale_row_plain(row, max, scaled)
+}
+
+#[inline(always)]
+fn scale_row_plain(row: &[f64], max: f64, scaled: &mut [f64]) -> f64 {
+    for (s, &v) in scaled.iter_mut().zip(row) {
+        *s = exp_nonpositive(v - max);
+    }
+    // Eight running sums: one chain of additions would be latency-bound.
+    let mut sums = [0f64; 8];
+    let chunks = scaled.chunks_exact(8);
+    let rest: f64 = chunks.remainder().iter().sum();
+    for c in chunks {
+        for (s, &v) in sums.iter_mut().zip(c) {
+            *s += v;
+        }
+    }
+    sums.iter().sum::<f64>() + rest
 }
 
 /// `exp(x)` for `x <= 0` (0 below -708), within 1e-14 relative: inlined arithmetic without
@@ -1845,6 +1986,38 @@ mod tests {
         }
         assert_eq!(exp_nonpositive(0.0), 1.0);
         assert_eq!(exp_nonpositive(f64::NEG_INFINITY), 0.0);
+    }
+
+    #[test]
+    fn row_passes_equal_the_plain_loops() {
+        // Rows of every length up to 40 (remainders of the 8-wide loops), with -inf, values
+        // below exp's range, and the largest value anywhere.
+        let mut next = random_below(7);
+        for len in 1..=40 {
+            for _ in 0..20 {
+                let row: Vec<f64> = (0..len)
+                    .map(|_| match next(10) {
+                        0 => f64::NEG_INFINITY,
+                        1 => -750.0 - next(100) as f64,
+                        _ => -(next(100_000) as f64) / 997.0,
+                    })
+                    .collect();
+                let (max, bad) = row_max(&row);
+                let want = row.iter().fold(f64::NEG_INFINITY, |a, &b| a.max(b));
+                assert_eq!((max, bad), (want, false), "{row:?}");
+                let mut scaled = Vec::new();
+                let total = scale_row(&row, max, &mut scaled);
+                let plain: Vec<f64> = row.iter().map(|&v| exp_nonpositive(v - max)).collect();
+                assert_eq!(scaled, plain, "{row:?}");
+                let sum: f64 = plain.iter().sum();
+                assert!((total - sum).abs() <= 1e-12 * sum, "{total} {sum}");
+            }
+        }
+        let mut row = vec![-1.0; 19];
+        row[17] = f64::NAN;
+        assert!(row_max(&row).1);
+        row[17] = 1e-6;
+        assert_eq!(row_max(&row), (1e-6, true));
     }
 
     #[test]

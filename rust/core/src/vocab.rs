@@ -88,6 +88,9 @@ pub struct LeftPairs<'a> {
     left: u32,
     /// The pairs that can decide a walk from `left`, by `pack(left part, right part)`.
     pairs: FxHashMap<u64, u64>,
+    /// Bit `b` set when some pair has right part `b`: most walk steps ask about a right part
+    /// no pair has, and this answers them without hashing.
+    rights: Vec<u64>,
 }
 
 impl LeftPairs<'_> {
@@ -98,6 +101,10 @@ impl LeftPairs<'_> {
     /// `is_valid_pair(left, right)`.
     pub fn check(&self, right: u32) -> Option<bool> {
         valid_pair_walk(self.builds, self.left, right, |a, b| {
+            let bit = self.rights.get(b as usize / 64).map_or(0, |w| w >> (b % 64) & 1);
+            if bit == 0 {
+                return NO_PAIR;
+            }
             self.pairs.get(&pack(a, b)).copied().unwrap_or(NO_PAIR)
         })
     }
@@ -705,10 +712,18 @@ impl Vocab {
             }
             (a, limit) = (b.right, b.time);
         }
+        let mut rights = vec![0u64; builds.len().div_ceil(64)];
+        for &k in pairs.keys() {
+            let b = k as u32 as usize;
+            if let Some(w) = rights.get_mut(b / 64) {
+                *w |= 1 << (b % 64);
+            }
+        }
         Some(LeftPairs {
             builds,
             left,
             pairs,
+            rights,
         })
     }
 

@@ -81,15 +81,13 @@ impl CoreByteState {
                 arr.nrows()
             )));
         }
-        let rows: Vec<Vec<f64>> = arr.rows().into_iter().map(|r| r.to_vec()).collect();
+        let rows: Vec<(usize, Vec<f64>)> = nodes
+            .into_iter()
+            .zip(arr.rows())
+            .map(|(n, r)| (n, r.to_vec()))
+            .collect();
         let st = &mut self.st;
-        py.detach(|| {
-            nodes
-                .iter()
-                .zip(rows)
-                .try_for_each(|(&n, row)| st.supply(n, row))
-        })
-        .map_err(to_py)
+        py.detach(|| st.supply_rows(rows)).map_err(to_py)
     }
 
     /// log P(next byte | bytes so far): 256 bytes then end of text.
