@@ -6,6 +6,9 @@ Feeds a fixed English/code text byte by byte to ``ByteLM`` (teacher forcing: ``l
 then ``push(byte)``), with an LM that returns one precomputed normalised row per prefix. Reports
 per byte: the time outside the LM call (cover bookkeeping, candidate-token checks, reading the
 LM's distribution), LM calls and LM rows (token prefixes) per byte, and the prompt's one-time cost.
+For scale it also times numpy's (vectorised) ``exp`` over one row: every byte brings a new path
+whose next token can be any of the vocabulary's tokens, so an exact next-byte distribution
+exponentiates (at least) every entry of one row per byte.
 """
 
 from __future__ import annotations
@@ -62,6 +65,13 @@ def main():
     print(f"prompt: {t_prompt * 1e3:.0f} ms")
     print(f"per byte: {overhead / k * 1e6:.0f} µs outside the LM call, "
           f"{(blm.lm_calls - calls0) / k:.2f} LM calls, {(blm.lm_rows - rows0) / k:.2f} LM rows")
+    out = np.empty_like(row)
+    reps = 200
+    t0 = time.perf_counter()
+    for _ in range(reps):
+        np.exp(row, out=out)
+    print(f"for scale: numpy exp over one row of {n} log-probabilities: "
+          f"{(time.perf_counter() - t0) / reps * 1e6:.0f} µs")
 
 
 if __name__ == "__main__":
