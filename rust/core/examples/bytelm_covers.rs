@@ -100,7 +100,14 @@ fn state(model: Arc<ByteModel>, bytes: &[u8]) {
     for (k, &b) in rest.iter().enumerate() {
         let t = Instant::now();
         let needed = st.needed();
-        let copies: Vec<Vec<f64>> = needed.iter().map(|_| row.clone()).collect();
+        let copies: Vec<Vec<f64>> = needed
+            .iter()
+            .map(|_| {
+                let mut buf = st.row_buffer();
+                buf.extend_from_slice(&row);
+                buf
+            })
+            .collect();
         t_copy += t.elapsed().as_secs_f64();
         let t = Instant::now();
         for (node, copy) in needed.into_iter().zip(copies) {

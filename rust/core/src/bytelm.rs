@@ -1081,9 +1081,12 @@ pub struct ByteState {
     canonical: Option<usize>,
     /// Nodes that currently hold a distribution (so unused ones can be freed).
     with_dist: Vec<usize>,
-    /// Buffers of freed rows' probabilities, for the next rows.
+    /// Buffers of freed rows, for the next rows (`row_buffer`, and `scaled`).
     spare: Vec<Vec<f64>>,
 }
+
+/// How many freed row buffers a state keeps.
+const SPARE_ROWS: usize = 8;
 
 impl ByteState {
     /// A state after `context` tokens (fixed, e.g. BOS or a fill-in-the-middle scaffold) and
@@ -1243,6 +1246,14 @@ impl ByteState {
         r
     }
 
+    /// An empty buffer for an LM row to be given to `supply` (one a freed row left, if any,
+    /// so copying the row in touches no fresh memory).
+    pub fn row_buffer(&mut self) -> Vec<f64> {
+        let mut buf = self.spare.pop().unwrap_or_default();
+        buf.clear();
+        buf
+    }
+
     /// The LM's next-token log-probabilities after node `node`'s tokens. Values above 0 up
     /// to 1e-9 (rounding in a log-softmax) count as 0; larger ones, NaN, and a row whose
     /// probabilities do not sum to 1 (within 1e-4 in the log) are an error.
@@ -1303,7 +1314,6 @@ impl ByteState {
             // The same pass sums the probabilities (times exp(-max)) for the normalisation check.
             let log_total = scale_row(&logprobs, max, &mut scaled).ln() + max;
             if !(log_total.abs() <= 1e-4) {
-                self.spare.push(scaled);
                 return Err(in_row(
                     k,
                     format!(
@@ -1542,11 +1552,13 @@ impl ByteState {
             if keep.contains(&n) {
                 true
             } else {
-                self.nodes[n].dist = None;
-                // (Kept for the next row: a fresh 1.6 MB buffer costs page faults.)
+                // Both buffers are kept for the next rows: a fresh 1.6 MB one costs page faults.
+                let dist = self.nodes[n].dist.take().unwrap_or_default();
                 let scaled = std::mem::take(&mut self.nodes[n].scaled);
-                if self.spare.len() < 4 {
-                    self.spare.push(scaled);
+                for buf in [dist, scaled] {
+                    if self.spare.len() < SPARE_ROWS {
+                        self.spare.push(buf);
+                    }
                 }
                 false
             }

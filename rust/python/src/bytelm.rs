@@ -81,12 +81,19 @@ impl CoreByteState {
                 arr.nrows()
             )));
         }
+        let st = &mut self.st;
         let rows: Vec<(usize, Vec<f64>)> = nodes
             .into_iter()
             .zip(arr.rows())
-            .map(|(n, r)| (n, r.to_vec()))
+            .map(|(n, r)| {
+                let mut buf = st.row_buffer();
+                match r.as_slice() {
+                    Some(s) => buf.extend_from_slice(s),
+                    None => buf.extend(r.iter()),
+                }
+                (n, buf)
+            })
             .collect();
-        let st = &mut self.st;
         py.detach(|| st.supply_rows(rows)).map_err(to_py)
     }
 
