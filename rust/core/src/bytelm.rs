@@ -1612,7 +1612,9 @@ fn row_max_plain(row: &[f64]) -> (f64, bool) {
             bad[j] |= !(c[j] <= 1e-9);
         }
     }
-    let top = max.iter().fold(f64::NEG_INFINITY, |a, &b| if b > a { b } else { a });
+    let top = max
+        .iter()
+        .fold(f64::NEG_INFINITY, |a, &b| if b > a { b } else { a });
     (top, bad.iter().any(|&b| b))
 }
 

@@ -101,7 +101,10 @@ impl LeftPairs<'_> {
     /// `is_valid_pair(left, right)`.
     pub fn check(&self, right: u32) -> Option<bool> {
         valid_pair_walk(self.builds, self.left, right, |a, b| {
-            let bit = self.rights.get(b as usize / 64).map_or(0, |w| w >> (b % 64) & 1);
+            let bit = self
+                .rights
+                .get(b as usize / 64)
+                .map_or(0, |w| w >> (b % 64) & 1);
             if bit == 0 {
                 return NO_PAIR;
             }
