@@ -7,7 +7,7 @@
 use std::sync::Arc;
 use std::time::Instant;
 use toksmith_core::bytelm::{ByteModel, ByteState};
-use toksmith_core::{regex::Regex, tiktoken_file, PreTokenizer, Tokenizer, Vocab};
+use toksmith_core::{formats::tiktoken, pretokenize::regex::Regex, PreTokenizer, Tokenizer, Vocab};
 
 const PROBES: [&str; 12] = [
     " ", "\t", "\n", "a", "A", "0", ".", "'", "/", "s", "é", "中",
@@ -15,7 +15,7 @@ const PROBES: [&str; 12] = [
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
-    let ranks = tiktoken_file::read(&args[1], None).unwrap();
+    let ranks = tiktoken::read(&args[1], None).unwrap();
     let pattern = std::fs::read_to_string(&args[2]).unwrap();
     let text = args
         .get(3)

@@ -1,7 +1,8 @@
 //! Times the phases of BPE training on one file (the baseline of SuperBPE's "at most 2x BPE"):
 //! `cargo run --release --example profile_bpe -- REGEX_FILE CORPUS VOCAB`.
 use std::time::Instant;
-use toksmith_core::train::{count_files, train, Splitter};
+use toksmith_core::count::{count_files, Splitter};
+use toksmith_core::train::train;
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();

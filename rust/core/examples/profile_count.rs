@@ -1,7 +1,7 @@
 //! Times counting one splitter's pieces in a file (the counting phase of training):
 //! `cargo run --release --example profile_count -- REGEX_FILE CORPUS THREADS`.
 use std::time::Instant;
-use toksmith_core::train::{count_files, Splitter};
+use toksmith_core::count::{count_files, Splitter};
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();

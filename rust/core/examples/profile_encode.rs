@@ -4,7 +4,7 @@
 //! With ROUNDS = 1 it is short enough for `valgrind --tool=callgrind` (instruction counts do not
 //! depend on the machine's load, unlike the timings): `--toggle-collect='*encode_all*'`.
 use std::time::Instant;
-use toksmith_core::{regex::Regex, tiktoken_file, PreTokenizer, Tokenizer, Vocab};
+use toksmith_core::{formats::tiktoken, pretokenize::regex::Regex, PreTokenizer, Tokenizer, Vocab};
 
 /// ~`size`-byte documents cut after a newline (or at a character boundary).
 fn documents(text: &str, size: usize) -> Vec<&str> {
@@ -36,7 +36,7 @@ fn encode_all(tok: &Tokenizer, docs: &[&str]) -> usize {
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
-    let ranks = tiktoken_file::read(&args[1], None).unwrap();
+    let ranks = tiktoken::read(&args[1], None).unwrap();
     let pattern = std::fs::read_to_string(&args[2]).unwrap();
     let text = std::fs::read(&args[3]).unwrap();
     let text = String::from_utf8_lossy(&text[..text.len().min(8_000_000)]).into_owned();

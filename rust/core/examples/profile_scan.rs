@@ -1,7 +1,7 @@
 //! Times a training splitter alone (no counting) over a file, line by line:
 //! `cargo run --release --example profile_scan -- REGEX_FILE CORPUS`.
 use std::time::Instant;
-use toksmith_core::train::Splitter;
+use toksmith_core::count::Splitter;
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();

@@ -1,8 +1,8 @@
 //! Times the phases of SuperBPE training on one file:
 //! `cargo run --release --example profile_superbpe -- STAGE1_REGEX_FILE STAGE2_REGEX_FILE CORPUS VOCAB T`.
 use std::time::Instant;
-use toksmith_core::superbpe::{train_superbpe, Filters, Phase, Stage1};
-use toksmith_core::train::{count_files, Splitter};
+use toksmith_core::count::{count_files, Splitter};
+use toksmith_core::train::superbpe::{train_superbpe, Filters, Phase, Stage1};
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();

@@ -1,29 +1,37 @@
-//! toksmith's engine: exact byte-level BPE tokenization, with no Python in it.
+//! toksmith's engine: exact byte-level BPE tokenization, training and byte-level probabilities,
+//! with no Python in it.
 //!
-//! * [`vocab`]: the BPE model and its merge rule (tiktoken ranks or a Hugging Face merge list).
-//! * [`regex`]: pre-tokenizer patterns with each format's regex semantics, and the fast path.
-//! * [`tokenizer`]: special/added tokens, pre-tokenization, encode and decode.
-//! * [`tiktoken_file`], [`hf`]: the two file formats.
+//! One folder per job. Imports flow one way, from the bottom of this list to the top:
+//!
+//! * [`util`]: the process-wide thread pool, flat hash tables, the error type.
+//! * [`pretokenize`]: cutting text into pieces: regexes with each file format's semantics, the
+//!   hand-written lexers behind the fast path, the byte-level (GPT-2) character map.
+//! * [`vocab`]: the BPE model (token bytes, pair table) and the merge that encodes one piece.
+//! * [`encode`]: [`Tokenizer`]: special / added tokens, pre-tokenizer steps, encode and decode.
+//! * [`formats`]: the files users bring and get back: `.tiktoken` rank files and
+//!   `tokenizer.json` (one file per pipeline stage).
+//! * [`count`]: streaming, parallel pre-tokenize-and-count of a corpus into piece tables.
+//! * [`train`]: the BPE merge loop (Hugging Face's tie rule) and SuperBPE's two stages.
+//! * [`bytelm`]: a token-level LM turned into the exact byte-level one (covers, state,
+//!   pair validity, the vectorised row passes).
+//! * [`dynamic`]: batch-level dynamic merging of already-tokenized sequences.
+//!
+//! Text flows `text -> pieces -> ids` (pretokenize, vocab, encode); a corpus flows
+//! `corpus -> counts -> merges -> vocab -> files` (count, train, formats).
 
-pub mod bytelevel;
 pub mod bytelm;
-pub mod counts;
+pub mod count;
 pub mod dynamic;
-pub mod error;
-pub mod hf;
-pub mod lexer;
-mod piece_counts;
-pub mod pool;
-pub mod regex;
-pub mod superbpe;
-pub mod table;
-pub mod tiktoken_file;
-pub mod tokenizer;
+pub mod encode;
+pub mod formats;
+pub mod pretokenize;
 pub mod train;
+pub mod util;
 pub mod vocab;
 
-pub use error::{Error, ErrorKind, Result};
 /// JSON documents (`tokenizer.json` parts) as the engine passes them around.
 pub use serde_json::Value as JsonValue;
-pub use tokenizer::{AddedToken, PreTokenizer, Tokenizer};
+
+pub use encode::{AddedToken, PreTokenizer, Tokenizer};
+pub use util::error::{Error, ErrorKind, Result};
 pub use vocab::Vocab;

@@ -1,15 +1,15 @@
-//! `CorePieceCounts`: the engine's count table (`toksmith_core::counts::CountTable`) as a
-//! Python object; `toksmith.PieceCounts` wraps it.
+//! `CorePieceCounts`: the engine's count table (`toksmith_core::count::PieceCounts`) as a
+//! Python object; `toksmith.PieceTable` wraps it.
 
 use crate::to_py;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict};
-use toksmith_core::counts::CountTable;
+use toksmith_core::count::PieceCounts;
 
 /// Not frozen: a trainer may take the counts out of a table made for it (no copy).
 #[pyclass(module = "toksmith._toksmith")]
 pub struct CorePieceCounts {
-    pub table: CountTable,
+    pub table: PieceCounts,
 }
 
 #[pymethods]
@@ -19,7 +19,7 @@ impl CorePieceCounts {
     #[pyo3(signature = (data, origin="<bytes>"))]
     fn from_bytes(py: Python<'_>, data: &[u8], origin: &str) -> PyResult<Self> {
         let table = py
-            .detach(|| CountTable::from_bytes(data, origin))
+            .detach(|| PieceCounts::from_bytes(data, origin))
             .map_err(to_py)?;
         Ok(CorePieceCounts { table })
     }
@@ -32,7 +32,7 @@ impl CorePieceCounts {
 
     #[staticmethod]
     fn load(py: Python<'_>, path: &str) -> PyResult<Self> {
-        let table = py.detach(|| CountTable::load(path)).map_err(to_py)?;
+        let table = py.detach(|| PieceCounts::load(path)).map_err(to_py)?;
         Ok(CorePieceCounts { table })
     }
 
@@ -46,7 +46,7 @@ impl CorePieceCounts {
         let (a, b) = (&self.table, &other.table);
         a.check_compatible(b).map_err(to_py)?;
         let table = py.detach(|| {
-            let size = |t: &CountTable| t.tables.iter().map(|c| c.len()).sum::<usize>();
+            let size = |t: &PieceCounts| t.tables.iter().map(|c| c.len()).sum::<usize>();
             let (big, small) = if size(a) >= size(b) { (a, b) } else { (b, a) };
             let mut sum = big.clone();
             sum.merge(small.clone()).map(|_| sum)

@@ -11,15 +11,18 @@ use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyBytes, PyDict, PyList};
 use std::collections::HashMap;
 use std::sync::Arc;
+use toksmith_core::count;
 use toksmith_core::dynamic::{self, Boundaries};
-use toksmith_core::hf::{self, HfEncoding, HfExtras};
-use toksmith_core::regex::Regex;
-use toksmith_core::{pool, tiktoken_file, AddedToken, ErrorKind, PreTokenizer, Tokenizer, Vocab};
-use toksmith_core::{superbpe, train};
+use toksmith_core::formats::hf::{self, HfEncoding, HfExtras};
+use toksmith_core::formats::tiktoken;
+use toksmith_core::pretokenize::regex::Regex;
+use toksmith_core::train::{self, superbpe};
+use toksmith_core::util::pool;
+use toksmith_core::{AddedToken, ErrorKind, PreTokenizer, Tokenizer, Vocab};
 
 mod counts;
 use counts::CorePieceCounts;
-use toksmith_core::counts::{CountTable, StageSpec};
+use toksmith_core::count::{PieceCounts, StageSpec};
 
 fn to_py(e: toksmith_core::Error) -> PyErr {
     match e.kind {
@@ -201,7 +204,7 @@ impl CoreTokenizer {
         expected_sha256: Option<&str>,
     ) -> PyResult<Self> {
         py.detach(|| {
-            let ranks = tiktoken_file::read(path, expected_sha256)?;
+            let ranks = tiktoken::read(path, expected_sha256)?;
             let vocab = Vocab::from_ranks(ranks)
                 .map_err(|e| toksmith_core::Error::new(e.kind, format!("{path}: {}", e.message)))?;
             tiktoken_style(vocab, pattern, special_tokens, name)
@@ -244,8 +247,7 @@ impl CoreTokenizer {
 
     fn save_tiktoken(&self, py: Python<'_>, path: &str) -> PyResult<()> {
         let (ranks, _, _) = hf::tiktoken_parts(&self.tok).map_err(to_py)?;
-        py.detach(|| tiktoken_file::write(path, &ranks))
-            .map_err(to_py)
+        py.detach(|| tiktoken::write(path, &ranks)).map_err(to_py)
     }
 
     #[getter]
@@ -427,7 +429,7 @@ impl CoreTokenizer {
     /// The `ValueError` message for a disallowed special token found in text.
     #[staticmethod]
     fn disallowed_message(token: &str) -> String {
-        toksmith_core::tokenizer::disallowed_special(token).message
+        toksmith_core::encode::disallowed_special(token).message
     }
 
     // ------------------------------------------------------------ dynamic merging
@@ -660,9 +662,9 @@ impl CoreDynamic {
 /// trained tokenizer gets, and the pieces counted so far.
 struct Stage {
     spec: StageSpec,
-    splitter: train::Splitter,
+    splitter: count::Splitter,
     pre_tokenizer: toksmith_core::JsonValue,
-    counts: train::PieceCounts,
+    counts: count::PieceTable,
 }
 
 impl Stage {
@@ -670,8 +672,8 @@ impl Stage {
     /// `tokenizer.json` pre-tokenizer.
     fn new(kind: &str, spec: &str) -> PyResult<Stage> {
         let (splitter, pre_tokenizer) = match kind {
-            "regex" => train::Splitter::regex(spec),
-            "pre_tokenizer" => train::Splitter::pre_tokenizer(spec),
+            "regex" => count::Splitter::regex(spec),
+            "pre_tokenizer" => count::Splitter::pre_tokenizer(spec),
             other => {
                 return Err(PyValueError::new_err(format!(
                     "unknown stage kind {other:?}"
@@ -781,9 +783,9 @@ impl CoreTrainer {
             .sum();
         let bar = bar(self.progress, total, "counting pieces");
         bar.set_style(bar.style().template("{msg:<16} [{elapsed_precise}] {wide_bar} {binary_bytes}/{binary_total_bytes} (ETA {eta})").expect("valid template"));
-        let splitters: Vec<&train::Splitter> = self.stages.iter().map(|s| &s.splitter).collect();
+        let splitters: Vec<&count::Splitter> = self.stages.iter().map(|s| &s.splitter).collect();
         let counts = py.detach(|| {
-            train::count_files(&splitters, &paths, num_threads, &mut |done| {
+            count::count_files(&splitters, &paths, num_threads, &mut |done| {
                 bar.set_position(done);
                 !interrupted()
             })
@@ -804,9 +806,9 @@ impl CoreTrainer {
         end: u64,
         num_threads: Option<usize>,
     ) -> PyResult<()> {
-        let splitters: Vec<&train::Splitter> = self.stages.iter().map(|s| &s.splitter).collect();
+        let splitters: Vec<&count::Splitter> = self.stages.iter().map(|s| &s.splitter).collect();
         let counts = py.detach(|| {
-            toksmith_core::counts::count_file_range(
+            toksmith_core::count::count_file_range(
                 &splitters,
                 &path,
                 start,
@@ -828,9 +830,9 @@ impl CoreTrainer {
         block: &[u8],
         num_threads: Option<usize>,
     ) -> PyResult<()> {
-        let splitters: Vec<&train::Splitter> = self.stages.iter().map(|s| &s.splitter).collect();
+        let splitters: Vec<&count::Splitter> = self.stages.iter().map(|s| &s.splitter).collect();
         let counts = py
-            .detach(|| toksmith_core::counts::count_block(&splitters, name, block, num_threads))
+            .detach(|| toksmith_core::count::count_block(&splitters, name, block, num_threads))
             .map_err(to_py)?;
         self.absorb(counts);
         Ok(())
@@ -845,7 +847,7 @@ impl CoreTrainer {
             .map(|s| std::mem::take(&mut s.counts))
             .collect();
         CorePieceCounts {
-            table: CountTable::new(kind, stages, tables),
+            table: PieceCounts::new(kind, stages, tables),
         }
     }
 
@@ -859,7 +861,7 @@ impl CoreTrainer {
         consume: bool,
     ) -> PyResult<()> {
         let t = &mut table.table;
-        let mine = CountTable::new(
+        let mine = PieceCounts::new(
             &t.kind,
             self.stages.iter().map(|s| s.spec.clone()).collect(),
             vec![Default::default(); self.stages.len()],
@@ -882,10 +884,10 @@ impl CoreTrainer {
         units: Vec<String>,
         num_threads: Option<usize>,
     ) -> PyResult<()> {
-        let splitters: Vec<&train::Splitter> = self.stages.iter().map(|s| &s.splitter).collect();
+        let splitters: Vec<&count::Splitter> = self.stages.iter().map(|s| &s.splitter).collect();
         let by_line = self.by_line;
         let counts = py
-            .detach(|| train::count_texts(&splitters, &units, by_line, num_threads))
+            .detach(|| count::count_texts(&splitters, &units, by_line, num_threads))
             .map_err(to_py)?;
         self.absorb(counts);
         Ok(())
@@ -1033,13 +1035,13 @@ impl CoreTrainer {
 }
 
 impl CoreTrainer {
-    fn absorb(&mut self, counts: Vec<train::PieceCounts>) {
+    fn absorb(&mut self, counts: Vec<count::PieceTable>) {
         for (stage, c) in self.stages.iter_mut().zip(counts) {
             stage.counts.merge(c);
         }
     }
 
-    fn take_counts(&mut self, stage: usize) -> PyResult<train::PieceCounts> {
+    fn take_counts(&mut self, stage: usize) -> PyResult<count::PieceTable> {
         let counts = std::mem::take(&mut self.stages[stage].counts);
         if counts.is_empty() {
             return Err(PyValueError::new_err(

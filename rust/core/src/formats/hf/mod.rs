@@ -6,11 +6,11 @@
 //! `ByteLevel` / `TemplateProcessing` / `Sequence` post-processors and a `ByteLevel` decoder.
 //! Anything else is refused with an error naming the component and its JSON path.
 
-use crate::bytelevel;
-use crate::error::{Error, Result};
-use crate::regex::{pcre_to_onig, Regex};
-use crate::tokenizer::{AddedToken, Matcher, PreTokenizer, SplitBehavior, Step, Tokenizer};
+use crate::encode::{AddedToken, Matcher, PreTokenizer, SplitBehavior, Step, Tokenizer};
+use crate::pretokenize::bytelevel;
+use crate::pretokenize::regex::{pcre_to_onig, Regex};
 use crate::vocab::Vocab;
+use crate::{Error, Result};
 use serde_json::{json, Map, Value};
 
 /// GPT-2's pattern, as Hugging Face's `ByteLevel(use_regex=True)` applies it.
@@ -758,7 +758,7 @@ pub fn tiktoken_parts(tok: &Tokenizer) -> Result<TiktokenParts> {
         PreTokenizer::Regex(re) => re.pattern().to_string(),
         PreTokenizer::Steps(steps) => match steps.as_slice() {
             [Step::Split { matcher: Matcher::Regex(re), behavior: SplitBehavior::Isolated, invert: false }, Step::ByteLevel { add_prefix_space: false, regex: None }]
-            | [Step::ByteLevel { add_prefix_space: false, regex: Some(re) }] => crate::regex::onig_to_pcre(re.pattern()),
+            | [Step::ByteLevel { add_prefix_space: false, regex: Some(re) }] => crate::pretokenize::regex::onig_to_pcre(re.pattern()),
             _ => {
                 return Err(Error::value(
                     "cannot convert: tiktoken needs the pre-tokenizer to be one Split regex (Isolated) followed by ByteLevel(add_prefix_space=False, use_regex=False)",

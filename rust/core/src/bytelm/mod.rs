@@ -38,10 +38,10 @@
 //! The language model is queried only for paths that end at a byte the stream has reached; the
 //! caller supplies those distributions (`needed` / `supply`).
 
-use crate::error::{Error, Result};
-use crate::lexer::Classes;
-use crate::tokenizer::{PreTokenizer, Step, Tokenizer};
+use crate::encode::{PreTokenizer, Step, Tokenizer};
+use crate::pretokenize::lexer::Classes;
 use crate::vocab::LeftPairs;
+use crate::{Error, Result};
 use rayon::prelude::*;
 use rustc_hash::{FxHashMap, FxHashSet};
 use std::sync::{Arc, Mutex, OnceLock};
@@ -1703,7 +1703,7 @@ fn stable_boundary(tok: &Tokenizer, text: &str) -> Result<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::regex::Regex;
+    use crate::pretokenize::regex::Regex;
     use crate::vocab::Vocab;
 
     /// The look-ahead example: merges "  ", "aa", " a", "   " under ` ?a+|\s+(?!\S)|\s+`.
@@ -1733,7 +1733,8 @@ mod tests {
             "{}/../../python/toksmith/encodings/{name}.tiktoken.gz",
             env!("CARGO_MANIFEST_DIR")
         );
-        let vocab = Vocab::from_ranks(crate::tiktoken_file::read(&path, None).unwrap()).unwrap();
+        let vocab =
+            Vocab::from_ranks(crate::formats::tiktoken::read(&path, None).unwrap()).unwrap();
         let pre = PreTokenizer::Regex(Regex::tiktoken(pattern).unwrap());
         let tok = Tokenizer::new(name, vocab, pre, Vec::new()).unwrap();
         // `toksmith.bytelm.DEFAULT_PROBES`

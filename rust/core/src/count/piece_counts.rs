@@ -12,9 +12,9 @@
 //! previous piece, then the rest) with their counts; all integers are LEB128 varints. Sorting
 //! makes the bytes independent of hash order and lets neighbours share prefixes.
 
-use crate::error::{Error, Result};
-use crate::train::{count_stream, PieceCounts, Splitter};
-use std::io::{BufRead, Read, Seek, SeekFrom, Write};
+use super::PieceTable;
+use crate::{Error, Result};
+use std::io::{Read, Write};
 
 const MAGIC: &[u8; 8] = b"TKSCOUNT";
 const VERSION: u8 = 1;
@@ -29,17 +29,17 @@ pub struct StageSpec {
 
 /// Piece counts of each stage, with what made them.
 #[derive(Clone, Debug, Default)]
-pub struct CountTable {
+pub struct PieceCounts {
     /// What the table is for (`bpe`, `superbpe`): tables of different kinds do not add.
     pub kind: String,
     pub stages: Vec<StageSpec>,
-    pub tables: Vec<PieceCounts>,
+    pub tables: Vec<PieceTable>,
 }
 
-impl CountTable {
-    pub fn new(kind: &str, stages: Vec<StageSpec>, tables: Vec<PieceCounts>) -> CountTable {
+impl PieceCounts {
+    pub fn new(kind: &str, stages: Vec<StageSpec>, tables: Vec<PieceTable>) -> PieceCounts {
         debug_assert_eq!(stages.len(), tables.len());
-        CountTable {
+        PieceCounts {
             kind: kind.to_string(),
             stages,
             tables,
@@ -47,7 +47,7 @@ impl CountTable {
     }
 
     /// Why `other` cannot be added to this table, if it cannot.
-    pub fn check_compatible(&self, other: &CountTable) -> Result<()> {
+    pub fn check_compatible(&self, other: &PieceCounts) -> Result<()> {
         if self.kind != other.kind {
             return Err(Error::value(format!(
                 "cannot add piece counts of different kinds: {:?} and {:?}",
@@ -77,7 +77,7 @@ impl CountTable {
     }
 
     /// Adds `other`'s counts to this table's.
-    pub fn merge(&mut self, other: CountTable) -> Result<()> {
+    pub fn merge(&mut self, other: PieceCounts) -> Result<()> {
         self.check_compatible(&other)?;
         for (t, o) in self.tables.iter_mut().zip(other.tables) {
             t.merge(o);
@@ -113,7 +113,7 @@ impl CountTable {
         }
         for t in &self.tables {
             let mut items: Vec<(&[u8], u64)> = t.iter().collect();
-            crate::pool::pool(None).install(|| {
+            crate::util::pool::pool(None).install(|| {
                 use rayon::slice::ParallelSliceMut;
                 items.par_sort_unstable_by(|a, b| a.0.cmp(b.0))
             });
@@ -136,7 +136,7 @@ impl CountTable {
     }
 
     /// Reads the compact form; `origin` (a file name) goes into error messages.
-    pub fn from_bytes(bytes: &[u8], origin: &str) -> Result<CountTable> {
+    pub fn from_bytes(bytes: &[u8], origin: &str) -> Result<PieceCounts> {
         let bad =
             |what: &str| Error::format(format!("{origin}: not a toksmith count table: {what}"));
         if bytes.len() < MAGIC.len() + 1 || &bytes[..MAGIC.len()] != MAGIC {
@@ -177,7 +177,7 @@ impl CountTable {
         for stage in 0..n_stages {
             let n = r.varint()? as usize;
             // Every entry takes at least 3 bytes: bounds the allocation on corrupt input.
-            let mut t = PieceCounts::default();
+            let mut t = PieceTable::default();
             t.reserve(n.min(r.left() / 3));
             let mut prev: Vec<u8> = Vec::new();
             for i in 0..n {
@@ -209,7 +209,7 @@ impl CountTable {
         if r.left() != 0 {
             return Err(bad("trailing bytes after the tables"));
         }
-        Ok(CountTable {
+        Ok(PieceCounts {
             kind,
             stages,
             tables,
@@ -228,9 +228,9 @@ impl CountTable {
         })
     }
 
-    pub fn load(path: &str) -> Result<CountTable> {
+    pub fn load(path: &str) -> Result<PieceCounts> {
         let bytes = std::fs::read(path).map_err(|e| Error::io(path, &e))?;
-        CountTable::from_bytes(&bytes, path)
+        PieceCounts::from_bytes(&bytes, path)
     }
 }
 
@@ -296,130 +296,17 @@ impl<'a> Reader<'a> {
     }
 }
 
-/// A byte range of a file as a shard of a corpus cut into lines: it holds the lines that
-/// *start* in `[start, end)`, so consecutive ranges hold every line exactly once whatever the
-/// cut points. The first partial line is skipped; the last line runs past `end` to its newline.
-pub struct LineRange<R: BufRead> {
-    inner: R,
-    pos: u64,
-    end: u64,
-    last: Option<u8>,
-    done: bool,
-}
-
-impl LineRange<std::io::BufReader<std::fs::File>> {
-    pub fn open(path: &str, start: u64, end: u64) -> Result<Self> {
-        let file = std::fs::File::open(path).map_err(|e| Error::io(path, &e))?;
-        LineRange::new(std::io::BufReader::with_capacity(1 << 20, file), start, end)
-            .map_err(|e| Error::io(path, &e))
-    }
-}
-
-impl<R: BufRead + Seek> LineRange<R> {
-    pub fn new(mut inner: R, start: u64, end: u64) -> std::io::Result<Self> {
-        let mut pos = 0;
-        if start > 0 {
-            // A line starts at `start` iff the byte before it is a newline.
-            inner.seek(SeekFrom::Start(start - 1))?;
-            pos = start - 1 + skip_line(&mut inner)?;
-        }
-        Ok(LineRange {
-            inner,
-            pos,
-            end,
-            last: None,
-            done: pos >= end,
-        })
-    }
-}
-
-/// Consumes up to and including the next newline; returns the number of bytes consumed.
-fn skip_line(r: &mut impl BufRead) -> std::io::Result<u64> {
-    let mut n = 0u64;
-    loop {
-        let buf = r.fill_buf()?;
-        if buf.is_empty() {
-            return Ok(n);
-        }
-        match buf.iter().position(|&b| b == b'\n') {
-            Some(i) => {
-                r.consume(i + 1);
-                return Ok(n + i as u64 + 1);
-            }
-            None => {
-                let len = buf.len();
-                r.consume(len);
-                n += len as u64;
-            }
-        }
-    }
-}
-
-impl<R: BufRead> Read for LineRange<R> {
-    fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
-        if self.done || out.is_empty() {
-            return Ok(0);
-        }
-        let buf = self.inner.fill_buf()?;
-        if buf.is_empty() {
-            self.done = true;
-            return Ok(0);
-        }
-        let n = if self.pos < self.end {
-            buf.len().min(out.len()).min((self.end - self.pos) as usize)
-        } else if self.last == Some(b'\n') {
-            self.done = true;
-            return Ok(0);
-        } else {
-            // Past `end`: finish the line that started before it (the next call stops).
-            let n = buf
-                .iter()
-                .position(|&b| b == b'\n')
-                .map_or(buf.len(), |i| i + 1);
-            n.min(out.len())
-        };
-        out[..n].copy_from_slice(&buf[..n]);
-        self.inner.consume(n);
-        self.pos += n as u64;
-        self.last = Some(out[n - 1]);
-        Ok(n)
-    }
-}
-
-/// Counts the lines of `path` that start in `[start, end)` (see [`LineRange`]), one table per
-/// splitter, like `count_files` does for whole files.
-pub fn count_file_range(
-    splitters: &[&Splitter],
-    path: &str,
-    start: u64,
-    end: u64,
-    num_threads: Option<usize>,
-    progress: &mut dyn FnMut(u64) -> bool,
-) -> Result<Vec<PieceCounts>> {
-    let mut reader = LineRange::open(path, start, end)?;
-    count_stream(splitters, path, &mut reader, num_threads, progress)
-}
-
-/// Counts a block of file text (whole lines; the last one may lack its newline) named `name`.
-pub fn count_block(
-    splitters: &[&Splitter],
-    name: &str,
-    mut block: &[u8],
-    num_threads: Option<usize>,
-) -> Result<Vec<PieceCounts>> {
-    count_stream(splitters, name, &mut block, num_threads, &mut |_| true)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::count::LineRange;
 
-    fn table(items: &[(&str, u64)]) -> CountTable {
-        let mut c = PieceCounts::default();
+    fn table(items: &[(&str, u64)]) -> PieceCounts {
+        let mut c = PieceTable::default();
         for &(p, n) in items {
             c.add(p.as_bytes(), n);
         }
-        CountTable::new(
+        PieceCounts::new(
             "bpe",
             vec![StageSpec {
                 kind: "regex".into(),
@@ -438,21 +325,21 @@ mod tests {
             ("\u{e9}t\u{e9}", 2),
         ]);
         let bytes = t.to_bytes(6);
-        let back = CountTable::from_bytes(&bytes, "x").unwrap();
+        let back = PieceCounts::from_bytes(&bytes, "x").unwrap();
         assert_eq!(back.tables[0], t.tables[0]);
         assert_eq!(back.stages, t.stages);
         assert_eq!(back.kind, "bpe");
         for cut in [0, 5, 9, bytes.len() / 2, bytes.len() - 1] {
-            let e = CountTable::from_bytes(&bytes[..cut], "f.counts").unwrap_err();
+            let e = PieceCounts::from_bytes(&bytes[..cut], "f.counts").unwrap_err();
             assert!(e.message.starts_with("f.counts:"), "{}", e.message);
         }
         let mut flipped = bytes.clone();
         let i = bytes.len() - 6;
         flipped[i] ^= 0x55;
-        assert!(CountTable::from_bytes(&flipped, "f").is_err());
+        assert!(PieceCounts::from_bytes(&flipped, "f").is_err());
         let mut longer = bytes.clone();
         longer.push(0);
-        assert!(CountTable::from_bytes(&longer, "f").is_err());
+        assert!(PieceCounts::from_bytes(&longer, "f").is_err());
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! `.tiktoken` rank files: one `base64(token) rank` pair per line, optionally gzip-compressed.
 
-use crate::error::{Error, Result};
+use crate::{Error, Result};
 use base64::Engine as _;
 use sha2::{Digest, Sha256};
 use std::io::Read;

@@ -6,9 +6,9 @@
 //! * Hugging Face (`PreTokenizer::Steps`): added tokens always split the text; a sequence of
 //!   `Split` / `Digits` / `ByteLevel` steps makes the pieces; tokens carry character offsets.
 
-use crate::error::{Error, Result};
-use crate::regex::Regex;
+use crate::pretokenize::regex::Regex;
 use crate::vocab::{Sym, Vocab};
+use crate::{Error, Result};
 use aho_corasick::{AhoCorasick, MatchKind};
 use rustc_hash::FxHashMap;
 
@@ -184,7 +184,7 @@ impl Tokenizer {
             PreTokenizer::Regex(re) if re.is_fast() && text.len() >= PARALLEL_CHUNK * 2 => {
                 // A long document: encode chunks in parallel, cut where no piece can cross.
                 let chunks = safe_chunks(text, PARALLEL_CHUNK);
-                let parts = crate::pool::map_ordered(&chunks, None, |chunk| {
+                let parts = crate::util::pool::map_ordered(&chunks, None, |chunk| {
                     let mut ids = Vec::with_capacity(chunk.len() / 4 + 1);
                     self.vocab.with_encoder(|enc| {
                         re.for_each_match(chunk, |s, e| {

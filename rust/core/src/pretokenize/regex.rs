@@ -12,8 +12,8 @@
 //!   hand-written ASCII scan and a two-pattern DFA for the rest (see `GappedRegex`), also held
 //!   equal to `fancy-regex` by a randomized test.
 
-use crate::error::{Error, Result};
-use crate::lexer::{next_piece, Classes, Family};
+use crate::pretokenize::lexer::{next_piece, Classes, Family};
+use crate::{Error, Result};
 use regex_automata::hybrid::dfa::{Cache, DFA};
 use regex_automata::util::pool::Pool;
 use regex_automata::{Anchored, Input};

@@ -14,12 +14,13 @@
 //! Memory is dominated by the distinct stage-2 chunks (their bytes while counting, then their
 //! token ids and the pair index): it grows with the amount of *distinct* text, not its size.
 
-use crate::error::{Error, Result};
-use crate::hf::HfExtras;
-use crate::table::Table;
-use crate::tokenizer::{AddedToken, Tokenizer};
-use crate::train::{check_vocab_size, Merger, PieceCounts, Words};
+use crate::count::PieceTable;
+use crate::encode::{AddedToken, Tokenizer};
+use crate::formats::hf::HfExtras;
+use crate::train::{check_vocab_size, Merger, Words};
+use crate::util::table::Table;
 use crate::vocab::Vocab;
+use crate::{Error, Result};
 use rayon::prelude::*;
 use rustc_hash::FxHashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -57,7 +58,7 @@ pub fn words(token: &[u8]) -> usize {
 pub enum Stage1 {
     /// Train stage 1 on these piece counts up to the transition vocabulary size.
     Counts {
-        counts: PieceCounts,
+        counts: PieceTable,
         transition: usize,
     },
     /// An existing merge list (e.g. of `o200k_base` or a `tokenizer.json`), in rank order.
@@ -87,7 +88,7 @@ pub struct SuperTrained {
 #[allow(clippy::too_many_arguments)]
 pub fn train_superbpe(
     stage1: Stage1,
-    chunks: PieceCounts,
+    chunks: PieceTable,
     vocab_size: usize,
     n_special: usize,
     base_extra: usize,
@@ -124,7 +125,7 @@ pub fn train_superbpe(
     // Cutting the chunks into segments does not depend on the stage-1 merges: it runs on a
     // second thread while stage 1 trains (stage 1 stays on this thread, which sees Ctrl-C).
     let stop = AtomicBool::new(false);
-    let background = !plain_bpe && crate::pool::pool(num_threads).current_num_threads() > 1;
+    let background = !plain_bpe && crate::util::pool::pool(num_threads).current_num_threads() > 1;
     let mut chunks = Some(chunks);
     let (stage1, segmented) = std::thread::scope(|scope| {
         let segmenting = background.then(|| {
@@ -214,7 +215,7 @@ pub fn train_superbpe(
 /// Frees `value` on a pool thread: unmapping tens of megabytes takes tens of milliseconds that
 /// the caller need not wait for.
 fn drop_later<T: Send + 'static>(value: T) {
-    crate::pool::pool(None).spawn(move || drop(value));
+    crate::util::pool::pool(None).spawn(move || drop(value));
 }
 
 /// Token bytes by internal id, and merges as internal id pairs.
@@ -235,7 +236,7 @@ fn inherit(list: &[(Vec<u8>, Vec<u8>)]) -> Result<Inherited> {
             ids.get(t).copied().ok_or_else(|| {
                 Error::value(format!(
                     "base merge {rank}: token {:?} is made by no earlier merge",
-                    crate::bytelevel::encode(t)
+                    crate::pretokenize::bytelevel::encode(t)
                 ))
             })
         };
@@ -272,7 +273,7 @@ impl Segmented {
     ///
     /// Batch by batch: first cut the chunks, then number their segments, fetching table slots
     /// a few segments ahead (the lookups are cache misses, and independent of each other).
-    fn new(chunks: PieceCounts, adjacent: &[bool], stop: &AtomicBool) -> Option<Segmented> {
+    fn new(chunks: PieceTable, adjacent: &[bool], stop: &AtomicBool) -> Option<Segmented> {
         let chunks = chunks.into_pieces();
         let mut seg = Segmented {
             segments: Vec::new(),
@@ -302,7 +303,7 @@ impl Segmented {
             for (k, (chunk, count)) in batch.iter().enumerate() {
                 if let Some((ahead, _)) = batch.get(k + AHEAD) {
                     if let Some(first) = ahead.first() {
-                        crate::table::prefetch(first);
+                        crate::util::table::prefetch(first);
                     }
                 }
                 let mut start = 0;
@@ -380,7 +381,7 @@ impl Segmented {
         let vocab = Vocab::from_id_merges(token_bytes, merges)?;
         // Encodings of the segments, by number, back to back: segment `n` ends at `ends[n]`.
         const PART: usize = 1 << 12;
-        let parts: Vec<Words> = crate::pool::pool(num_threads).install(|| {
+        let parts: Vec<Words> = crate::util::pool::pool(num_threads).install(|| {
             let numbers: Vec<usize> = (0..256 + self.spans.len()).step_by(PART).collect();
             numbers
                 .par_iter()
@@ -412,7 +413,7 @@ impl Segmented {
             let from = i.checked_sub(1).map_or(0, |i| self.ends[i]);
             &self.segments[from..self.ends[i]]
         };
-        let pool = crate::pool::pool(num_threads);
+        let pool = crate::util::pool::pool(num_threads);
         let len: Vec<u32> = pool.install(|| {
             (0..self.ends.len())
                 .into_par_iter()
@@ -561,7 +562,7 @@ pub fn base_of(tok: &Tokenizer, extras: Option<&HfExtras>) -> Base {
     for (t, id) in v.tokens() {
         let s = extras
             .and_then(|x| x.token_strings.get(id as usize).cloned().flatten())
-            .unwrap_or_else(|| crate::bytelevel::encode(t));
+            .unwrap_or_else(|| crate::pretokenize::bytelevel::encode(t));
         vocab.insert(s, serde_json::json!(id));
     }
     // Tokens that merging makes (and the bytes) are counted by the trainer; the rest are extra.
@@ -600,8 +601,8 @@ mod tests {
         assert_eq!(words(b"a\xc2\xa0b c"), 2);
     }
 
-    fn counts(items: &[(&str, u64)]) -> PieceCounts {
-        let mut c = PieceCounts::default();
+    fn counts(items: &[(&str, u64)]) -> PieceTable {
+        let mut c = PieceTable::default();
         for (s, n) in items {
             c.add(s.as_bytes(), *n);
         }

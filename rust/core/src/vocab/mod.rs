@@ -7,7 +7,7 @@
 //!   with the token's rank as priority. The table therefore holds every split of every token.
 //! * Hugging Face (`from_merges`): only the listed merges apply, with their list index as rank.
 
-use crate::error::{Error, Result};
+use crate::{Error, Result};
 use rayon::prelude::*;
 use rustc_hash::FxHashMap;
 use std::cmp::Reverse;
@@ -503,7 +503,7 @@ impl Vocab {
                 vocab.ids.get(t).copied().ok_or_else(|| {
                     Error::format(format!(
                         "model.merges[{rank}]: token {:?} is not in the vocabulary",
-                        crate::bytelevel::encode(t)
+                        crate::pretokenize::bytelevel::encode(t)
                     ))
                 })
             };
@@ -549,7 +549,7 @@ impl Vocab {
             let merged = vocab.ids.get(joined.as_slice()).copied().ok_or_else(|| {
                 Error::value(format!(
                     "merge {rank}: token {:?} is not in the vocabulary",
-                    crate::bytelevel::encode(&joined)
+                    crate::pretokenize::bytelevel::encode(&joined)
                 ))
             })?;
             vocab

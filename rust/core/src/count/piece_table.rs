@@ -1,4 +1,4 @@
-//! `PieceCounts`: distinct pieces (byte strings) with 64-bit counts, in one arena.
+//! `PieceTable`: distinct pieces (byte strings) with 64-bit counts, in one arena.
 //!
 //! Counting a corpus looks pieces up tens of millions of times in a table of millions of
 //! distinct pieces, so the table is built for cache misses, not for generality:
@@ -11,9 +11,9 @@
 //!   slot is 0), so a lookup costs one slot miss and one row miss, and both can be prefetched:
 //!   counting hashes a batch of pieces and fetches their slots ahead of the probes.
 
-use crate::error::Result;
-use crate::table::prefetch;
-use crate::train::Splitter;
+use super::Splitter;
+use crate::util::table::prefetch;
+use crate::Result;
 
 /// Bytes before a row's piece: count (u64) and length (u32).
 const HEADER: usize = 12;
@@ -22,7 +22,7 @@ const TAG_MASK: u64 = (1 << TAG_BITS) - 1;
 
 /// Distinct pieces with their counts.
 #[derive(Default, Clone)]
-pub struct PieceCounts {
+pub struct PieceTable {
     /// Rows: count, length, bytes (see the module note).
     arena: Vec<u8>,
     /// `offset << 24 | tag`, or 0 when free; empty, or a power of two long.
@@ -78,10 +78,10 @@ fn tag(h: u64) -> u64 {
     (h & TAG_MASK) | 1
 }
 
-impl PieceCounts {
+impl PieceTable {
     /// An empty table with room for `n` pieces.
-    pub fn with_capacity(n: usize) -> PieceCounts {
-        let mut t = PieceCounts::default();
+    pub fn with_capacity(n: usize) -> PieceTable {
+        let mut t = PieceTable::default();
         t.reserve(n);
         t
     }
@@ -244,7 +244,7 @@ impl PieceCounts {
     }
 
     /// Adds `other`'s counts (the smaller table into the larger one).
-    pub fn merge(&mut self, mut other: PieceCounts) {
+    pub fn merge(&mut self, mut other: PieceTable) {
         if other.len > self.len {
             std::mem::swap(self, &mut other);
         }
@@ -307,7 +307,7 @@ impl PieceCounts {
         let mut all: Vec<(&[u8], u64)> = self.iter().collect();
         all.sort_unstable_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(b.0)));
         all.truncate(k);
-        let mut top = PieceCounts::with_capacity(k);
+        let mut top = PieceTable::with_capacity(k);
         for (piece, n) in all {
             top.add(piece, n);
         }
@@ -320,7 +320,7 @@ impl PieceCounts {
         if size <= self.slots.len() && !self.slots.is_empty() {
             return;
         }
-        self.slots = crate::table::filled(size, 0);
+        self.slots = crate::util::table::filled(size, 0);
         // Rows in batches: hash each and fetch its slot, then place them.
         const BATCH: usize = 16;
         let mask = size - 1;
@@ -401,7 +401,7 @@ impl Pieces {
     }
 }
 
-impl<'a> IntoIterator for &'a PieceCounts {
+impl<'a> IntoIterator for &'a PieceTable {
     type Item = (&'a [u8], u64);
     type IntoIter = Rows<'a>;
 
@@ -410,9 +410,9 @@ impl<'a> IntoIterator for &'a PieceCounts {
     }
 }
 
-impl FromIterator<(Vec<u8>, u64)> for PieceCounts {
+impl FromIterator<(Vec<u8>, u64)> for PieceTable {
     fn from_iter<I: IntoIterator<Item = (Vec<u8>, u64)>>(items: I) -> Self {
-        let mut t = PieceCounts::default();
+        let mut t = PieceTable::default();
         for (piece, n) in items {
             t.add(&piece, n);
         }
@@ -421,15 +421,15 @@ impl FromIterator<(Vec<u8>, u64)> for PieceCounts {
 }
 
 /// Same pieces with the same counts, in any order.
-impl PartialEq for PieceCounts {
+impl PartialEq for PieceTable {
     fn eq(&self, other: &Self) -> bool {
         self.len == other.len && self.iter().all(|(p, n)| other.get(p) == Some(n))
     }
 }
 
-impl Eq for PieceCounts {}
+impl Eq for PieceTable {}
 
-impl std::fmt::Debug for PieceCounts {
+impl std::fmt::Debug for PieceTable {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_map()
             .entries(self.iter().map(|(p, n)| (String::from_utf8_lossy(p), n)))
@@ -469,7 +469,7 @@ mod tests {
             .collect()
     }
 
-    fn check(t: &PieceCounts, want: &HashMap<Vec<u8>, u64>) {
+    fn check(t: &PieceTable, want: &HashMap<Vec<u8>, u64>) {
         assert_eq!(t.len(), want.len());
         assert_eq!(t.is_empty(), want.is_empty());
         let got: HashMap<Vec<u8>, u64> = t.iter().map(|(p, n)| (p.to_vec(), n)).collect();
@@ -485,7 +485,7 @@ mod tests {
     fn matches_a_hash_map() {
         let mut rng = Rng(0x1234_5678_9abc_def1);
         for round in 0..20 {
-            let mut t = PieceCounts::default();
+            let mut t = PieceTable::default();
             let mut want: HashMap<Vec<u8>, u64> = HashMap::new();
             let n = 1 + rng.below(if round % 4 == 0 { 20_000 } else { 2_000 });
             for _ in 0..n {
@@ -496,7 +496,7 @@ mod tests {
             }
             check(&t, &want);
             // Merging: into a smaller, larger or empty table.
-            let mut other = PieceCounts::default();
+            let mut other = PieceTable::default();
             let mut want2 = want.clone();
             for _ in 0..rng.below(5_000) {
                 let p = random_piece(&mut rng);
@@ -510,7 +510,7 @@ mod tests {
             b.merge(t.clone());
             check(&b, &want2);
             assert_eq!(a, b);
-            let mut c = PieceCounts::default();
+            let mut c = PieceTable::default();
             c.merge(t.clone());
             check(&c, &want);
             // Retain, then keep counting.
@@ -524,7 +524,7 @@ mod tests {
                 *want2.entry(p).or_insert(0) += 1;
             }
             check(&a, &want2);
-            let back: PieceCounts = want2.clone().into_iter().collect();
+            let back: PieceTable = want2.clone().into_iter().collect();
             assert_eq!(back, a);
             let pieces = a.into_pieces();
             assert_eq!(pieces.len(), want2.len());
@@ -552,7 +552,7 @@ mod tests {
             }
             i += 1;
         };
-        let mut t = PieceCounts::default();
+        let mut t = PieceTable::default();
         for (k, p) in same.iter().enumerate() {
             t.add(p, k as u64 + 1);
         }
@@ -582,9 +582,9 @@ mod tests {
         let (splitter, _) = Splitter::regex(r" ?\w+| ?[^\w\s]+|\s+").unwrap();
         let text = "the cat, the dog; the end.\n".repeat(50) + "a b c d e f g";
         let lines: Vec<&str> = text.split_inclusive('\n').collect();
-        let mut batched = PieceCounts::default();
+        let mut batched = PieceTable::default();
         batched.add_texts(&splitter, lines.iter().copied()).unwrap();
-        let mut one = PieceCounts::default();
+        let mut one = PieceTable::default();
         for line in &lines {
             splitter.for_each_piece(line, |p| one.add(p, 1)).unwrap();
         }

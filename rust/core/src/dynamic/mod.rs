@@ -11,7 +11,7 @@
 //! ordered set of its occurrences; a max-heap of (count, earliest occurrence) is validated
 //! lazily (entries are re-pushed whenever a pair gains an occurrence).
 
-use crate::error::{Error, Result};
+use crate::{Error, Result};
 use rustc_hash::FxHashMap;
 use std::cmp::Reverse;
 use std::collections::{BTreeSet, BinaryHeap};
@@ -283,7 +283,7 @@ pub fn merge_batch<'a>(
     }
     // Initial count, in parallel: every eligible adjacent pair with its position, sorted by
     // pair then position, so each pair's ordered occurrence set is built from one sorted run.
-    let occurrences: Vec<(u64, u32)> = crate::pool::pool(None).install(|| {
+    let occurrences: Vec<(u64, u32)> = crate::util::pool::pool(None).install(|| {
         use rayon::prelude::*;
         let st = &st;
         let mut found: Vec<(u64, u32)> = (0..total as u32)
@@ -437,7 +437,7 @@ pub fn sequences_from_texts(
     texts: &[String],
     boundaries: Boundaries,
 ) -> Result<Vec<Sequence>> {
-    crate::pool::try_map_ordered(texts, None, |text| {
+    crate::util::pool::try_map_ordered(texts, None, |text| {
         let encoded = tok.encode_with_pieces(text)?;
         let tokens: Vec<u32> = encoded.iter().map(|t| t.0).collect();
         let special: Vec<bool> = encoded.iter().map(|t| t.2).collect();
