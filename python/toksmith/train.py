@@ -172,7 +172,7 @@ def train_bpe(
     else:
         trainer = _trainer(stages, progress)
         count_into(trainer, files, iterator, num_threads)
-    return Tokenizer.from_str(trainer.train(vocab_size, list(special_tokens), min_frequency))
+    return Tokenizer(trainer.train(vocab_size, list(special_tokens), min_frequency))
 
 
 def _transition_size(transition: float | int, vocab_size: int) -> int:
@@ -307,10 +307,10 @@ def train_superbpe(
         samples = [1.0] * (len(stages) - 1) + [stage2_sample]
         trainer = _trainer(stages, progress, by_line=True, samples=samples)
         count_into(trainer, files, iterator, num_threads)
-    doc, stage1_len, unused = trainer.train_superbpe(
+    core, stage1_len, unused = trainer.train_superbpe(
         vocab_size, t, list(special_tokens), min_frequency, max_words_per_token, reject_colon_space, core_base, num_threads
     )
-    tok = Tokenizer.from_str(doc)
+    tok = Tokenizer(core)
     tok.training_report = {"stage1_merges": stage1_len, "unused_stage1_merges": unused}
     return tok
 

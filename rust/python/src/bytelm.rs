@@ -1,6 +1,7 @@
 //! Bindings of the byte-level probability engine (`toksmith_core::bytelm`): conversion only.
 
-use crate::{to_py, CoreTokenizer};
+use crate::errors::to_py;
+use crate::tokenizer::CoreTokenizer;
 use numpy::{IntoPyArray, PyArray1, PyReadonlyArray2};
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;

@@ -1,7 +1,7 @@
 //! `CorePieceCounts`: the engine's count table (`toksmith_core::count::PieceCounts`) as a
 //! Python object; `toksmith.PieceTable` wraps it.
 
-use crate::to_py;
+use crate::errors::to_py;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict};
 use toksmith_core::count::PieceCounts;

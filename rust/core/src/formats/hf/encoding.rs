@@ -1,0 +1,183 @@
+//! Hugging Face's `encode` / `decode` on top of the engine's: token strings, template special
+//! tokens, `ByteLevel` offset trimming, character offsets.
+
+use super::{HfEncoding, HfExtras, PostStep, TemplatePiece};
+use crate::encode::Tokenizer;
+use crate::pretokenize::bytelevel;
+use crate::Result;
+
+impl HfExtras {
+    /// The vocabulary string of a model token id.
+    pub fn token_string(&self, tok: &Tokenizer, id: u32) -> Option<String> {
+        if let Some(t) = tok.added_by_id(id) {
+            return Some(t.content.clone());
+        }
+        self.token_strings.get(id as usize).cloned().flatten()
+    }
+
+    /// The id of a token string: an added token's content, or a vocabulary string.
+    pub fn token_to_id(&self, tok: &Tokenizer, token: &str) -> Option<u32> {
+        tok.added_token(token)
+            .map(|t| t.id)
+            .or_else(|| self.string_ids.get(token).copied())
+    }
+
+    /// The number of distinct token strings (the vocabulary's, plus added tokens outside it).
+    pub fn vocab_size(&self, tok: &Tokenizer, with_added_tokens: bool) -> usize {
+        let extra = tok
+            .added_tokens()
+            .iter()
+            .filter(|t| !self.string_ids.contains_key(&t.content))
+            .count();
+        self.string_ids.len() + if with_added_tokens { extra } else { 0 }
+    }
+
+    /// Encodes one sequence (or a pair) into a Hugging Face `Encoding`.
+    pub fn encode(
+        &self,
+        tok: &Tokenizer,
+        text: &str,
+        pair: Option<&str>,
+        add_special_tokens: bool,
+    ) -> Result<HfEncoding> {
+        let mut parts = Vec::new();
+        for (which, t) in std::iter::once(text).chain(pair).enumerate() {
+            let spanned = tok.encode_hf(t)?;
+            let mut enc = HfEncoding::default();
+            for s in spanned {
+                enc.ids.push(s.id);
+                enc.tokens
+                    .push(self.token_string(tok, s.id).unwrap_or_default());
+                enc.offsets.push((s.start, s.end));
+                enc.type_ids.push(which as u32);
+                enc.special_tokens_mask.push(0);
+            }
+            parts.push((enc, t));
+        }
+        // As in `tokenizers`' Python API: offsets become characters first, then the
+        // post-processors trim them (in characters).
+        for (enc, t) in parts.iter_mut() {
+            to_char_offsets(&mut enc.offsets, t);
+        }
+        for step in &self.post {
+            if let PostStep::ByteLevel {
+                trim_offsets: true,
+                add_prefix_space,
+            } = step
+            {
+                for (enc, _) in parts.iter_mut() {
+                    trim_offsets(enc, *add_prefix_space);
+                }
+            }
+        }
+        let template = self.post.iter().rev().find_map(|s| match s {
+            PostStep::Template { single, pair } => {
+                Some(if parts.len() == 1 { single } else { pair })
+            }
+            _ => None,
+        });
+        let mut out = HfEncoding::default();
+        match template {
+            Some(pieces) if add_special_tokens => {
+                for piece in pieces {
+                    match piece {
+                        TemplatePiece::Special {
+                            ids,
+                            tokens,
+                            type_id,
+                        } => {
+                            for (id, token) in ids.iter().zip(tokens) {
+                                out.ids.push(*id);
+                                out.tokens.push(token.clone());
+                                out.offsets.push((0, 0));
+                                out.type_ids.push(*type_id);
+                                out.special_tokens_mask.push(1);
+                            }
+                        }
+                        TemplatePiece::Sequence { which, type_id } => {
+                            if let Some((enc, _)) = parts.get(*which) {
+                                out.extend(enc, Some(*type_id));
+                            }
+                        }
+                    }
+                }
+            }
+            _ => {
+                for (enc, _) in &parts {
+                    out.extend(enc, None);
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Hugging Face `decode`: token strings through the ByteLevel decoder, unknown ids skipped.
+    pub fn decode(&self, tok: &Tokenizer, ids: &[u32], skip_special_tokens: bool) -> String {
+        let mut bytes = Vec::new();
+        for &id in ids {
+            if skip_special_tokens && tok.added_by_id(id).is_some_and(|t| t.special) {
+                continue;
+            }
+            if let Some(s) = self.token_string(tok, id) {
+                bytes.extend(bytelevel::decode_lossless(&s));
+            }
+        }
+        String::from_utf8_lossy(&bytes).into_owned()
+    }
+}
+
+impl HfEncoding {
+    fn extend(&mut self, other: &HfEncoding, type_id: Option<u32>) {
+        self.ids.extend_from_slice(&other.ids);
+        self.tokens.extend_from_slice(&other.tokens);
+        self.offsets.extend_from_slice(&other.offsets);
+        match type_id {
+            Some(t) => self
+                .type_ids
+                .extend(std::iter::repeat_n(t, other.ids.len())),
+            None => self.type_ids.extend_from_slice(&other.type_ids),
+        }
+        self.special_tokens_mask
+            .extend_from_slice(&other.special_tokens_mask);
+    }
+}
+
+/// Hugging Face `ByteLevel` post-processing: (character) offsets skip a token's leading and
+/// trailing spaces.
+fn trim_offsets(enc: &mut HfEncoding, add_prefix_space: bool) {
+    let space = bytelevel::encode(b" ").chars().next().unwrap();
+    let is_space = |c: &char| *c == space || c.is_whitespace();
+    for (i, (token, offsets)) in enc.tokens.iter().zip(enc.offsets.iter_mut()).enumerate() {
+        let mut leading = token.chars().take_while(is_space).count();
+        let trailing = token.chars().rev().take_while(is_space).count();
+        if leading > 0 {
+            if (i == 0 || offsets.0 == 0) && add_prefix_space && leading == 1 {
+                leading = 0;
+            }
+            offsets.0 = (offsets.0 + leading).min(offsets.1);
+        }
+        if trailing > 0 && offsets.1 >= trailing {
+            offsets.1 = (offsets.1 - trailing).max(offsets.0);
+        }
+    }
+}
+
+/// Byte offsets into `text` become character offsets (what `tokenizers` returns for `str`).
+fn to_char_offsets(offsets: &mut [(usize, usize)], text: &str) {
+    if text.is_ascii() {
+        return;
+    }
+    let mut char_at = vec![0usize; text.len() + 1];
+    let mut chars = 0;
+    for (i, c) in text.char_indices() {
+        for k in 0..c.len_utf8() {
+            char_at[i + k] = chars;
+        }
+        chars += 1;
+    }
+    char_at[text.len()] = chars;
+    for (s, e) in offsets.iter_mut() {
+        *s = char_at[*s];
+        *e = char_at[*e];
+    }
+}

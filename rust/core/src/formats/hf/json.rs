@@ -1,0 +1,35 @@
+//! Reading `tokenizer.json` fields, with errors that name the JSON path.
+
+use crate::{Error, Result};
+use serde_json::Value;
+
+pub(super) fn field<'a>(obj: &'a Value, path: &str, key: &str) -> Result<&'a Value> {
+    obj.get(key)
+        .ok_or_else(|| Error::format(format!("{path}: missing field \"{key}\"")))
+}
+
+pub(super) fn as_str<'a>(v: &'a Value, path: &str) -> Result<&'a str> {
+    v.as_str()
+        .ok_or_else(|| Error::format(format!("{path}: expected a string, found {v}")))
+}
+
+pub(super) fn as_bool(v: Option<&Value>, path: &str, default: bool) -> Result<bool> {
+    match v {
+        None | Some(Value::Null) => Ok(default),
+        Some(Value::Bool(b)) => Ok(*b),
+        Some(other) => Err(Error::format(format!(
+            "{path}: expected true or false, found {other}"
+        ))),
+    }
+}
+
+pub(super) fn as_u32(v: &Value, path: &str) -> Result<u32> {
+    v.as_u64()
+        .and_then(|n| u32::try_from(n).ok())
+        .filter(|&n| n != u32::MAX)
+        .ok_or_else(|| Error::format(format!("{path}: expected a token id, found {v}")))
+}
+
+pub(super) fn kind<'a>(v: &'a Value, path: &str) -> Result<&'a str> {
+    as_str(field(v, path, "type")?, &format!("{path}.type"))
+}
