@@ -8,5 +8,7 @@
 //! * [`bytelevel`]: the byte-level (GPT-2) map between bytes and printable characters.
 
 pub mod bytelevel;
+pub mod dialect;
+mod gapped;
 pub mod lexer;
 pub mod regex;

@@ -400,3 +400,104 @@ impl Merger {
             .collect()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Random words over the bytes, skewed so that a few pairs are frequent and most are rare.
+    fn skewed_words(n: usize, seed: u64) -> (Words, Vec<u64>) {
+        let mut state = seed;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        let mut words = Words::default();
+        let mut weights = Vec::new();
+        for _ in 0..n {
+            let len = 2 + (next() % 7) as usize;
+            words.push_with(|ids| {
+                for _ in 0..len {
+                    // min of two uniform draws: small ids are more frequent.
+                    ids.push((next() % 200).min(next() % 200) as u32);
+                }
+            });
+            weights.push(1 + next() % 5);
+        }
+        (words, weights)
+    }
+
+    fn merges_of(merger: &mut Merger, n_merges: usize) -> Vec<(u32, u32)> {
+        let no_space = |t: &[u8]| !t.contains(&b' ');
+        let made = merger.merges.len();
+        merger
+            .run(256 + made + n_merges, 0, 1, &no_space, &mut |_| true)
+            .unwrap();
+        merger.merges.clone()
+    }
+
+    #[test]
+    fn pruning_rare_pairs_keeps_the_merges() {
+        let (words, weights) = skewed_words(30_000, 7);
+        for (planned, n_merges, starts_over) in [(150, 150, false), (20, 1500, true)] {
+            let mut full =
+                Merger::from_words(byte_tokens(), Vec::new(), words.clone(), weights.clone());
+            let mut pruned = Merger::from_words_planned(
+                byte_tokens(),
+                Vec::new(),
+                words.clone(),
+                weights.clone(),
+                planned,
+            );
+            assert!(pruned.pruning.is_some(), "enough rare pairs to prune");
+            assert_eq!(
+                merges_of(&mut pruned, n_merges),
+                merges_of(&mut full, n_merges)
+            );
+            assert_eq!(pruned.pruning.is_none(), starts_over);
+            assert_eq!(pruned.merge_bytes(), full.merge_bytes());
+        }
+    }
+
+    /// A merge that makes a token again (here `ab`, which exists already while words still hold
+    /// `a b`, as a replayed stage 1 can leave them) makes a pruned run start over: the pair
+    /// `(c, ab)` was too rare to keep at first, and gains as much again from the merge.
+    #[test]
+    fn pruning_starts_over_when_a_token_is_made_again() {
+        let (a, b, c, ab) = (200, 201, 202, 256); // ids that the skewed words do not use
+        let build = |rare: u64, planned: Option<usize>| {
+            let (mut words, mut weights) = skewed_words(30_000, 11);
+            for _ in 0..50 {
+                words.push_with(|ids| ids.extend([a, b, a, b]));
+            }
+            weights.extend(std::iter::repeat_n(1000, 50));
+            words.push_with(|ids| ids.extend([c, ab]));
+            weights.push(rare);
+            words.push_with(|ids| ids.extend([c, a, b]));
+            weights.push(rare);
+            let mut tokens = byte_tokens();
+            tokens.push([tokens[a as usize].clone(), tokens[b as usize].clone()].concat());
+            let merges = vec![(a, b)];
+            match planned {
+                Some(n) => Merger::from_words_planned(tokens, merges, words, weights, n),
+                None => Merger::from_words(tokens, merges, words, weights),
+            }
+        };
+        let below = build(1, Some(100)).pruning.as_ref().expect("pruning").below;
+        // Each half of (c, ab)'s count is below the threshold; together they are not.
+        let rare = below - 1;
+        let mut pruned = build(rare, Some(100));
+        assert_eq!(pruned.pruning.as_ref().map(|p| p.below), Some(below));
+        let mut full = build(rare, None);
+        let merged = merges_of(&mut full, 400);
+        assert_eq!(merged[1], (a, b), "the pair is merged again");
+        assert!(
+            merged.contains(&(c, ab)),
+            "the pair that was too rare is merged"
+        );
+        assert_eq!(merges_of(&mut pruned, 400), merged);
+        assert!(pruned.pruning.is_none(), "started over");
+    }
+}

@@ -99,3 +99,37 @@ impl Grouper {
 pub(super) fn pair_runs(bucket: &[u64]) -> impl Iterator<Item = &[u64]> {
     bucket.chunk_by(|x, y| x >> 32 == y >> 32)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The counting sort of a bucket equals a plain sort, on buckets of every size (windows made
+    /// in word order, as the index makes them; few or many distinct second tokens).
+    #[test]
+    fn grouper_equals_sort() {
+        let mut seed = 12345u64;
+        let mut next = |n: u64| {
+            seed = seed
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (seed >> 33) % n
+        };
+        let mut grouper = Grouper::new(5000);
+        for round in 0..200 {
+            let len = next(3000) as usize;
+            let distinct = [2, 40, 5000][round % 3];
+            let mut word = 0u64;
+            let mut bucket: Vec<u64> = (0..len)
+                .map(|_| {
+                    word += next(3);
+                    next(distinct) << 32 | word
+                })
+                .collect();
+            let mut expected = bucket.clone();
+            expected.sort_unstable();
+            grouper.sort(&mut bucket);
+            assert_eq!(bucket, expected, "round {round}");
+        }
+    }
+}

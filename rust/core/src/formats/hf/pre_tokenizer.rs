@@ -3,7 +3,8 @@
 
 use super::json::{as_bool, as_str, field, kind};
 use crate::encode::{Matcher, SplitBehavior, Step};
-use crate::pretokenize::regex::{pcre_to_onig, Regex};
+use crate::pretokenize::dialect::pcre_to_onig;
+use crate::pretokenize::regex::Regex;
 use crate::{Error, Result};
 use serde_json::{json, Value};
 

@@ -98,7 +98,7 @@ pub fn tiktoken_parts(tok: &Tokenizer) -> Result<TiktokenParts> {
         PreTokenizer::Regex(re) => re.pattern().to_string(),
         PreTokenizer::Steps(steps) => match steps.as_slice() {
             [Step::Split { matcher: Matcher::Regex(re), behavior: SplitBehavior::Isolated, invert: false }, Step::ByteLevel { add_prefix_space: false, regex: None }]
-            | [Step::ByteLevel { add_prefix_space: false, regex: Some(re) }] => crate::pretokenize::regex::onig_to_pcre(re.pattern()),
+            | [Step::ByteLevel { add_prefix_space: false, regex: Some(re) }] => crate::pretokenize::dialect::onig_to_pcre(re.pattern()),
             _ => {
                 return Err(Error::value(
                     "cannot convert: tiktoken needs the pre-tokenizer to be one Split regex (Isolated) followed by ByteLevel(add_prefix_space=False, use_regex=False)",
