@@ -16,9 +16,8 @@ import os
 
 import pytest
 
-from toksmith.bench import corpus
 import toksmith
-from toksmith import peers
+from toolkit import corpus, peers
 
 ENCODINGS = ["o200k_base", "cl100k_base"]
 BATCH = 256

@@ -15,8 +15,8 @@ import time
 from pathlib import Path
 
 import toksmith
-from toksmith import peers
-from toksmith.bench.corpus import documents
+from toolkit import peers
+from toolkit.corpus import documents
 
 CORPORA = {"english": "en_50m.txt", "code": "code_100m.txt", "multilingual": "multi_man.txt"}
 

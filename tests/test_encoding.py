@@ -8,7 +8,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import toksmith
-from toksmith import peers
+from toolkit import peers
 from strategies import texts
 from realtext import documents, samples
 

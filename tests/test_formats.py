@@ -6,7 +6,8 @@ import gzip
 import pytest
 
 import toksmith
-from toksmith import patterns, peers
+from toksmith import patterns
+from toolkit import peers
 
 BYTES = [bytes([b]) for b in range(256)]
 

@@ -7,7 +7,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import toksmith
-from toksmith import patterns, peers
+from toksmith import patterns
+from toolkit import peers
 from strategies import texts
 from realtext import documents, samples
 

@@ -5,7 +5,6 @@
     toksmith encode --tokenizer tokenizer.json ... with a tokenizer.json
     toksmith decode 9906 1917                      text of ids
     toksmith list                                  bundled encodings
-    toksmith bench encode [--corpora DIR] ...      peer table (bench extra)
     toksmith train [FILES...] --vocab-size N --pattern o200k -o tokenizer.json
                                                    (no FILES: the Python standard library's sources)
     toksmith train FILES --superbpe --transition 0.8 --vocab-size N [--base o200k_base]
@@ -72,12 +71,6 @@ def cmd_decode(args) -> int:
     _, decode = _encoder(args)
     print(decode([int(i) for i in args.ids]))
     return 0
-
-
-def cmd_bench(args) -> int:
-    from toksmith.bench.encode import main as bench_encode
-
-    return bench_encode(args.rest)
 
 
 def cmd_list(args) -> int:
@@ -253,11 +246,6 @@ def main(argv: list[str] | None = None) -> int:
                    help="tokenizer.json files, .tiktoken files or bundled encoding names")
     p.add_argument("--text", required=True, help="held-out text (documents separated by blank lines)")
     p.set_defaults(run=cmd_compare)
-
-    p = sub.add_parser("bench", help="side-by-side benchmarks (needs the bench extra)")
-    p.add_argument("what", choices=["encode"], help="encode: toksmith vs tiktoken, tokenizers and peers")
-    p.add_argument("rest", nargs=argparse.REMAINDER, help="options of the benchmark (--corpora, --repeat, ...)")
-    p.set_defaults(run=cmd_bench)
 
     p = sub.add_parser("list", help="bundled encodings")
     p.set_defaults(run=cmd_list)

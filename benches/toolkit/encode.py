@@ -1,6 +1,6 @@
 """Encode throughput of toksmith against its peers, on ~4 KB documents of real text.
 
-    toksmith bench encode [--encodings o200k_base cl100k_base] [--corpora DIR]
+    python benches/compare.py [--encodings o200k_base cl100k_base] [--corpora DIR]
                               [--repeat 3] [--threads 1 2] [--out benches/results]
 
 For every encoding x corpus it first checks that toksmith's ids equal the peer's for every
@@ -28,13 +28,11 @@ from importlib import metadata
 from pathlib import Path
 from typing import Callable
 
+import tiktoken
+import tokenizers
 
-import tiktoken  # noqa: E402
-import tokenizers  # noqa: E402
-
-from toksmith.bench import corpus  # noqa: E402
-import toksmith  # noqa: E402
-from toksmith import peers  # noqa: E402
+import toksmith
+from toolkit import corpus, peers
 
 BASELINE = "tiktoken"
 OPTIONAL_PEERS = ("riptoken", "bpe-openai", "quicktok")

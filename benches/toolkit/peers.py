@@ -1,15 +1,15 @@
 """The peer libraries built offline from toksmith's bundled files, for side-by-side checks.
 
 ``tiktoken`` downloads its rank files; ``tokenizers`` needs a ``tokenizer.json``. These helpers
-build both from the files shipped in this package, so tests and benchmarks run with no network.
-Needs the ``test`` or ``bench`` extra.
+build both from the files shipped in the toksmith package, so tests and benchmarks run with no
+network. Needs the ``test`` or ``bench`` extra.
 """
 
 from __future__ import annotations
 
 import functools
 
-from toksmith.registry import get_encoding
+from toksmith import get_encoding
 
 
 @functools.lru_cache(maxsize=None)
