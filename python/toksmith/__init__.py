@@ -12,11 +12,14 @@
 from toksmith import patterns
 from toksmith._toksmith import __version__
 from toksmith.bytelm import ByteEnsemble, ByteLM
-from toksmith.dynamic import DynamicBatch, merge_batch
-from toksmith.encoding import Encoding
-from toksmith.registry import get_encoding, list_encoding_names
-from toksmith.tokenizer import HFEncoding, Tokenizer
 from toksmith.counts import PieceCounts
+from toksmith.dynamic import DynamicBatch, merge_batch
+from toksmith.encoding import Encoding, HFEncoding, Tokenizer
+from toksmith.registry import get_encoding, list_encoding_names
 from toksmith.train import count_pieces, count_superbpe_pieces, train_bpe, train_superbpe
 
-__all__ = ["ByteEnsemble", "ByteLM", "DynamicBatch", "merge_batch", "Encoding", "HFEncoding", "Tokenizer", "get_encoding", "list_encoding_names", "patterns", "PieceCounts", "count_pieces", "count_superbpe_pieces", "train_bpe", "train_superbpe", "__version__"]
+__all__ = [
+    "ByteEnsemble", "ByteLM", "DynamicBatch", "merge_batch", "Encoding", "HFEncoding", "Tokenizer", "get_encoding",
+    "list_encoding_names", "patterns", "PieceCounts", "count_pieces", "count_superbpe_pieces", "train_bpe",
+    "train_superbpe", "__version__",
+]

@@ -42,7 +42,7 @@ def _sha256(name: str) -> str:
     raise FileNotFoundError(f"{_DIR / 'SHA256SUMS'} lists no checksum for {name}")
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _load(name: str) -> Encoding:
     pattern, specials, n_vocab = _SPECS[name]
     enc = Encoding.from_tiktoken_file(
