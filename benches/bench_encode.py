@@ -17,6 +17,7 @@ import os
 import pytest
 
 import toksmith
+
 from toolkit import corpus, peers
 
 ENCODINGS = ["o200k_base", "cl100k_base"]
@@ -26,7 +27,7 @@ THREADS = os.cpu_count() or 1  # every batch engine gets all cores
 CORPORA, FELL_BACK = corpus.available_corpora()
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def docs(label: str) -> list[str]:
     return corpus.documents(CORPORA[label])
 
@@ -44,7 +45,7 @@ def batch_docs(label: str) -> list[str]:
 ENGINES = {"toksmith": "tiktoken", "tiktoken": None, "toksmith-hf": "tokenizers", "tokenizers": None}
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def encoder(engine: str, name: str):
     """(encode one text -> ids, encode a list of texts -> list of ids) for an engine."""
     if engine == "toksmith":

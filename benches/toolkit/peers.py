@@ -12,7 +12,7 @@ import functools
 from toksmith import get_encoding
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def tiktoken_encoding(name: str):
     """``tiktoken.Encoding`` for a bundled encoding name, same ranks, pattern and specials."""
     import tiktoken
@@ -23,13 +23,13 @@ def tiktoken_encoding(name: str):
     )
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def hf_json(name: str) -> str:
     """The ``tokenizer.json`` text toksmith writes for a bundled encoding."""
     return get_encoding(name)._core.to_hf_str()
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def hf_tokenizer(name: str):
     """``tokenizers.Tokenizer`` loaded from :func:`hf_json`."""
     import tokenizers
