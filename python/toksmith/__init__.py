@@ -7,6 +7,16 @@
 * :func:`train_bpe`, :func:`train_superbpe`, :func:`count_pieces` / :class:`PieceCounts`
   (count tables that add up across shards; ``client=`` counts on a Dask cluster).
 * :mod:`toksmith.reference`: slow, obviously-correct pure-Python twins of the algorithms.
+
+>>> import toksmith
+>>> enc = toksmith.get_encoding("o200k_base")
+>>> enc.encode("hello world")
+[24912, 2375]
+>>> enc.decode([24912, 2375])
+'hello world'
+>>> tok = toksmith.Tokenizer.from_encoding(enc)  # the same vocabulary, tokenizer.json semantics
+>>> tok.encode("hello world").tokens
+['hello', 'Ġworld']
 """
 
 from toksmith import patterns

@@ -182,6 +182,22 @@ class ByteLM(_ByteSampler):
     probes, in parallel).
 
     ``context_tokens``: fixed tokens before the bytes (BOS, a fill-in-the-middle scaffold).
+
+    A tiny tokenizer and a bigram LM (:class:`toksmith.lms.NGramLM`) fitted on its tokens:
+
+    >>> import toksmith
+    >>> from toksmith.lms import NGramLM
+    >>> text = "the cat sat on the mat\\n"
+    >>> tok = toksmith.train_bpe(iterator=[text] * 20, vocab_size=270, special_tokens=["<eos>"], progress=False)
+    >>> eos = tok.token_to_id("<eos>")
+    >>> lm = NGramLM(tok.get_vocab_size(), order=2, bos=eos, eos=eos).fit([tok.encode(text).ids] * 5)
+    >>> blm = ByteLM(tok, lm, eos_token_id=eos, context_tokens=[eos])
+    >>> chr(blm.next_byte_logprobs(b"the c").argmax())  # mid-token: "the c" ends inside " cat"
+    'a'
+    >>> blm.generate(b"the", 30, temperature=0)
+    b' cat sat on the mat\\n'
+    >>> -3 < blm.logprob(b"the cat") < 0
+    True
     """
 
     def __init__(self, tokenizer: Encoding | Tokenizer, lm: TokenLM, *, eos_token_id: int | None = None,

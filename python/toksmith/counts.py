@@ -33,6 +33,18 @@ class PieceCounts:
       ``TKSCOUNT`` header and a version); corrupt or truncated data raises ``ValueError``
       naming the file. Pickling uses the same form.
     * ``pruned(min_frequency, top_k)``: a smaller table (training on it is approximate).
+
+    >>> import toksmith
+    >>> a = toksmith.count_pieces(iterator=["the cat sat on the mat"], pattern="gpt2", progress=False)
+    >>> b = toksmith.count_pieces(iterator=["the rat sat"], pattern="gpt2", progress=False)
+    >>> a
+    <PieceCounts bpe: 6 distinct / 6 total>
+    >>> (a + b).to_dict()
+    {b'the': 2, b' cat': 1, b' sat': 2, b' on': 1, b' the': 1, b' mat': 1, b' rat': 1}
+    >>> (a + b).pruned(top_k=2).to_dict()
+    {b' sat': 2, b'the': 2}
+    >>> PieceCounts.from_bytes((a + b).to_bytes()) == sum([b, a])
+    True
     """
 
     __slots__ = ("_core",)

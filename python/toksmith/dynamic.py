@@ -138,6 +138,18 @@ def merge_batch(
     non-overlapping; never across a boundary, never touching a special token. Tokens are their
     bytes. The merge list for m merges is a prefix of the one for m + 1: one run gives the whole
     merges → length curve (:meth:`DynamicBatch.curve`).
+
+    >>> import toksmith
+    >>> enc = toksmith.get_encoding("o200k_base")
+    >>> batch = merge_batch(["tokenizers tokenize text", "detokenizers detokenize tokens"], enc, merges=2)
+    >>> batch
+    DynamicBatch(sequences=2, merges=2, length 11 -> 9)
+    >>> batch.log
+    [(b'token', b'izers', 1), (b'det', b'oken', 1)]
+    >>> batch.tokens(0), batch.curve().tolist()
+    ([b'tokenizers', b' tokenize', b' text'], [11, 10, 9])
+    >>> batch.decode(1)
+    b'detokenizers detokenize tokens'
     """
     core = tokenizer._core
     items: list[str | Sequence[int]] = list(batch)

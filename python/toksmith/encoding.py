@@ -138,7 +138,12 @@ class Encoding:
         return list(allowed), reject_others
 
     def encode_ordinary(self, text: str) -> list[int]:
-        """Encodes text, treating special-token strings as ordinary text."""
+        """Encodes text, treating special-token strings as ordinary text.
+
+        >>> import toksmith
+        >>> toksmith.get_encoding("o200k_base").encode_ordinary("hello <|endoftext|>")
+        [24912, 464, 91, 419, 1440, 919, 91, 29]
+        """
         try:  # the common case first: one call into the engine (this wrapper costs per call)
             return self._core.encode_ordinary(text)
         except (TypeError, UnicodeEncodeError):
@@ -153,7 +158,21 @@ class Encoding:
     ) -> list[int]:
         """Encodes text. A special token in the text is encoded as such only if allowed; by
         default any special token raises ``ValueError`` (tiktoken's rule); pass
-        ``disallowed_special=()`` to encode such text as ordinary text."""
+        ``disallowed_special=()`` to encode such text as ordinary text.
+
+        >>> import toksmith
+        >>> enc = toksmith.get_encoding("o200k_base")
+        >>> enc.encode("hello world")
+        [24912, 2375]
+        >>> enc.encode("hello <|endoftext|>", allowed_special="all")
+        [24912, 220, 199999]
+        >>> enc.encode("hello <|endoftext|>", disallowed_special=())
+        [24912, 464, 91, 419, 1440, 919, 91, 29]
+        >>> enc.encode("hello <|endoftext|>")
+        Traceback (most recent call last):
+        ...
+        ValueError: Encountered text corresponding to disallowed special token '<|endoftext|>'...
+        """
         _check_text(text)
         allowed, reject = self._special_args(allowed_special, disallowed_special, text)
         return _call_with_text(self._core.encode, text, allowed, reject)
@@ -165,7 +184,12 @@ class Encoding:
         allowed_special: Literal["all"] | AbstractSet[str] = frozenset(),
         disallowed_special: Literal["all"] | Collection[str] = "all",
     ) -> npt.NDArray[np.uint32]:
-        """Like :meth:`encode`, as a ``uint32`` numpy array."""
+        """Like :meth:`encode`, as a ``uint32`` numpy array.
+
+        >>> import toksmith
+        >>> toksmith.get_encoding("o200k_base").encode_to_numpy("hello world")
+        array([24912,  2375], dtype=uint32)
+        """
         _check_text(text)
         allowed, reject = self._special_args(allowed_special, disallowed_special, text)
         return _call_with_text(self._core.encode_to_numpy, text, allowed, reject)
@@ -182,7 +206,12 @@ class Encoding:
         allowed_special: Literal["all"] | AbstractSet[str] = frozenset(),
         disallowed_special: Literal["all"] | Collection[str] = "all",
     ) -> list[list[int]]:
-        """:meth:`encode` for many texts, in parallel."""
+        """:meth:`encode` for many texts, in parallel.
+
+        >>> import toksmith
+        >>> toksmith.get_encoding("o200k_base").encode_batch(["hello world", "goodbye"])
+        [[24912, 2375], [30744, 43571]]
+        """
         allowed, reject = self._special_args(allowed_special, disallowed_special, None, text)
         return _call_with_texts(self._core.encode_batch, text, allowed, reject, num_threads)
 
@@ -195,7 +224,13 @@ class Encoding:
         disallowed_special: Literal["all"] | Collection[str] = "all",
     ) -> tuple[npt.NDArray[np.uint32], npt.NDArray[np.int64]]:
         """Encodes many texts; returns flat ``uint32`` ids and ``int64`` offsets of length
-        ``len(text) + 1``: text ``i`` is ``ids[offsets[i]:offsets[i + 1]]``."""
+        ``len(text) + 1``: text ``i`` is ``ids[offsets[i]:offsets[i + 1]]``.
+
+        >>> import toksmith
+        >>> ids, offsets = toksmith.get_encoding("o200k_base").encode_batch_to_numpy(["hello world", "goodbye"])
+        >>> ids.tolist(), offsets.tolist()
+        ([24912, 2375, 30744, 43571], [0, 2, 4])
+        """
         allowed, reject = self._special_args(allowed_special, disallowed_special, None, text)
         return _call_with_texts(self._core.encode_batch_to_numpy, text, allowed, reject, num_threads)
 
@@ -214,7 +249,17 @@ class Encoding:
         return self._core.decode_bytes(_ids(tokens))
 
     def decode(self, tokens: TokenIds, errors: str = "replace") -> str:
-        """The text of a token sequence; invalid UTF-8 is handled by ``errors`` (``str.decode``)."""
+        r"""The text of a token sequence; invalid UTF-8 is handled by ``errors`` (``str.decode``).
+
+        >>> import toksmith
+        >>> enc = toksmith.get_encoding("o200k_base")
+        >>> enc.decode([24912, 2375])
+        'hello world'
+        >>> enc.encode("🦀")  # one character, three tokens
+        [4103, 99, 222]
+        >>> enc.decode([4103, 99]), enc.decode([4103, 99], errors="ignore")
+        ('\ufffd', '')
+        """
         return self.decode_bytes(tokens).decode("utf-8", errors=errors)
 
     def decode_single_token_bytes(self, token: int) -> bytes:
@@ -227,7 +272,15 @@ class Encoding:
         return [self.decode_single_token_bytes(t) for t in tokens]
 
     def decode_with_offsets(self, tokens: Sequence[int]) -> tuple[str, list[int]]:
-        """The text and, per token, the index of the first character holding its bytes."""
+        r"""The text and, per token, the index of the first character holding its bytes.
+
+        >>> import toksmith
+        >>> enc = toksmith.get_encoding("o200k_base")
+        >>> enc.decode_tokens_bytes(enc.encode("héllo"))
+        [b'h\xc3\xa9', b'llo']
+        >>> enc.decode_with_offsets(enc.encode("héllo"))
+        ('héllo', [0, 2])
+        """
         token_bytes = self.decode_tokens_bytes(tokens)
         text_len, offsets = 0, list[int]()
         for token in token_bytes:
@@ -276,7 +329,13 @@ class Encoding:
 
     def to_tokenizer(self) -> Tokenizer:
         """The same vocabulary as a :class:`toksmith.Tokenizer` (``tokenizer.json`` semantics;
-        the pattern is rewritten into Oniguruma's dialect with the same meaning)."""
+        the pattern is rewritten into Oniguruma's dialect with the same meaning).
+
+        >>> import toksmith
+        >>> enc = toksmith.get_encoding("cl100k_base")
+        >>> enc.to_tokenizer().encode("hello world").ids == enc.encode("hello world")
+        True
+        """
         return Tokenizer.from_str(self._core.to_hf_str())
 
     def save(self, path: str) -> None:
@@ -311,7 +370,15 @@ def _ids(tokens: TokenIds) -> list[int]:
 
 
 class HFEncoding:
-    """The result of :meth:`Tokenizer.encode`, like ``tokenizers.Encoding``."""
+    """The result of :meth:`Tokenizer.encode`, like ``tokenizers.Encoding``.
+
+    >>> import toksmith
+    >>> e = toksmith.get_encoding("o200k_base").to_tokenizer().encode("hello world")
+    >>> e
+    HFEncoding(num_tokens=2, ids=[24912, 2375])
+    >>> e.tokens, e.offsets
+    (['hello', 'Ġworld'], [(0, 5), (5, 11)])
+    """
 
     __slots__ = ("ids", "tokens", "offsets", "type_ids", "special_tokens_mask")
 
@@ -359,6 +426,18 @@ class Tokenizer:
 
     @classmethod
     def from_file(cls, path: str | Path) -> Tokenizer:
+        """Loads a ``tokenizer.json`` file.
+
+        >>> import os, tempfile, toksmith
+        >>> with tempfile.TemporaryDirectory() as tmp:
+        ...     path = os.path.join(tmp, "tokenizer.json")
+        ...     toksmith.get_encoding("cl100k_base").to_tokenizer().save(path)
+        ...     tok = Tokenizer.from_file(path)
+        >>> tok
+        <toksmith.Tokenizer vocab_size=100261>
+        >>> tok.decode(tok.encode("hello world").ids)
+        'hello world'
+        """
         text = Path(path).read_text(encoding="utf-8")
         try:
             return cls(CoreTokenizer.from_hf_str(text, Path(path).stem))

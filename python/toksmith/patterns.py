@@ -38,7 +38,11 @@ BY_NAME = {"gpt2": GPT2, "r50k": R50K, "cl100k": CL100K, "o200k": O200K, "llama3
 
 
 def resolve(pattern: str) -> str:
-    """A known family name (``"o200k"``, ...) or a regex string."""
+    r"""A known family name (``"o200k"``, ...) or a regex string.
+
+    >>> resolve("o200k") == O200K, resolve(r"\w+")
+    (True, '\\w+')
+    """
     return BY_NAME.get(pattern, pattern)
 
 

@@ -128,6 +128,15 @@ def count_pieces(
     ``shard_min_frequency`` / ``shard_top_k``: memory guard, drop from each shard's table (or
     this table) the pieces counted fewer times / all but the most frequent; **approximate** (a
     piece rare in every shard but frequent overall is lost).
+
+    >>> units = ["the cat sat on the mat\\n"] * 10 + ["the rat sat\\n"] * 3
+    >>> shards = [count_pieces(iterator=units[:7], pattern="gpt2", progress=False),
+    ...           count_pieces(iterator=units[7:], pattern="gpt2", progress=False)]
+    >>> sum(shards)
+    <PieceCounts bpe: 8 distinct / 82 total>
+    >>> whole = train_bpe(iterator=units, vocab_size=262, pattern="gpt2", progress=False)
+    >>> train_bpe(counts=sum(shards), vocab_size=262, progress=False).merges == whole.merges
+    True
     """
     return _counted(
         "bpe",
@@ -195,6 +204,13 @@ def train_bpe(
 
     Returns a :class:`toksmith.Tokenizer` (``tokenizer.json`` semantics); ``tokenizer.merges``
     is the ordered merge list, ``save`` / ``to_encoding().save_tiktoken`` write it out.
+
+    >>> units = ["the cat sat on the mat\\n"] * 10 + ["the rat sat\\n"] * 3
+    >>> tok = train_bpe(iterator=units, vocab_size=262, pattern="gpt2", progress=False)
+    >>> tok.merges
+    [(b'a', b't'), (b'h', b'e'), (b't', b'he'), (b's', b'at'), (b' ', b'sat'), (b'c', b'at')]
+    >>> tok.encode("the cat").tokens
+    ['the', 'Ġ', 'cat']
     """
     if vocab_size < 256 + len(special_tokens):
         raise ValueError(
