@@ -16,9 +16,9 @@ import os
 
 import pytest
 
-from toksmith.bench import corpus
 import toksmith
-from toksmith import peers
+
+from toolkit import corpus, peers
 
 ENCODINGS = ["o200k_base", "cl100k_base"]
 BATCH = 256
@@ -27,7 +27,7 @@ THREADS = os.cpu_count() or 1  # every batch engine gets all cores
 CORPORA, FELL_BACK = corpus.available_corpora()
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def docs(label: str) -> list[str]:
     return corpus.documents(CORPORA[label])
 
@@ -45,7 +45,7 @@ def batch_docs(label: str) -> list[str]:
 ENGINES = {"toksmith": "tiktoken", "tiktoken": None, "toksmith-hf": "tokenizers", "tokenizers": None}
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def encoder(engine: str, name: str):
     """(encode one text -> ids, encode a list of texts -> list of ids) for an engine."""
     if engine == "toksmith":

@@ -25,11 +25,14 @@ def main() -> None:
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--repeat", type=int, default=2)
     ap.add_argument("--pattern", default="o200k")
-    ap.add_argument("--shard-mb", type=int, default=0, help="0: toksmith's default (<= 128 MiB, a multiple of the workers)")
+    ap.add_argument(
+        "--shard-mb", type=int, default=0, help="0: toksmith's default (<= 128 MiB, a multiple of the workers)"
+    )
     args = ap.parse_args()
 
-    import toksmith
     from distributed import Client, LocalCluster, get_task_stream
+
+    import toksmith
 
     size = os.path.getsize(args.file)
     here = os.path.dirname(os.path.dirname(toksmith.__file__))
@@ -83,17 +86,27 @@ def main() -> None:
     add_c, add_x = phases(last, "toksmith-add")
     mb = size / 1e6
     lm, dm = statistics.median(local_t), statistics.median(dask_t)
-    print(f"""
-file: {args.file} ({mb:,.0f} MB), pattern {args.pattern}, {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}
-in-process count_pieces: {', '.join(f'{t:.1f}' for t in local_t)} s (median {lm:.1f} s, {mb / lm:.0f} MB/s)
-LocalCluster {args.workers} workers x 1 thread (start-up {start_s:.1f} s, not counted): {', '.join(f'{t:.1f}' for t in dask_t)} s (median {dm:.1f} s, {mb / dm:.0f} MB/s)
-ratio cluster / in-process: {dm / lm:.2f}
-shards: {len(count_c)} of {size / len(count_c) / (1 << 20):.0f} MiB, count tasks {sum(count_c):.1f} s of compute in all (mean {statistics.mean(count_c):.1f} s)
-reduce: {len(add_c)} add tasks, {sum(add_c):.2f} s compute in all (max {max(add_c, default=0):.2f} s), {sum(add_x):.2f} s transfers
-table: {distinct:,} distinct pieces, {total:,} pieces counted; raw {raw / 1e6:.1f} MB (pieces + 8-byte counts)
-compact: {len(fast) / 1e6:.1f} MB at zlib level 1 (pickling; {fast_s:.2f} s to write, {load_s:.2f} s to read), {len(small) / 1e6:.1f} MB at level 6 (save; {small_s:.2f} s)
-adding two copies of the table in-process: {add_s:.2f} s
-""")
+    local_list = ", ".join(f"{t:.1f}" for t in local_t)
+    dask_list = ", ".join(f"{t:.1f}" for t in dask_t)
+    print("\n".join([
+        "",
+        f"file: {args.file} ({mb:,.0f} MB), pattern {args.pattern}, {os.cpu_count()} cores, "
+        f"load average {os.getloadavg()[0]:.1f}",
+        f"in-process count_pieces: {local_list} s (median {lm:.1f} s, {mb / lm:.0f} MB/s)",
+        f"LocalCluster {args.workers} workers x 1 thread (start-up {start_s:.1f} s, not counted): {dask_list} s "
+        f"(median {dm:.1f} s, {mb / dm:.0f} MB/s)",
+        f"ratio cluster / in-process: {dm / lm:.2f}",
+        f"shards: {len(count_c)} of {size / len(count_c) / (1 << 20):.0f} MiB, count tasks {sum(count_c):.1f} s "
+        f"of compute in all (mean {statistics.mean(count_c):.1f} s)",
+        f"reduce: {len(add_c)} add tasks, {sum(add_c):.2f} s compute in all (max {max(add_c, default=0):.2f} s), "
+        f"{sum(add_x):.2f} s transfers",
+        f"table: {distinct:,} distinct pieces, {total:,} pieces counted; raw {raw / 1e6:.1f} MB "
+        "(pieces + 8-byte counts)",
+        f"compact: {len(fast) / 1e6:.1f} MB at zlib level 1 (pickling; {fast_s:.2f} s to write, "
+        f"{load_s:.2f} s to read), {len(small) / 1e6:.1f} MB at level 6 (save; {small_s:.2f} s)",
+        f"adding two copies of the table in-process: {add_s:.2f} s",
+        "",
+    ]))
     client.close()
     cluster.close()
 

@@ -67,8 +67,9 @@ def main() -> None:
             _, log, lengths = reference.merge_batch(seqs, words, special)
             ref = time.perf_counter() - t
             assert [(a, b, c) for a, b, c in log] == res.log and lengths == curve.tolist(), "engine != reference"
-            print(f"  reference: {ref:.1f} s, same log and curve; engine is {ref / statistics.median(times):.0f}x faster")
-
+            print(
+                f"  reference: {ref:.1f} s, same log and curve; engine is {ref / statistics.median(times):.0f}x faster"
+            )
 
 
 if __name__ == "__main__":

@@ -15,8 +15,9 @@ import time
 from pathlib import Path
 
 import toksmith
-from toksmith import peers
-from toksmith.bench.corpus import documents
+
+from toolkit import peers
+from toolkit.corpus import documents
 
 CORPORA = {"english": "en_50m.txt", "code": "code_100m.txt", "multilingual": "multi_man.txt"}
 
@@ -44,9 +45,11 @@ def main() -> int:
             d = [e.ids for e in hf.encode_batch(docs, add_special_tokens=False)]
             bad_hf = [i for i, (x, y) in enumerate(zip(c, d)) if x != y]
             failures += len(bad_tt) + len(bad_hf)
-            print(f"{name} {label:13s} {size / 1e6:6.1f} MB {len(docs):6d} docs  "
-                  f"vs tiktoken: {len(bad_tt)} mismatches  vs tokenizers: {len(bad_hf)} mismatches  "
-                  f"({time.perf_counter() - t:.0f} s)" + (f"  first: {(bad_tt + bad_hf)[0]}" if bad_tt or bad_hf else ""))
+            print(
+                f"{name} {label:13s} {size / 1e6:6.1f} MB {len(docs):6d} docs  "
+                f"vs tiktoken: {len(bad_tt)} mismatches  vs tokenizers: {len(bad_hf)} mismatches  "
+                f"({time.perf_counter() - t:.0f} s)" + (f"  first: {(bad_tt + bad_hf)[0]}" if bad_tt or bad_hf else "")
+            )
         print(f"{name}: {total / 1e6:.1f} MB compared")
     return 1 if failures else 0
 

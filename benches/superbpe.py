@@ -69,8 +69,11 @@ def main() -> int:
            "| tokenizer | held-out tokens | bytes/token | vs BPE | train s | × BPE time | peak MB |",
            "|---|---|---|---|---|---|---|"]
     for name, r in rows:
-        out.append(f"| {name} | {r['tokens']} | {r['bytes'] / r['tokens']:.3f} | {(r['tokens'] / bpe['tokens'] - 1) * 100:+.1f}% "
-                   f"| {r['seconds']:.1f} | {r['seconds'] / bpe['seconds']:.2f} | {r['peak_mb']:.0f} |")
+        out.append(
+            f"| {name} | {r['tokens']} | {r['bytes'] / r['tokens']:.3f} "
+            f"| {(r['tokens'] / bpe['tokens'] - 1) * 100:+.1f}% | {r['seconds']:.1f} "
+            f"| {r['seconds'] / bpe['seconds']:.2f} | {r['peak_mb']:.0f} |"
+        )
     text = "\n".join(out)
     print(text)
     if a.out:

@@ -81,8 +81,12 @@ def main() -> int:
             out = os.path.join(tmp, engine + ".json")
             t = time.perf_counter()
             try:
-                proc = subprocess.run([sys.executable, "-c", CHILD, engine, args.corpus, str(args.vocab), args.pattern, out],
-                                      capture_output=True, text=True, timeout=args.timeout)
+                proc = subprocess.run(
+                    [sys.executable, "-c", CHILD, engine, args.corpus, str(args.vocab), args.pattern, out],
+                    capture_output=True,
+                    text=True,
+                    timeout=args.timeout,
+                )
             except subprocess.TimeoutExpired:
                 results[engine] = f"timed out after {args.timeout} s"
                 continue
@@ -91,7 +95,10 @@ def main() -> int:
                 results[engine] = "not installed" if "ModuleNotFoundError" in last else f"failed: {last}"
                 continue
             results[engine] = json.load(open(out))
-            print(f"{engine}: {results[engine]['seconds']:.1f} s ({time.perf_counter() - t:.0f} s with start-up)", file=sys.stderr)
+            print(
+                f"{engine}: {results[engine]['seconds']:.1f} s ({time.perf_counter() - t:.0f} s with start-up)",
+                file=sys.stderr,
+            )
     ref = results.get("tokenizers")
     ref_merges = ref.get("merges") if isinstance(ref, dict) else None
     print(f"\n{os.path.basename(args.corpus)}: {size / 1e6:.0f} MB, vocab {args.vocab}, pattern {args.pattern}\n")

@@ -129,7 +129,12 @@ def ensemble(args):
     models = []
     for vocab_size, pattern in ((args.vocab_size, "o200k"), (args.vocab_size * 2, "gpt2")):
         enc, lm, eot = build(train, vocab_size, pattern, args.order)
-        models.append((f"{pattern} pattern, {enc.n_vocab} tokens", toksmith.ByteLM(enc, lm, eos_token_id=eot, context_tokens=[eot])))
+        models.append(
+            (
+                f"{pattern} pattern, {enc.n_vocab} tokens",
+                toksmith.ByteLM(enc, lm, eos_token_id=eot, context_tokens=[eot]),
+            )
+        )
     lines = [p + t for p, t in cuts(test, args.examples, 8, args.seed)]
     nbytes = sum(len(s) for s in lines)
     rows = [(name, [m]) for name, m in models]
@@ -137,7 +142,10 @@ def ensemble(args):
     ens_prod = toksmith.ByteEnsemble([m for _, m in models], mode="product")
     results = []
     t0 = time.time()
-    for name, blm in [(n, ms[0]) for n, ms in rows] + [("mixture (equal weights)", ens_mix), ("product (geometric mean)", ens_prod)]:
+    for name, blm in [(n, ms[0]) for n, ms in rows] + [
+        ("mixture (equal weights)", ens_mix),
+        ("product (geometric mean)", ens_prod),
+    ]:
         ll = sum(blm.logprob(s) for s in lines)
         results.append((name, ll))
     print(f"{len(lines)} held-out lines, {nbytes} bytes, {time.time() - t0:.0f} s")

@@ -9,7 +9,7 @@ from pathlib import Path
 DATA = Path(__file__).parent / "data"
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def samples(limit: int = 300_000) -> dict[str, str]:
     """{label: text}: English prose (pydoc topics), Python code (stdlib), C code (CPython headers),
     multilingual prose (man-page excerpts shipped in tests/data)."""

@@ -64,7 +64,9 @@ class Tiny:
         self.vocab = {i: t for t, i in self.ranks.items() if set(t) <= ALPHABET_BYTES}
 
     def blm(self, lm, **kw):
-        return ByteLM(self.enc, lm, eos_token_id=self.eos, context_tokens=[self.bos], probes=ALPHABET, probe_depth=DEPTH, **kw)
+        return ByteLM(
+            self.enc, lm, eos_token_id=self.eos, context_tokens=[self.bos], probes=ALPHABET, probe_depth=DEPTH, **kw
+        )
 
     def leaky_lm(self, seed: int):
         """A random token bigram LM that puts mass on invalid sequences too."""
@@ -212,7 +214,9 @@ def test_lookahead_prefix_that_is_not_canonical_still_counts():
         ranks[t] = len(ranks)
     V = len(ranks)
     pattern = r" ?a+|\s+(?!\S)|\s+"
-    enc = toksmith.Encoding("la", pat_str=pattern, mergeable_ranks=ranks, special_tokens={"<|eot|>": V, "<|bos|>": V + 1})
+    enc = toksmith.Encoding(
+        "la", pat_str=pattern, mergeable_ranks=ranks, special_tokens={"<|eot|>": V, "<|bos|>": V + 1}
+    )
     assert enc.encode_ordinary("  aa") == [32, 32, ranks[b"aa"]]
     assert enc.encode_ordinary("  ") == [ranks[b"  "]]
     source = ref.MarkovSource(["a", " "], 7, seed=11)
@@ -400,7 +404,11 @@ def test_o200k_prompt_ending_mid_token():
 
 
 @few
-@given(tiny_settings, st.integers(0, 2**32 - 1), st.lists(st.sampled_from(["a", "b", " ", "é", "  ", "ab"]), min_size=6, max_size=10))
+@given(
+    tiny_settings,
+    st.integers(0, 2**32 - 1),
+    st.lists(st.sampled_from(["a", "b", " ", "é", "  ", "ab"]), min_size=6, max_size=10),
+)
 def test_long_text_moves_the_origin_without_changing_results(params, lm_seed, parts):
     # Many pieces: the engine fixes tokens before a stable piece boundary; the reference always
     # encodes from the start of the text.
@@ -454,7 +462,10 @@ def test_tokenizer_json_semantics_give_the_same_bytes_as_the_tiktoken_view():
     tok = toksmith.train_bpe(iterator=iter(texts), vocab_size=300, special_tokens=["<|endoftext|>"], progress=False)
     eot = tok.token_to_id("<|endoftext|>")
     from toksmith.lms import NGramLM
-    lm = NGramLM(tok.get_vocab_size(), 3, bos=eot, eos=eot).fit([tok.encode(t, add_special_tokens=False).ids for t in texts])
+
+    lm = NGramLM(tok.get_vocab_size(), 3, bos=eot, eos=eot).fit(
+        [tok.encode(t, add_special_tokens=False).ids for t in texts]
+    )
     a = ByteLM(tok, lm, eos_token_id=eot, context_tokens=[eot])
     b = ByteLM(tok.to_encoding(), lm, eos_token_id=eot, context_tokens=[eot])
     for x in [b"", b"def", b"def f(x", b"  return x ", b"import os, s"]:

@@ -12,11 +12,14 @@ from hypothesis import strategies as st
 
 import toksmith
 from toksmith import PieceCounts, distributed
+
 from realtext import samples
 
 # Lines with every kind of ending (and none at the end), invalid UTF-8 and long lines.
-line = st.lists(st.sampled_from([b"the", b" cat", b"  ", b"\t", b"\r", b"12345", b"\xc3\xa9t\xc3\xa9", b"\xff", b"::", b"x" * 40]),
-                max_size=8).map(b"".join)
+line = st.lists(
+    st.sampled_from([b"the", b" cat", b"  ", b"\t", b"\r", b"12345", b"\xc3\xa9t\xc3\xa9", b"\xff", b"::", b"x" * 40]),
+    max_size=8,
+).map(b"".join)
 corpus = st.lists(st.tuples(line, st.sampled_from([b"\n", b"\r\n", b"\n\n"])), max_size=25).map(
     lambda ls: b"".join(a + b for a, b in ls))
 corpus = st.tuples(corpus, line).map(b"".join)
@@ -115,7 +118,10 @@ def test_real_text_sharded_counts_train_the_same_merges(real_files, pattern):
 
 def test_iterator_counts_train_the_same(real_files):
     docs = [t for label, t in samples(120_000).items()]
-    halves = [toksmith.count_pieces(iterator=docs[:2], progress=False), toksmith.count_pieces(iterator=docs[2:], progress=False)]
+    halves = [
+        toksmith.count_pieces(iterator=docs[:2], progress=False),
+        toksmith.count_pieces(iterator=docs[2:], progress=False),
+    ]
     expected = toksmith.train_bpe(iterator=docs, vocab_size=600, progress=False).merges
     assert toksmith.train_bpe(counts=halves[0] + halves[1], vocab_size=600, progress=False).merges == expected
     sup = toksmith.count_superbpe_pieces(iterator=docs, progress=False)

@@ -10,6 +10,7 @@ import time
 import pytest
 
 import toksmith
+
 from realtext import samples
 
 distributed = pytest.importorskip("distributed")
@@ -32,8 +33,14 @@ def workers_import_this_toksmith():
 
 def local_cluster(**config):
     with dask.config.set(config):
-        cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
-                                           dashboard_address=None, memory_limit="2GiB")  # dashboard off (its HTTP server picks a free port)
+        cluster = distributed.LocalCluster(
+            n_workers=2,
+            threads_per_worker=1,
+            processes=True,
+            host="127.0.0.1",
+            dashboard_address=None,
+            memory_limit="2GiB",
+        )  # dashboard off (its HTTP server picks a free port)
     return cluster, distributed.Client(cluster)
 
 
@@ -115,7 +122,8 @@ def test_a_worker_lost_for_good_is_a_clear_error(corpus):
     cluster, client = local_cluster(**{"distributed.scheduler.allowed-failures": 0})
     try:
         result, killed = kill_a_worker_mid_count(
-            client, lambda: toksmith.train_bpe(corpus, vocab_size=400, client=client, shard_size=40_000, progress=False))
+            client, lambda: toksmith.train_bpe(corpus, vocab_size=400, client=client, shard_size=40_000, progress=False)
+        )
         assert killed is not None
         assert isinstance(result, toksmith.distributed.WorkerLostError), result
         assert "died while" in str(result) and "no result" in str(result)

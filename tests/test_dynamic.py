@@ -8,6 +8,7 @@ from hypothesis import strategies as st
 import toksmith
 from toksmith import patterns
 from toksmith.reference import dynamic as reference
+
 from realtext import documents, samples
 
 # A tiny vocabulary: bytes, "ab", "ba" and one special token, so many pairs tie.

@@ -8,9 +8,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import toksmith
-from toksmith import peers
-from strategies import texts
+
 from realtext import documents, samples
+from strategies import texts
+from toolkit import peers
 
 NAMES = ["cl100k_base", "o200k_base"]
 
@@ -116,7 +117,9 @@ def test_disallowed_special_raises_like_tiktoken(pair):
     # Disallowing only some tokens, or arbitrary strings, as tiktoken allows.
     with pytest.raises(ValueError, match="world"):
         ours.encode("hello world", disallowed_special={"world"})
-    assert ours.encode(text, allowed_special={"<|endoftext|>"}) == theirs.encode(text, allowed_special={"<|endoftext|>"})
+    assert ours.encode(text, allowed_special={"<|endoftext|>"}) == theirs.encode(
+        text, allowed_special={"<|endoftext|>"}
+    )
     assert ours.encode(text, disallowed_special={"<|endofprompt|>"}) == theirs.encode(
         text, disallowed_special={"<|endofprompt|>"}
     )

@@ -6,7 +6,9 @@ import gzip
 import pytest
 
 import toksmith
-from toksmith import patterns, peers
+from toksmith import patterns
+
+from toolkit import peers
 
 BYTES = [bytes([b]) for b in range(256)]
 
@@ -89,11 +91,15 @@ def test_checksum_mismatch_and_missing_file(tmp_path):
 
 def test_bad_pattern_is_a_value_error():
     with pytest.raises(ValueError, match="invalid pattern"):
-        toksmith.Encoding("x", pat_str="(unclosed", mergeable_ranks={t: i for i, t in enumerate(BYTES)}, special_tokens={})
+        toksmith.Encoding(
+            "x", pat_str="(unclosed", mergeable_ranks={t: i for i, t in enumerate(BYTES)}, special_tokens={}
+        )
 
 
 def test_explicit_n_vocab_is_checked():
     ranks = {t: i for i, t in enumerate(BYTES)}
-    toksmith.Encoding("x", pat_str=patterns.GPT2, mergeable_ranks=ranks, special_tokens={"<|e|>": 256}, explicit_n_vocab=257)
+    toksmith.Encoding(
+        "x", pat_str=patterns.GPT2, mergeable_ranks=ranks, special_tokens={"<|e|>": 256}, explicit_n_vocab=257
+    )
     with pytest.raises(ValueError, match="expected 300 tokens"):
         toksmith.Encoding("x", pat_str=patterns.GPT2, mergeable_ranks=ranks, special_tokens={}, explicit_n_vocab=300)

@@ -12,7 +12,15 @@ from toksmith import patterns
 from toksmith.reference import ReferenceEncoder, bpe_merge_list, onig_to_pcre, pcre_to_onig
 
 ALPHABET = ["a", "b", "c", " ", "\n", "1", "2", "é", "'s", "A", "!"]
-PATTERNS = [patterns.GPT2, patterns.CL100K, patterns.O200K, patterns.LLAMA3, patterns.QWEN2, r"\S+|\s+", r"[ab]+|(?s:.)"]
+PATTERNS = [
+    patterns.GPT2,
+    patterns.CL100K,
+    patterns.O200K,
+    patterns.LLAMA3,
+    patterns.QWEN2,
+    r"\S+|\s+",
+    r"[ab]+|(?s:.)",
+]
 SPECIAL = "<|x|>"
 
 

@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 import toksmith
 from toksmith import patterns
 from toksmith.reference import superbpe as reference
+
 from realtext import samples
 
 tokenizers = pytest.importorskip("tokenizers")
@@ -56,7 +57,7 @@ def test_stage1_is_bpe_and_stage2_obeys_the_filters(units, vocab, fraction):
     assume(any(u.strip("\n") for u in units))
     t = max(256, round(fraction * vocab))
     sup = train(units, vocab, t, (STAGE1, STAGE2))
-    bpe = toksmith.train_bpe(iterator=[l for u in units for l in u.splitlines(keepends=True)], vocab_size=t,
+    bpe = toksmith.train_bpe(iterator=[line for u in units for line in u.splitlines(keepends=True)], vocab_size=t,
                              pattern=STAGE1, progress=False)
     n1 = sup.training_report["stage1_merges"]
     assert sup.merges[:n1] == bpe.merges
@@ -72,7 +73,7 @@ def test_stage1_is_bpe_and_stage2_obeys_the_filters(units, vocab, fraction):
 @given(units=units_strategy, vocab=st.integers(256, 320))
 def test_transition_at_vocab_size_is_train_bpe(units, vocab):
     assume(any(u.strip("\n") for u in units))
-    lines = [l for u in units for l in u.splitlines(keepends=True)]
+    lines = [line for u in units for line in u.splitlines(keepends=True)]
     sup = train(units, vocab, vocab, (STAGE1, STAGE2))
     assert sup.merges == toksmith.train_bpe(iterator=lines, vocab_size=vocab, pattern=STAGE1, progress=False).merges
     assert sup.training_report["stage1_merges"] == len(sup.merges)
@@ -124,8 +125,10 @@ def test_stage2_sample_counts_a_deterministic_subset_of_lines(real_units):
     (pieces_half, _), (chunks_half, _) = half.stats()
     assert pieces_half == pieces_full  # stage 1 sees everything
     assert 0.3 * chunks_full < chunks_half < 0.7 * chunks_full
-    runs = [toksmith.train_superbpe(iterator=real_units, vocab_size=1500, stage2_sample=0.5, progress=False, num_threads=n)
-            for n in (1, 2)]
+    runs = [
+        toksmith.train_superbpe(iterator=real_units, vocab_size=1500, stage2_sample=0.5, progress=False, num_threads=n)
+        for n in (1, 2)
+    ]
     assert runs[0].merges == runs[1].merges
     bpe = toksmith.train_bpe(iterator=real_units, vocab_size=1200, pattern=STAGE1, progress=False)
     assert runs[0].merges[: len(bpe.merges)] == bpe.merges
@@ -150,6 +153,17 @@ def test_extending_an_existing_vocabulary_keeps_its_ids(real_units):
     assert sup.encode(text).ids == theirs.encode(text).ids
     assert len(sup.encode(text).ids) <= len(base.encode_ordinary(text))
 
+
+
+def test_a_tiktoken_file_as_the_base(tmp_path, real_units):
+    # A .tiktoken file holds no pattern; a base lends only its vocabulary and merges.
+    small = toksmith.train_bpe(iterator=real_units[:2000], vocab_size=400, pattern=STAGE1, progress=False)
+    small.save_tiktoken(tmp_path / "small.tiktoken")
+    units = real_units[2000:3000]
+    from_file = toksmith.train_superbpe(iterator=units, vocab_size=500, base=tmp_path / "small.tiktoken",
+                                        progress=False)
+    from_object = toksmith.train_superbpe(iterator=units, vocab_size=500, base=small, progress=False)
+    assert from_file.merges == from_object.merges and len(from_file.merges) > len(small.merges)
 
 def test_bad_input_is_a_clear_error(tmp_path):
     units = ["the cat sat on the mat\n"] * 3

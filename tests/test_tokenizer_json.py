@@ -4,12 +4,13 @@ import json
 
 import pytest
 from hypothesis import given
-from hypothesis import strategies as st
 
 import toksmith
-from toksmith import patterns, peers
-from strategies import texts
+from toksmith import patterns
+
 from realtext import documents, samples
+from strategies import texts
+from toolkit import peers
 
 tokenizers = pytest.importorskip("tokenizers")
 from tokenizers import decoders, models, pre_tokenizers, processors, trainers  # noqa: E402
@@ -38,7 +39,10 @@ def _variants():
     """Tokenizers covering the supported pipeline components, built by `tokenizers` itself."""
     byte_level = pre_tokenizers.ByteLevel
     llama = pre_tokenizers.Sequence(
-        [pre_tokenizers.Split(tokenizers.Regex(patterns.LLAMA3), behavior="isolated"), byte_level(False, use_regex=False)]
+        [
+            pre_tokenizers.Split(tokenizers.Regex(patterns.LLAMA3), behavior="isolated"),
+            byte_level(False, use_regex=False),
+        ]
     )
     template = processors.TemplateProcessing(
         single="<s> $A", pair="<s> $A <s> $B:1", special_tokens=[("<s>", 1)]
@@ -207,11 +211,17 @@ def _doc(**changes):
         ({"normalizer": {"type": "NFC"}}, "normalizer: unsupported normalizer NFC"),
         ({"model__type": "WordPiece"}, "model: unsupported model type WordPiece"),
         ({"model__dropout": 0.1}, "model.dropout"),
-        ({"pre_tokenizer": {"type": "Metaspace", "replacement": "▁"}}, "pre_tokenizer: unsupported pre-tokenizer type Metaspace"),
+        (
+            {"pre_tokenizer": {"type": "Metaspace", "replacement": "▁"}},
+            "pre_tokenizer: unsupported pre-tokenizer type Metaspace",
+        ),
         ({"pre_tokenizer__pretokenizers__0__type": "Whitespace"}, r"pre_tokenizer.pretokenizers\[0\]: unsupported"),
         ({"added_tokens__0__lstrip": True}, r"added_tokens\[0\].lstrip"),
         ({"truncation": {"max_length": 5}}, "truncation"),
-        ({"post_processor": {"type": "BertProcessing", "sep": ["[SEP]", 1], "cls": ["[CLS]", 2]}}, "unsupported post-processor BertProcessing"),
+        (
+            {"post_processor": {"type": "BertProcessing", "sep": ["[SEP]", 1], "cls": ["[CLS]", 2]}},
+            "unsupported post-processor BertProcessing",
+        ),
         ({"decoder": {"type": "WordPiece"}}, "decoder: unsupported decoder WordPiece"),
         ({"model__merges": [["Ġ", "nope-token"]]}, r"model.merges\[0\]"),
         ({"model__vocab": []}, "model.vocab"),
@@ -239,4 +249,6 @@ def test_batch_threads(variants):
     ours, theirs = variants["gpt2"]
     docs = documents(samples()["english"][:50_000], 500)
     for threads in [1, 2, None]:
-        assert [e.ids for e in ours.encode_batch(docs, num_threads=threads)] == [e.ids for e in theirs.encode_batch(docs)]
+        assert [e.ids for e in ours.encode_batch(docs, num_threads=threads)] == [
+            e.ids for e in theirs.encode_batch(docs)
+        ]

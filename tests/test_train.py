@@ -10,6 +10,7 @@ import toksmith
 from toksmith import patterns
 from toksmith.reference import pcre_to_onig
 from toksmith.reference import train as reference
+
 from realtext import documents, samples
 
 tokenizers = pytest.importorskip("tokenizers")
@@ -33,16 +34,26 @@ def merges_of(tokenizer) -> list:
 
 
 units_strategy = st.lists(
-    st.lists(st.sampled_from(["a", "b", "ab", "c", " ", "\n", "é", "1", "22", "'s", "A", "!"]), max_size=15).map("".join),
-    min_size=1, max_size=25,
+    st.lists(st.sampled_from(["a", "b", "ab", "c", " ", "\n", "é", "1", "22", "'s", "A", "!"]), max_size=15).map(
+        "".join
+    ),
+    min_size=1,
+    max_size=25,
 )
 PATTERNS = [patterns.GPT2, patterns.CL100K, patterns.O200K, patterns.LLAMA3, r"\S+|\s+"]
 
 
-@given(units=units_strategy, vocab=st.integers(256, 300), pattern=st.sampled_from(PATTERNS), min_frequency=st.integers(0, 3))
+@given(
+    units=units_strategy,
+    vocab=st.integers(256, 300),
+    pattern=st.sampled_from(PATTERNS),
+    min_frequency=st.integers(0, 3),
+)
 def test_engine_equals_tokenizers(units, vocab, pattern, min_frequency):
     assume(any(units))  # an empty corpus is an error here (tokenizers returns an empty model)
-    ours = toksmith.train_bpe(iterator=units, vocab_size=vocab, pattern=pattern, min_frequency=min_frequency, progress=False)
+    ours = toksmith.train_bpe(
+        iterator=units, vocab_size=vocab, pattern=pattern, min_frequency=min_frequency, progress=False
+    )
     theirs = hf_train(units, vocab, pattern, min_frequency)
     assert merges_of(ours) == merges_of(theirs)
     # Same tokens; ids differ by design (bytes keep their byte values here).

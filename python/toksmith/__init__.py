@@ -7,16 +7,29 @@
 * :func:`train_bpe`, :func:`train_superbpe`, :func:`count_pieces` / :class:`PieceCounts`
   (count tables that add up across shards; ``client=`` counts on a Dask cluster).
 * :mod:`toksmith.reference`: slow, obviously-correct pure-Python twins of the algorithms.
+
+>>> import toksmith
+>>> enc = toksmith.get_encoding("o200k_base")
+>>> enc.encode("hello world")
+[24912, 2375]
+>>> enc.decode([24912, 2375])
+'hello world'
+>>> tok = toksmith.Tokenizer.from_encoding(enc)  # the same vocabulary, tokenizer.json semantics
+>>> tok.encode("hello world").tokens
+['hello', 'Ġworld']
 """
 
 from toksmith import patterns
 from toksmith._toksmith import __version__
 from toksmith.bytelm import ByteEnsemble, ByteLM
-from toksmith.dynamic import DynamicBatch, merge_batch
-from toksmith.encoding import Encoding
-from toksmith.registry import get_encoding, list_encoding_names
-from toksmith.tokenizer import HFEncoding, Tokenizer
 from toksmith.counts import PieceCounts
+from toksmith.dynamic import DynamicBatch, merge_batch
+from toksmith.encoding import Encoding, HFEncoding, Tokenizer
+from toksmith.registry import get_encoding, list_encoding_names
 from toksmith.train import count_pieces, count_superbpe_pieces, train_bpe, train_superbpe
 
-__all__ = ["ByteEnsemble", "ByteLM", "DynamicBatch", "merge_batch", "Encoding", "HFEncoding", "Tokenizer", "get_encoding", "list_encoding_names", "patterns", "PieceCounts", "count_pieces", "count_superbpe_pieces", "train_bpe", "train_superbpe", "__version__"]
+__all__ = [
+    "ByteEnsemble", "ByteLM", "DynamicBatch", "merge_batch", "Encoding", "HFEncoding", "Tokenizer", "get_encoding",
+    "list_encoding_names", "patterns", "PieceCounts", "count_pieces", "count_superbpe_pieces", "train_bpe",
+    "train_superbpe", "__version__",
+]

@@ -11,10 +11,16 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
+from typing import Any, Protocol
 
 import numpy as np
+import numpy.typing as npt
 
-from toksmith._toksmith import CoreByteModel, CoreByteState
+from toksmith._toksmith import CoreByteModel, CoreByteState, CoreTokenizer
+from toksmith.encoding import Encoding, Tokenizer
+
+#: A token LM: next-token log-probabilities, ``[len(prefixes), n_vocab]``, for token-id prefixes.
+TokenLM = Callable[[list[list[int]]], npt.ArrayLike]
 
 EOS = 256
 #: One character per character class that the known pre-tokenizer patterns tell apart: space,
@@ -23,14 +29,14 @@ EOS = 256
 DEFAULT_PROBES = (" ", "\t", "\n", "a", "A", "0", ".", "'", "/", "s", "é", "中")
 
 
-def _core_of(tokenizer):
+def _core_of(tokenizer: object) -> CoreTokenizer:
     core = getattr(tokenizer, "_core", None)
-    if core is None:
+    if not isinstance(core, CoreTokenizer):
         raise TypeError(f"tokenizer must be a toksmith Encoding or Tokenizer, not {type(tokenizer).__name__}")
     return core
 
 
-def _as_bytes(data, argument: str) -> bytes:
+def _as_bytes(data: Any, argument: str) -> bytes:  # Any: checked here
     if isinstance(data, str):
         raise TypeError(f"{argument} must be bytes, not str (encode it, e.g. {argument}.encode('utf-8'))")
     try:
@@ -39,7 +45,7 @@ def _as_bytes(data, argument: str) -> bytes:
         raise TypeError(f"{argument} must be bytes, not {type(data).__name__}") from None
 
 
-def _sample(logprobs: np.ndarray, temperature: float, top_p: float, rng: np.random.Generator) -> int:
+def _sample(logprobs: npt.NDArray[np.float64], temperature: float, top_p: float, rng: np.random.Generator) -> int:
     if temperature == 0:
         return int(np.argmax(logprobs))
     logits = logprobs / temperature
@@ -55,14 +61,26 @@ def _sample(logprobs: np.ndarray, temperature: float, top_p: float, rng: np.rand
     return int(rng.choice(len(p), p=p))
 
 
+class ByteStream(Protocol):
+    """What ``state(prompt)`` of a :class:`ByteLM` or :class:`ByteEnsemble` returns."""
+
+    def logprobs(self) -> npt.NDArray[np.float64]:
+        """log P(next byte | bytes so far): 257 entries (index 256 = end of text)."""
+        ...
+
+    def push(self, data: bytes) -> None:
+        """Appends bytes."""
+        ...
+
+
 class _ByteSampler:
     """Shared by :class:`ByteLM` and :class:`ByteEnsemble`: all methods work through
     ``state(prompt)`` objects that have ``logprobs()`` and ``push(data)``."""
 
-    def state(self, prompt: bytes = b""):
+    def state(self, prompt: bytes = b"") -> ByteStream:
         raise NotImplementedError
 
-    def next_byte_logprobs(self, prefix: bytes) -> np.ndarray:
+    def next_byte_logprobs(self, prefix: bytes) -> npt.NDArray[np.float64]:
         """log P(next byte | prefix): an array of 257, bytes 0..255 then end of text (256)."""
         return self.state(prefix).logprobs()
 
@@ -106,7 +124,7 @@ class _ByteSampler:
 class ByteLMState:
     """The incremental state of one byte stream under a :class:`ByteLM`."""
 
-    def __init__(self, blm: ByteLM, prompt: bytes):
+    def __init__(self, blm: ByteLM, prompt: bytes) -> None:
         self._blm = blm
         self._core = CoreByteState(blm._model, blm.context_tokens, prompt)
 
@@ -120,7 +138,7 @@ class ByteLMState:
         if nodes:
             self._core.supply(nodes, self._blm._call_lm(prefixes))
 
-    def logprobs(self) -> np.ndarray:
+    def logprobs(self) -> npt.NDArray[np.float64]:
         """log P(next byte | data): 257 entries (index 256 = end of text)."""
         self._fill()
         return self._core.next_logprobs()
@@ -164,10 +182,27 @@ class ByteLM(_ByteSampler):
     probes, in parallel).
 
     ``context_tokens``: fixed tokens before the bytes (BOS, a fill-in-the-middle scaffold).
+
+    A tiny tokenizer and a bigram LM (:class:`toksmith.lms.NGramLM`) fitted on its tokens:
+
+    >>> import toksmith
+    >>> from toksmith.lms import NGramLM
+    >>> text = "the cat sat on the mat\\n"
+    >>> tok = toksmith.train_bpe(iterator=[text] * 20, vocab_size=270, special_tokens=["<eos>"], progress=False)
+    >>> eos = tok.token_to_id("<eos>")
+    >>> lm = NGramLM(tok.get_vocab_size(), order=2, bos=eos, eos=eos).fit([tok.encode(text).ids] * 5)
+    >>> blm = ByteLM(tok, lm, eos_token_id=eos, context_tokens=[eos])
+    >>> chr(blm.next_byte_logprobs(b"the c").argmax())  # mid-token: "the c" ends inside " cat"
+    'a'
+    >>> blm.generate(b"the", 30, temperature=0)
+    b' cat sat on the mat\\n'
+    >>> -3 < blm.logprob(b"the cat") < 0
+    True
     """
 
-    def __init__(self, tokenizer, lm: Callable[[list[list[int]]], np.ndarray], *, eos_token_id: int | None = None,
-                 context_tokens: Sequence[int] = (), probes: Sequence[str] = DEFAULT_PROBES, probe_depth: int = 1):
+    def __init__(self, tokenizer: Encoding | Tokenizer, lm: TokenLM, *, eos_token_id: int | None = None,
+                 context_tokens: Sequence[int] = (), probes: Sequence[str] = DEFAULT_PROBES,
+                 probe_depth: int = 1) -> None:
         self.tokenizer = tokenizer
         self.lm = lm
         self.eos_token_id = eos_token_id
@@ -188,7 +223,7 @@ class ByteLM(_ByteSampler):
                              "for the LM to condition on")
         return ByteLMState(self, prompt)
 
-    def _call_lm(self, prefixes: list[list[int]]) -> np.ndarray:
+    def _call_lm(self, prefixes: list[list[int]]) -> npt.NDArray[np.float64]:
         self.lm_calls += 1
         self.lm_rows += len(prefixes)
         out = np.asarray(self.lm(prefixes), dtype=np.float64)
@@ -210,7 +245,7 @@ class ByteEnsemble(_ByteSampler):
     the mixture of the models' string distributions.
     """
 
-    def __init__(self, models: Sequence[ByteLM], weights: Sequence[float] | None = None, mode: str = "mix"):
+    def __init__(self, models: Sequence[ByteLM], weights: Sequence[float] | None = None, mode: str = "mix") -> None:
         if not models:
             raise ValueError("an ensemble needs at least one model")
         if mode not in ("mix", "product"):
@@ -227,22 +262,26 @@ class ByteEnsemble(_ByteSampler):
 
 
 class EnsembleState:
-    def __init__(self, ens: ByteEnsemble, states):
+    """The incremental state of one byte stream under a :class:`ByteEnsemble`."""
+
+    def __init__(self, ens: ByteEnsemble, states: list[ByteLMState]) -> None:
         self._ens = ens
         self._states = states
 
-    def logprobs(self) -> np.ndarray:
+    def logprobs(self) -> npt.NDArray[np.float64]:
         lps = [s.logprobs() for s in self._states]
-        pairs = [(w, lp) for w, lp in zip(self._ens.weights, lps) if w > 0]
+        pairs = [(float(w), lp) for w, lp in zip(self._ens.weights, lps) if w > 0]
+        out: npt.NDArray[np.float64]
         with np.errstate(divide="ignore", invalid="ignore"):
             if self._ens.mode == "mix":
                 out = np.logaddexp.reduce([math.log(w) + lp for w, lp in pairs], axis=0)
             else:
-                out = sum(w * lp for w, lp in pairs)
-        top = out.max()
+                out = np.sum([w * lp for w, lp in pairs], axis=0)
+        top = float(out.max())
         if top == -np.inf:
             raise ValueError("the ensemble's models give no outcome positive probability together")
-        return out - (top + math.log(np.exp(out - top).sum()))
+        normalised: npt.NDArray[np.float64] = out - (top + math.log(np.exp(out - top).sum()))
+        return normalised
 
     def push(self, data: bytes) -> None:
         for s in self._states:

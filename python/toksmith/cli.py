@@ -5,7 +5,6 @@
     toksmith encode --tokenizer tokenizer.json ... with a tokenizer.json
     toksmith decode 9906 1917                      text of ids
     toksmith list                                  bundled encodings
-    toksmith bench encode [--corpora DIR] ...      peer table (bench extra)
     toksmith train [FILES...] --vocab-size N --pattern o200k -o tokenizer.json
                                                    (no FILES: the Python standard library's sources)
     toksmith train FILES --superbpe --transition 0.8 --vocab-size N [--base o200k_base]
@@ -17,9 +16,14 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from collections.abc import Callable, Iterator
+
+EncodeBatch = Callable[[list[str]], list[list[int]]]
+Decode = Callable[[list[int]], str]
+CountTokens = Callable[[list[str]], list[int]]
 
 
-def _encoder(args):
+def _encoder(args: argparse.Namespace) -> tuple[EncodeBatch, Decode]:
     import toksmith
 
     if args.tokenizer:
@@ -30,7 +34,7 @@ def _encoder(args):
             enc.decode)
 
 
-def _read_chunks(path: str, chunk_lines: int = 4096):
+def _read_chunks(path: str, chunk_lines: int = 4096) -> Iterator[list[str]]:
     """Yields lists of lines, so big files never sit whole in memory."""
     stream = sys.stdin if path == "-" else open(path, encoding="utf-8", errors="replace")
     with stream:
@@ -44,7 +48,7 @@ def _read_chunks(path: str, chunk_lines: int = 4096):
             yield batch
 
 
-def cmd_encode(args) -> int:
+def cmd_encode(args: argparse.Namespace) -> int:
     encode, _ = _encoder(args)
     if args.file is None:
         if args.text is None:
@@ -68,19 +72,13 @@ def cmd_encode(args) -> int:
     return 0
 
 
-def cmd_decode(args) -> int:
+def cmd_decode(args: argparse.Namespace) -> int:
     _, decode = _encoder(args)
     print(decode([int(i) for i in args.ids]))
     return 0
 
 
-def cmd_bench(args) -> int:
-    from toksmith.bench.encode import main as bench_encode
-
-    return bench_encode(args.rest)
-
-
-def cmd_list(args) -> int:
+def cmd_list(args: argparse.Namespace) -> int:
     import toksmith
 
     for name in toksmith.list_encoding_names():
@@ -104,7 +102,7 @@ def _peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def cmd_train(args) -> int:
+def cmd_train(args: argparse.Namespace) -> int:
     import os
     import tempfile
 
@@ -126,6 +124,7 @@ def cmd_train(args) -> int:
                                       min_frequency=args.min_frequency, num_threads=args.threads,
                                       progress=not args.quiet)
         report = tok.training_report
+        assert report is not None  # train_superbpe always reports
         print(f"SuperBPE: {report['stage1_merges']} stage-1 merges, {len(tok.merges) - report['stage1_merges']} "
               f"stage-2 merges; {len(report['unused_stage1_merges'])} stage-1 merges unused in stage 2")
     else:
@@ -156,8 +155,9 @@ def cmd_train(args) -> int:
     return 0
 
 
-def _load_any(spec: str):
-    """An encode function and a label for a tokenizer.json path, a .tiktoken file or an encoding name."""
+def _load_any(spec: str, pattern: str = "o200k") -> tuple[CountTokens, str]:
+    """A token-counting function and a label for a tokenizer.json path, a .tiktoken file (split
+    with ``pattern``: the file holds no pattern) or an encoding name."""
     import os
 
     import toksmith
@@ -166,15 +166,17 @@ def _load_any(spec: str):
         enc = toksmith.get_encoding(spec)
         return (lambda docs: [len(ids) for ids in enc.encode_ordinary_batch(docs)]), spec
     if not os.path.exists(spec):
-        raise FileNotFoundError(f"{spec}: no such tokenizer file (nor a bundled encoding: {toksmith.list_encoding_names()})")
+        raise FileNotFoundError(
+            f"{spec}: no such tokenizer file (nor a bundled encoding: {toksmith.list_encoding_names()})"
+        )
     if spec.endswith(".json"):
         tok = toksmith.Tokenizer.from_file(spec)
         return (lambda docs: [len(e.ids) for e in tok.encode_batch(docs, add_special_tokens=False)]), spec
-    enc = toksmith.Encoding.from_tiktoken_file(spec)
+    enc = toksmith.Encoding.from_tiktoken_file(spec, pat_str=toksmith.patterns.resolve(pattern))
     return (lambda docs: [len(ids) for ids in enc.encode_ordinary_batch(docs)]), spec
 
 
-def cmd_compare(args) -> int:
+def cmd_compare(args: argparse.Namespace) -> int:
     with open(args.text, encoding="utf-8", errors="replace") as f:
         text = f.read()
     # Documents: blocks separated by blank lines (each keeps its text exactly; nothing is lost).
@@ -182,7 +184,7 @@ def cmd_compare(args) -> int:
     for line in text.splitlines(keepends=True):
         current.append(line)
         if not line.strip():
-            if any(l.strip() for l in current):
+            if any(x.strip() for x in current):
                 docs.append("".join(current))
                 current = []
     if current:
@@ -192,7 +194,7 @@ def cmd_compare(args) -> int:
     n_bytes = len(text.encode("utf-8"))
     rows = []
     for spec in args.tokenizers:
-        encode, label = _load_any(spec)
+        encode, label = _load_any(spec, args.pattern)
         counts = encode(docs)
         rows.append((label, sum(counts), sum(counts) / len(docs)))
     first = rows[0][1]
@@ -209,7 +211,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="toksmith", description="Exact, fast byte-level BPE tokenization.")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    def vocab_options(p):
+    def vocab_options(p: argparse.ArgumentParser) -> None:
         p.add_argument("--encoding", default="o200k_base", help="bundled encoding (default: o200k_base)")
         p.add_argument("--tokenizer", metavar="JSON", help="a tokenizer.json file instead of --encoding")
         p.add_argument("--threads", type=int, default=None, help="worker threads (default: all cores)")
@@ -252,19 +254,18 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("tokenizers", nargs="+", metavar="TOKENIZER",
                    help="tokenizer.json files, .tiktoken files or bundled encoding names")
     p.add_argument("--text", required=True, help="held-out text (documents separated by blank lines)")
+    p.add_argument("--pattern", default="o200k",
+                   help=".tiktoken files hold no pattern: split their text with this one (gpt2, cl100k, o200k, "
+                        "llama3, qwen2 or a regex; default o200k)")
     p.set_defaults(run=cmd_compare)
-
-    p = sub.add_parser("bench", help="side-by-side benchmarks (needs the bench extra)")
-    p.add_argument("what", choices=["encode"], help="encode: toksmith vs tiktoken, tokenizers and peers")
-    p.add_argument("rest", nargs=argparse.REMAINDER, help="options of the benchmark (--corpora, --repeat, ...)")
-    p.set_defaults(run=cmd_bench)
 
     p = sub.add_parser("list", help="bundled encodings")
     p.set_defaults(run=cmd_list)
 
     args = parser.parse_args(argv)
+    run: Callable[[argparse.Namespace], int] = args.run
     try:
-        return args.run(args)
+        return run(args)
     except (ValueError, KeyError, OSError) as e:
         print(f"toksmith {args.command}: {e}", file=sys.stderr)
         return 1

@@ -10,6 +10,7 @@ on it gives exactly the merges of training on the whole corpus.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 
 from toksmith._toksmith import CorePieceCounts
 
@@ -17,7 +18,7 @@ from toksmith._toksmith import CorePieceCounts
 _PICKLE_LEVEL = 1
 
 
-def _from_bytes(data: bytes) -> "PieceCounts":
+def _from_bytes(data: bytes) -> PieceCounts:
     return PieceCounts(CorePieceCounts.from_bytes(data, "<pickled PieceCounts>"))
 
 
@@ -32,13 +33,27 @@ class PieceCounts:
       ``TKSCOUNT`` header and a version); corrupt or truncated data raises ``ValueError``
       naming the file. Pickling uses the same form.
     * ``pruned(min_frequency, top_k)``: a smaller table (training on it is approximate).
+
+    >>> import toksmith
+    >>> a = toksmith.count_pieces(iterator=["the cat sat on the mat"], pattern="gpt2", progress=False)
+    >>> b = toksmith.count_pieces(iterator=["the rat sat"], pattern="gpt2", progress=False)
+    >>> a
+    <PieceCounts bpe: 6 distinct / 6 total>
+    >>> (a + b).to_dict()
+    {b'the': 2, b' cat': 1, b' sat': 2, b' on': 1, b' the': 1, b' mat': 1, b' rat': 1}
+    >>> (a + b).pruned(top_k=2).to_dict()
+    {b' sat': 2, b'the': 2}
+    >>> PieceCounts.from_bytes((a + b).to_bytes()) == sum([b, a])
+    True
     """
 
     __slots__ = ("_core",)
 
-    def __init__(self, core: CorePieceCounts):
+    def __init__(self, core: CorePieceCounts) -> None:
         if not isinstance(core, CorePieceCounts):
-            raise TypeError("PieceCounts are made by toksmith.count_pieces / count_superbpe_pieces, PieceCounts.load or from_bytes")
+            raise TypeError(
+                "PieceCounts are made by toksmith.count_pieces / count_superbpe_pieces, PieceCounts.load or from_bytes"
+            )
         self._core = core
 
     @property
@@ -60,7 +75,7 @@ class PieceCounts:
         """The counts of one stage as ``{piece: count}``."""
         return self._core.to_dict(stage)
 
-    def __add__(self, other):
+    def __add__(self, other: object) -> PieceCounts:
         if isinstance(other, int) and not isinstance(other, bool) and other == 0:
             return self  # sum() starts from 0
         if not isinstance(other, PieceCounts):
@@ -69,14 +84,15 @@ class PieceCounts:
 
     __radd__ = __add__
 
-    def __eq__(self, other):
+    def __eq__(self, other: object) -> bool:
         if not isinstance(other, PieceCounts):
             return NotImplemented
         return self._core.equals(other._core)
 
-    __hash__ = None  # mutable-looking value type: compare, don't hash
+    # mutable-looking value type: compare, don't hash (typeshed spells unhashable the same way)
+    __hash__ = None  # type: ignore[assignment]
 
-    def pruned(self, min_frequency: int = 1, top_k: int | None = None) -> "PieceCounts":
+    def pruned(self, min_frequency: int = 1, top_k: int | None = None) -> PieceCounts:
         """A copy keeping, in every stage, the pieces counted at least ``min_frequency`` times
         and of those the ``top_k`` most frequent (ties to the smaller bytes). Approximate:
         training on it may differ from training on the full table."""
@@ -91,17 +107,17 @@ class PieceCounts:
         return self._core.to_bytes(level)
 
     @classmethod
-    def from_bytes(cls, data: bytes, origin: str = "<bytes>") -> "PieceCounts":
+    def from_bytes(cls, data: bytes, origin: str = "<bytes>") -> PieceCounts:
         return cls(CorePieceCounts.from_bytes(bytes(data), origin))
 
-    def save(self, path: str | os.PathLike, level: int = 6) -> None:
+    def save(self, path: str | os.PathLike[str], level: int = 6) -> None:
         self._core.save(os.fspath(path), level)
 
     @classmethod
-    def load(cls, path: str | os.PathLike) -> "PieceCounts":
+    def load(cls, path: str | os.PathLike[str]) -> PieceCounts:
         return cls(CorePieceCounts.load(os.fspath(path)))
 
-    def __reduce__(self):
+    def __reduce__(self) -> tuple[Callable[[bytes], PieceCounts], tuple[bytes]]:
         return (_from_bytes, (self._core.to_bytes(_PICKLE_LEVEL),))
 
     def __repr__(self) -> str:

@@ -20,9 +20,19 @@ import os
 import sys
 import time
 import uuid
+from collections.abc import Iterator, Sequence
+from typing import TYPE_CHECKING
 
 from toksmith._toksmith import CoreTrainer
 from toksmith.counts import PieceCounts
+
+if TYPE_CHECKING:  # an optional dependency (the dask extra)
+    from distributed import Client
+
+#: Text files: one path or URL, or a sequence of them.
+Files = str | os.PathLike[str] | Sequence[str | os.PathLike[str]]
+#: A pre-tokenizer stage of counting: ``("regex", pattern)`` or ``("pre_tokenizer", json)``.
+Stage = tuple[str, str]
 
 #: Default shard size: large enough that per-shard tables and task overheads stay small next
 #: to counting, small enough to spread a few GB over many workers.
@@ -38,7 +48,7 @@ def _is_local(path: str) -> bool:
     return "://" not in path
 
 
-def shards(files, shard_size: int | None = DEFAULT_SHARD_SIZE, n_workers: int = 1) -> list[tuple[str, int, int]]:
+def shards(files: Files, shard_size: int | None = DEFAULT_SHARD_SIZE, n_workers: int = 1) -> list[tuple[str, int, int]]:
     """Cuts files into ``(path, start, end)`` byte ranges of about ``shard_size`` bytes. Sizes
     are read here, on the driver: a file it cannot see raises ``FileNotFoundError``.
     ``shard_size=None``: at most ``DEFAULT_SHARD_SIZE``, with the number of shards rounded up
@@ -51,18 +61,18 @@ def shards(files, shard_size: int | None = DEFAULT_SHARD_SIZE, n_workers: int = 
         shard_size = max(1, -(-total // n))
     if isinstance(shard_size, bool) or not isinstance(shard_size, int) or shard_size < 1:
         raise ValueError(f"shard_size must be a positive number of bytes, got {shard_size!r}")
-    out = []
+    out: list[tuple[str, int, int]] = []
     for path, size in sizes:
         n = max(1, -(-size // shard_size))
         out.extend((path, i * size // n, (i + 1) * size // n) for i in range(n))
     return out
 
 
-def _sizes(files) -> list[tuple[str, int]]:
+def _sizes(files: Files) -> list[tuple[str, int]]:
     paths = [os.fspath(f) for f in ([files] if isinstance(files, (str, os.PathLike)) else files)]
     if not paths:
         raise ValueError("no files to count")
-    out = []
+    out: list[tuple[str, int]] = []
     for path in paths:
         if _is_local(path):
             if not os.path.exists(path):
@@ -85,7 +95,7 @@ def _sizes(files) -> list[tuple[str, int]]:
     return out
 
 
-def _remote_blocks(path: str, start: int, end: int):
+def _remote_blocks(path: str, start: int, end: int) -> Iterator[bytes]:
     """Blocks of whole lines of an fsspec URL: the lines that start in ``[start, end)``."""
     import fsspec
 
@@ -111,7 +121,16 @@ def _remote_blocks(path: str, start: int, end: int):
             yield carry + f.readline()
 
 
-def count_shard(kind: str, stages, path: str, start: int, end: int, min_frequency: int = 1, top_k: int | None = None, num_threads: int | None = 1) -> PieceCounts:
+def count_shard(
+    kind: str,
+    stages: Sequence[Stage],
+    path: str,
+    start: int,
+    end: int,
+    min_frequency: int = 1,
+    top_k: int | None = None,
+    num_threads: int | None = 1,
+) -> PieceCounts:
     """Counts one shard (the lines of ``path`` that start in ``[start, end)``) into a table,
     pruned if asked. Runs on a Dask worker; usable anywhere."""
     trainer = CoreTrainer(stages, False, False)
@@ -133,7 +152,7 @@ def _add(a: PieceCounts, b: PieceCounts) -> PieceCounts:
 class _Bar:
     """A one-line progress bar on stderr, fed by finished shards."""
 
-    def __init__(self, show: bool, n_shards: int, total_bytes: int):
+    def __init__(self, show: bool, n_shards: int, total_bytes: int) -> None:
         self.show, self.n, self.total = show, n_shards, total_bytes
         self.done = self.bytes = 0
         self.t0 = time.perf_counter()
@@ -144,7 +163,10 @@ class _Bar:
         if self.show:
             el = time.perf_counter() - self.t0
             mib = self.bytes / (1 << 20)
-            sys.stderr.write(f"\rcounting on dask  {self.done}/{self.n} shards  {mib:,.0f}/{self.total / (1 << 20):,.0f} MiB  {el:,.0f} s  ({mib / max(el, 1e-9):,.0f} MiB/s)")
+            sys.stderr.write(
+                f"\rcounting on dask  {self.done}/{self.n} shards  {mib:,.0f}/{self.total / (1 << 20):,.0f} MiB"
+                f"  {el:,.0f} s  ({mib / max(el, 1e-9):,.0f} MiB/s)"
+            )
             sys.stderr.flush()
 
     def close(self, message: str = "") -> None:
@@ -153,7 +175,17 @@ class _Bar:
             sys.stderr.flush()
 
 
-def count_on_cluster(client, files, *, kind: str, stages, shard_size: int | None = None, min_frequency: int = 1, top_k: int | None = None, progress: bool = True) -> PieceCounts:
+def count_on_cluster(
+    client: Client,
+    files: Files,
+    *,
+    kind: str,
+    stages: Sequence[Stage],
+    shard_size: int | None = None,
+    min_frequency: int = 1,
+    top_k: int | None = None,
+    progress: bool = True,
+) -> PieceCounts:
     """Counts ``files`` on the Dask cluster of ``client``; returns the summed table."""
     from distributed import as_completed
     from distributed.scheduler import KilledWorker
@@ -167,7 +199,9 @@ def count_on_cluster(client, files, *, kind: str, stages, shard_size: int | None
     token = uuid.uuid4().hex[:12]
     futures = {}
     for i, (path, start, end) in enumerate(parts):
-        fut = client.submit(count_shard, kind, stages, path, start, end, min_frequency, top_k, key=f"toksmith-count-{token}-{i}")
+        fut = client.submit(
+            count_shard, kind, stages, path, start, end, min_frequency, top_k, key=f"toksmith-count-{token}-{i}"
+        )
         futures[fut.key] = (fut, (path, start, end))
     bar = _Bar(progress, len(parts), sum(e - s for _, s, e in parts))
     live = [f for f, _ in futures.values()]
@@ -195,8 +229,9 @@ def count_on_cluster(client, files, *, kind: str, stages, shard_size: int | None
                 ac.add(s)
                 pending = None
         t0 = time.perf_counter()
+        assert pending is not None  # every shard's table was added into this last one
         try:
-            table = pending.result()
+            table: PieceCounts = pending.result()
         except KilledWorker as e:
             raise WorkerLostError(f"Dask workers died while adding count tables; no result was produced: {e}") from e
         bar.close(f"fetched the table in {time.perf_counter() - t0:.1f} s")

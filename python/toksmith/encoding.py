@@ -1,15 +1,33 @@
-"""`Encoding`: a drop-in for `tiktoken.Encoding`, backed by the Rust engine."""
+"""The two front ends of the Rust engine's tokenizer (``CoreTokenizer``).
+
+* :class:`Encoding`: a drop-in for ``tiktoken.Encoding`` (tiktoken's API and ids).
+* :class:`Tokenizer` (and :class:`HFEncoding`, its ``encode`` result): a drop-in for Hugging
+  Face ``tokenizers.Tokenizer`` on byte-level BPE files (``tokenizer.json`` semantics).
+
+They live in one module because each converts to the other (:meth:`Encoding.to_tokenizer`,
+:meth:`Tokenizer.to_encoding`); :mod:`toksmith.tokenizer` re-exports the second pair.
+"""
 
 from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Collection, Sequence
-from typing import AbstractSet, Literal
+from collections.abc import Callable, Collection, Sequence
+from collections.abc import Set as AbstractSet
+from pathlib import Path
+from typing import Any, Concatenate, Literal, ParamSpec, TypeVar
 
 import numpy as np
+import numpy.typing as npt
 
 from toksmith._toksmith import CoreTokenizer
+
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+
+#: Token ids: a sequence of ints, or a numpy array of integers.
+TokenIds = Sequence[int] | npt.NDArray[np.integer[Any]]
+
 
 def _check_text(text: object, argument: str = "text") -> str:
     if not isinstance(text, str):
@@ -22,19 +40,21 @@ def _without_surrogates(text: str) -> str:
     return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
 
 
-def _call_with_text(fn, text: str, *args, **kwargs):
+def _call_with_text(fn: Callable[Concatenate[str, _P], _R], text: str, *args: _P.args, **kwargs: _P.kwargs) -> _R:
     try:
         return fn(text, *args, **kwargs)
     except UnicodeEncodeError:
         return fn(_without_surrogates(text), *args, **kwargs)
 
 
-def _call_with_texts(fn, texts: Sequence[str], *args, **kwargs):
-    texts = [_check_text(t, "each text") for t in texts]
+def _call_with_texts(
+    fn: Callable[Concatenate[list[str], _P], _R], texts: Sequence[str], *args: _P.args, **kwargs: _P.kwargs
+) -> _R:
+    checked = [_check_text(t, "each text") for t in texts]
     try:
-        return fn(texts, *args, **kwargs)
+        return fn(checked, *args, **kwargs)
     except UnicodeEncodeError:
-        return fn([_without_surrogates(t) for t in texts], *args, **kwargs)
+        return fn([_without_surrogates(t) for t in checked], *args, **kwargs)
 
 
 @functools.lru_cache(maxsize=128)
@@ -58,7 +78,7 @@ class Encoding:
         special_tokens: dict[str, int],
         explicit_n_vocab: int | None = None,
         _core: CoreTokenizer | None = None,
-    ):
+    ) -> None:
         self.name = name
         self._pat_str = pat_str
         self._special_tokens = dict(special_tokens)
@@ -71,7 +91,9 @@ class Encoding:
                 raise ValueError(f"{name}: expected {explicit_n_vocab} tokens, found "
                                  f"{_core.n_mergeable + len(self._special_tokens)}")
             if self.max_token_value != explicit_n_vocab - 1:
-                raise ValueError(f"{name}: the largest token id is {self.max_token_value}, expected {explicit_n_vocab - 1}")
+                raise ValueError(
+                    f"{name}: the largest token id is {self.max_token_value}, expected {explicit_n_vocab - 1}"
+                )
 
     @classmethod
     def from_tiktoken_file(
@@ -94,13 +116,17 @@ class Encoding:
 
     # ------------------------------------------------------------------ encoding
 
-    def _special_args(self, allowed_special, disallowed_special, text: str | None, texts=None):
+    def _special_args(
+        self,
+        allowed_special: Literal["all"] | AbstractSet[str],
+        disallowed_special: Literal["all"] | Collection[str],
+        text: str | None,
+        texts: Sequence[str] | None = None,
+    ) -> tuple[list[str], bool]:
         """tiktoken's rules, returning the engine's (allowed, reject_others) arguments."""
-        if allowed_special == "all":
-            allowed_special = self.special_tokens_set
+        allowed: AbstractSet[str] = self.special_tokens_set if allowed_special == "all" else allowed_special
         if disallowed_special == "all":
-            disallowed_special = self.special_tokens_set - set(allowed_special)
-            reject_others = bool(disallowed_special)
+            reject_others = bool(self.special_tokens_set - set(allowed))
         else:
             reject_others = False
             if disallowed_special:
@@ -109,10 +135,15 @@ class Encoding:
                 for t in [text] if texts is None else texts:
                     if isinstance(t, str) and (m := pattern.search(t)):
                         raise ValueError(CoreTokenizer.disallowed_message(m.group()))
-        return list(allowed_special), reject_others
+        return list(allowed), reject_others
 
     def encode_ordinary(self, text: str) -> list[int]:
-        """Encodes text, treating special-token strings as ordinary text."""
+        """Encodes text, treating special-token strings as ordinary text.
+
+        >>> import toksmith
+        >>> toksmith.get_encoding("o200k_base").encode_ordinary("hello <|endoftext|>")
+        [24912, 464, 91, 419, 1440, 919, 91, 29]
+        """
         try:  # the common case first: one call into the engine (this wrapper costs per call)
             return self._core.encode_ordinary(text)
         except (TypeError, UnicodeEncodeError):
@@ -127,7 +158,21 @@ class Encoding:
     ) -> list[int]:
         """Encodes text. A special token in the text is encoded as such only if allowed; by
         default any special token raises ``ValueError`` (tiktoken's rule); pass
-        ``disallowed_special=()`` to encode such text as ordinary text."""
+        ``disallowed_special=()`` to encode such text as ordinary text.
+
+        >>> import toksmith
+        >>> enc = toksmith.get_encoding("o200k_base")
+        >>> enc.encode("hello world")
+        [24912, 2375]
+        >>> enc.encode("hello <|endoftext|>", allowed_special="all")
+        [24912, 220, 199999]
+        >>> enc.encode("hello <|endoftext|>", disallowed_special=())
+        [24912, 464, 91, 419, 1440, 919, 91, 29]
+        >>> enc.encode("hello <|endoftext|>")
+        Traceback (most recent call last):
+        ...
+        ValueError: Encountered text corresponding to disallowed special token '<|endoftext|>'...
+        """
         _check_text(text)
         allowed, reject = self._special_args(allowed_special, disallowed_special, text)
         return _call_with_text(self._core.encode, text, allowed, reject)
@@ -138,8 +183,13 @@ class Encoding:
         *,
         allowed_special: Literal["all"] | AbstractSet[str] = frozenset(),
         disallowed_special: Literal["all"] | Collection[str] = "all",
-    ) -> np.ndarray:
-        """Like :meth:`encode`, as a ``uint32`` numpy array."""
+    ) -> npt.NDArray[np.uint32]:
+        """Like :meth:`encode`, as a ``uint32`` numpy array.
+
+        >>> import toksmith
+        >>> toksmith.get_encoding("o200k_base").encode_to_numpy("hello world")
+        array([24912,  2375], dtype=uint32)
+        """
         _check_text(text)
         allowed, reject = self._special_args(allowed_special, disallowed_special, text)
         return _call_with_text(self._core.encode_to_numpy, text, allowed, reject)
@@ -156,7 +206,12 @@ class Encoding:
         allowed_special: Literal["all"] | AbstractSet[str] = frozenset(),
         disallowed_special: Literal["all"] | Collection[str] = "all",
     ) -> list[list[int]]:
-        """:meth:`encode` for many texts, in parallel."""
+        """:meth:`encode` for many texts, in parallel.
+
+        >>> import toksmith
+        >>> toksmith.get_encoding("o200k_base").encode_batch(["hello world", "goodbye"])
+        [[24912, 2375], [30744, 43571]]
+        """
         allowed, reject = self._special_args(allowed_special, disallowed_special, None, text)
         return _call_with_texts(self._core.encode_batch, text, allowed, reject, num_threads)
 
@@ -167,9 +222,15 @@ class Encoding:
         num_threads: int | None = None,
         allowed_special: Literal["all"] | AbstractSet[str] = frozenset(),
         disallowed_special: Literal["all"] | Collection[str] = "all",
-    ) -> tuple[np.ndarray, np.ndarray]:
+    ) -> tuple[npt.NDArray[np.uint32], npt.NDArray[np.int64]]:
         """Encodes many texts; returns flat ``uint32`` ids and ``int64`` offsets of length
-        ``len(text) + 1``: text ``i`` is ``ids[offsets[i]:offsets[i + 1]]``."""
+        ``len(text) + 1``: text ``i`` is ``ids[offsets[i]:offsets[i + 1]]``.
+
+        >>> import toksmith
+        >>> ids, offsets = toksmith.get_encoding("o200k_base").encode_batch_to_numpy(["hello world", "goodbye"])
+        >>> ids.tolist(), offsets.tolist()
+        ([24912, 2375, 30744, 43571], [0, 2, 4])
+        """
         allowed, reject = self._special_args(allowed_special, disallowed_special, None, text)
         return _call_with_texts(self._core.encode_batch_to_numpy, text, allowed, reject, num_threads)
 
@@ -183,12 +244,22 @@ class Encoding:
 
     # ------------------------------------------------------------------ decoding
 
-    def decode_bytes(self, tokens: Sequence[int]) -> bytes:
+    def decode_bytes(self, tokens: TokenIds) -> bytes:
         """The bytes of a token sequence; ``KeyError`` for an unknown id."""
         return self._core.decode_bytes(_ids(tokens))
 
-    def decode(self, tokens: Sequence[int], errors: str = "replace") -> str:
-        """The text of a token sequence; invalid UTF-8 is handled by ``errors`` (``str.decode``)."""
+    def decode(self, tokens: TokenIds, errors: str = "replace") -> str:
+        r"""The text of a token sequence; invalid UTF-8 is handled by ``errors`` (``str.decode``).
+
+        >>> import toksmith
+        >>> enc = toksmith.get_encoding("o200k_base")
+        >>> enc.decode([24912, 2375])
+        'hello world'
+        >>> enc.encode("🦀")  # one character, three tokens
+        [4103, 99, 222]
+        >>> enc.decode([4103, 99]), enc.decode([4103, 99], errors="ignore")
+        ('\ufffd', '')
+        """
         return self.decode_bytes(tokens).decode("utf-8", errors=errors)
 
     def decode_single_token_bytes(self, token: int) -> bytes:
@@ -201,18 +272,28 @@ class Encoding:
         return [self.decode_single_token_bytes(t) for t in tokens]
 
     def decode_with_offsets(self, tokens: Sequence[int]) -> tuple[str, list[int]]:
-        """The text and, per token, the index of the first character holding its bytes."""
+        r"""The text and, per token, the index of the first character holding its bytes.
+
+        >>> import toksmith
+        >>> enc = toksmith.get_encoding("o200k_base")
+        >>> enc.decode_tokens_bytes(enc.encode("héllo"))
+        [b'h\xc3\xa9', b'llo']
+        >>> enc.decode_with_offsets(enc.encode("héllo"))
+        ('héllo', [0, 2])
+        """
         token_bytes = self.decode_tokens_bytes(tokens)
-        text_len, offsets = 0, []
+        text_len, offsets = 0, list[int]()
         for token in token_bytes:
             offsets.append(max(0, text_len - (0x80 <= token[0] < 0xC0)))
             text_len += sum(1 for c in token if not 0x80 <= c < 0xC0)
         return b"".join(token_bytes).decode("utf-8", errors="strict"), offsets
 
-    def decode_batch(self, batch: Sequence[Sequence[int]], *, errors: str = "replace", num_threads: int | None = None) -> list[str]:
+    def decode_batch(
+        self, batch: Sequence[TokenIds], *, errors: str = "replace", num_threads: int | None = None
+    ) -> list[str]:
         return [b.decode("utf-8", errors=errors) for b in self.decode_bytes_batch(batch, num_threads=num_threads)]
 
-    def decode_bytes_batch(self, batch: Sequence[Sequence[int]], *, num_threads: int | None = None) -> list[bytes]:
+    def decode_bytes_batch(self, batch: Sequence[TokenIds], *, num_threads: int | None = None) -> list[bytes]:
         return self._core.decode_batch_bytes([_ids(b) for b in batch], num_threads)
 
     # ------------------------------------------------------------------ properties
@@ -246,11 +327,15 @@ class Encoding:
 
     # ------------------------------------------------------------------ formats
 
-    def to_tokenizer(self):
+    def to_tokenizer(self) -> Tokenizer:
         """The same vocabulary as a :class:`toksmith.Tokenizer` (``tokenizer.json`` semantics;
-        the pattern is rewritten into Oniguruma's dialect with the same meaning)."""
-        from toksmith.tokenizer import Tokenizer
+        the pattern is rewritten into Oniguruma's dialect with the same meaning).
 
+        >>> import toksmith
+        >>> enc = toksmith.get_encoding("cl100k_base")
+        >>> enc.to_tokenizer().encode("hello world").ids == enc.encode("hello world")
+        True
+        """
         return Tokenizer.from_str(self._core.to_hf_str())
 
     def save(self, path: str) -> None:
@@ -271,13 +356,158 @@ class Encoding:
             "special_tokens": self._special_tokens,
         }
 
-    def __setstate__(self, value: dict) -> None:
-        self.__init__(value["name"], pat_str=value["pat_str"], mergeable_ranks=value["mergeable_ranks"],
-                      special_tokens=value["special_tokens"])
+    def __setstate__(self, value: dict[str, Any]) -> None:
+        Encoding.__init__(self, value["name"], pat_str=value["pat_str"], mergeable_ranks=value["mergeable_ranks"],
+                          special_tokens=value["special_tokens"])
 
 
-def _ids(tokens: Sequence[int]) -> list[int]:
+def _ids(tokens: TokenIds) -> list[int]:
     if isinstance(tokens, np.ndarray):
-        return tokens.astype(np.int64).tolist()
+        ids: list[int] = tokens.astype(np.int64).tolist()
+        return ids
     return list(tokens)
 
+
+
+class HFEncoding:
+    """The result of :meth:`Tokenizer.encode`, like ``tokenizers.Encoding``.
+
+    >>> import toksmith
+    >>> e = toksmith.get_encoding("o200k_base").to_tokenizer().encode("hello world")
+    >>> e
+    HFEncoding(num_tokens=2, ids=[24912, 2375])
+    >>> e.tokens, e.offsets
+    (['hello', 'Ġworld'], [(0, 5), (5, 11)])
+    """
+
+    __slots__ = ("ids", "tokens", "offsets", "type_ids", "special_tokens_mask")
+
+    def __init__(
+        self,
+        ids: list[int],
+        tokens: list[str],
+        offsets: list[tuple[int, int]],
+        type_ids: list[int],
+        special_tokens_mask: list[int],
+    ) -> None:
+        self.ids: list[int] = ids
+        self.tokens: list[str] = tokens
+        self.offsets: list[tuple[int, int]] = offsets
+        self.type_ids: list[int] = type_ids
+        self.special_tokens_mask: list[int] = special_tokens_mask
+
+    @property
+    def attention_mask(self) -> list[int]:
+        return [1] * len(self.ids)
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def __repr__(self) -> str:
+        return f"HFEncoding(num_tokens={len(self.ids)}, ids={self.ids[:8]}{'...' if len(self.ids) > 8 else ''})"
+
+
+class Tokenizer:
+    """A byte-level BPE tokenizer with ``tokenizer.json`` semantics (Oniguruma regexes, added
+    tokens, post-processors) and ids identical to Hugging Face ``tokenizers``."""
+
+    #: Set on tokenizers made by :func:`toksmith.train_superbpe`: ``{"stage1_merges": n,
+    #: "unused_stage1_merges": [ranks...]}``; ``None`` otherwise.
+    training_report: dict[str, Any] | None = None
+
+    def __init__(self, core: CoreTokenizer) -> None:
+        if not isinstance(core, CoreTokenizer):
+            raise TypeError("use Tokenizer.from_file, Tokenizer.from_str or Tokenizer.from_encoding")
+        self._core = core
+
+    @classmethod
+    def from_str(cls, json: str) -> Tokenizer:
+        return cls(CoreTokenizer.from_hf_str(_check_text(json, "json")))
+
+    @classmethod
+    def from_file(cls, path: str | Path) -> Tokenizer:
+        """Loads a ``tokenizer.json`` file.
+
+        >>> import os, tempfile, toksmith
+        >>> with tempfile.TemporaryDirectory() as tmp:
+        ...     path = os.path.join(tmp, "tokenizer.json")
+        ...     toksmith.get_encoding("cl100k_base").to_tokenizer().save(path)
+        ...     tok = Tokenizer.from_file(path)
+        >>> tok
+        <toksmith.Tokenizer vocab_size=100261>
+        >>> tok.decode(tok.encode("hello world").ids)
+        'hello world'
+        """
+        text = Path(path).read_text(encoding="utf-8")
+        try:
+            return cls(CoreTokenizer.from_hf_str(text, Path(path).stem))
+        except ValueError as e:
+            raise ValueError(f"{path}: {e}") from None
+
+    @classmethod
+    def from_encoding(cls, encoding: Encoding) -> Tokenizer:
+        """The tokenizer.json equivalent of a tiktoken-style :class:`Encoding`."""
+        return encoding.to_tokenizer()
+
+    def to_str(self, pretty: bool = False) -> str:
+        return self._core.to_hf_str(pretty)
+
+    def save(self, path: str | Path, pretty: bool = True) -> None:
+        Path(path).write_text(self.to_str(pretty), encoding="utf-8")
+
+    def save_tiktoken(self, path: str | Path) -> None:
+        """Saves the ranks as a ``.tiktoken`` file, where the vocabulary allows it (see
+        :meth:`to_encoding`); the pattern is :attr:`Encoding.pattern` of ``to_encoding()``."""
+        self._core.save_tiktoken(str(path))
+
+    def to_encoding(self, name: str | None = None) -> Encoding:
+        """The tiktoken-style :class:`Encoding` of this vocabulary, where the vocabulary allows it
+        (one ``Split`` regex + plain ``ByteLevel``, ids in merge order); else ``ValueError``."""
+        ranks, pattern, specials = self._core.to_tiktoken_parts()
+        return Encoding(name or self._core.name or "converted", pat_str=pattern,
+                        mergeable_ranks=dict(ranks), special_tokens=dict(specials))
+
+    # ------------------------------------------------------------------ encoding
+
+    def encode(self, sequence: str, pair: str | None = None, is_pretokenized: bool = False,
+               add_special_tokens: bool = True) -> HFEncoding:
+        if is_pretokenized:
+            raise NotImplementedError("is_pretokenized=True is not supported; pass the text")
+        _check_text(sequence, "sequence")
+        if pair is not None:
+            _check_text(pair, "pair")
+        return HFEncoding(*self._core.hf_encode(sequence, pair, add_special_tokens))
+
+    def encode_batch(self, inputs: Sequence[str], add_special_tokens: bool = True,
+                     num_threads: int | None = None) -> list[HFEncoding]:
+        texts = [_check_text(t, "each input") for t in inputs]
+        return [HFEncoding(*e) for e in self._core.hf_encode_batch(texts, add_special_tokens, num_threads)]
+
+    def decode(self, ids: Sequence[int], skip_special_tokens: bool = True) -> str:
+        return self._core.hf_decode(list(ids), skip_special_tokens)
+
+    def decode_batch(self, sequences: Sequence[Sequence[int]], skip_special_tokens: bool = True,
+                     num_threads: int | None = None) -> list[str]:
+        return self._core.hf_decode_batch([list(s) for s in sequences], skip_special_tokens, num_threads)
+
+    # ------------------------------------------------------------------ vocabulary
+
+    def get_vocab(self, with_added_tokens: bool = True) -> dict[str, int]:
+        return self._core.get_vocab(with_added_tokens)
+
+    def get_vocab_size(self, with_added_tokens: bool = True) -> int:
+        return self._core.get_vocab_size(with_added_tokens)
+
+    def token_to_id(self, token: str) -> int | None:
+        return self._core.token_to_id(token)
+
+    def id_to_token(self, id: int) -> str | None:
+        return self._core.id_to_token(id) if 0 <= id < 2**32 else None
+
+    @property
+    def merges(self) -> list[tuple[bytes, bytes]]:
+        """The ordered merge list as pairs of token bytes."""
+        return self._core.merges()
+
+    def __repr__(self) -> str:
+        return f"<toksmith.Tokenizer vocab_size={self.get_vocab_size()}>"

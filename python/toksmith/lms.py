@@ -13,8 +13,10 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
+from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 
 class NGramLM:
@@ -25,7 +27,7 @@ class NGramLM:
     ``fit`` takes token sequences; each is counted after ``bos`` and followed by ``eos``.
     """
 
-    def __init__(self, n_vocab: int, order: int = 3, *, bos: int, eos: int):
+    def __init__(self, n_vocab: int, order: int = 3, *, bos: int, eos: int) -> None:
         if order < 1:
             raise ValueError("order must be >= 1")
         for name, t in (("bos", bos), ("eos", eos)):
@@ -34,7 +36,7 @@ class NGramLM:
         self.n_vocab, self.order, self.bos, self.eos = n_vocab, order, bos, eos
         # context tuple (length 0..order-1) -> {next token: count}
         self._counts: dict[tuple[int, ...], dict[int, int]] = defaultdict(lambda: defaultdict(int))
-        self._tables: dict[tuple[int, ...], tuple[np.ndarray, np.ndarray, int]] = {}
+        self._tables: dict[tuple[int, ...], tuple[npt.NDArray[np.int64], npt.NDArray[np.float64], int]] = {}
 
     def fit(self, sequences: Iterable[Sequence[int]]) -> NGramLM:
         for seq in sequences:
@@ -51,7 +53,7 @@ class NGramLM:
             self._tables[h] = (ids, cnt, len(followers))
         return self
 
-    def probs(self, prefix: Sequence[int]) -> np.ndarray:
+    def probs(self, prefix: Sequence[int]) -> npt.NDArray[np.float64]:
         """p(next token | prefix), an array of n_vocab."""
         p = np.full(self.n_vocab, 1.0 / self.n_vocab)
         prefix = [int(t) for t in prefix]
@@ -66,9 +68,10 @@ class NGramLM:
             np.add.at(p, ids, cnt / (total + distinct))
         return p
 
-    def __call__(self, prefixes: list[list[int]]) -> np.ndarray:
+    def __call__(self, prefixes: list[list[int]]) -> npt.NDArray[np.float64]:
         with np.errstate(divide="ignore"):
-            return np.log(np.stack([self.probs(p) for p in prefixes]))
+            out: npt.NDArray[np.float64] = np.log(np.stack([self.probs(p) for p in prefixes]))
+        return out
 
 
 class HFCausalLM:
@@ -80,17 +83,19 @@ class HFCausalLM:
     the rest renormalised). Needs ``torch`` and ``transformers`` (not toksmith dependencies).
     """
 
-    def __init__(self, model, n_vocab: int, *, device=None):
+    # torch and transformers are optional and untyped here: the model, its device, cache and
+    # logits are Any.
+    def __init__(self, model: Any, n_vocab: int, *, device: Any = None) -> None:
         import torch  # noqa: F401  (optional dependency, only needed here)
 
         self.model = model.eval()
         self.n_vocab = n_vocab
         self.device = device if device is not None else next(model.parameters()).device
         self._tokens: list[int] = []
-        self._cache = None
-        self._last_logits = None
+        self._cache: Any = None
+        self._last_logits: Any = None
 
-    def _advance(self, prefix: list[int]):
+    def _advance(self, prefix: list[int]) -> Any:
         import torch
         from transformers import DynamicCache
 
@@ -115,7 +120,7 @@ class HFCausalLM:
         self._last_logits = out.logits[0, -1].float()
         return self._last_logits
 
-    def __call__(self, prefixes: list[list[int]]) -> np.ndarray:
+    def __call__(self, prefixes: list[list[int]]) -> npt.NDArray[np.float64]:
         import torch
 
         rows = []

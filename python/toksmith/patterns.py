@@ -1,5 +1,13 @@
 """Pre-tokenizer patterns of the known byte-level BPE families, in tiktoken's (PCRE) dialect."""
 
+from __future__ import annotations
+
+from typing import Any
+
+#: A pre-tokenizer for training: a regex string (or family name), or a ``tokenizer.json``
+#: pre-tokenizer as a dict.
+PreTokenizerSpec = str | dict[str, Any]
+
 R50K = r"""'(?:[sdmt]|ll|ve|re)| ?\p{L}++| ?\p{N}++| ?[^\s\p{L}\p{N}]++|\s++$|\s+(?!\S)|\s"""
 GPT2 = R50K
 CL100K = (
@@ -30,7 +38,11 @@ BY_NAME = {"gpt2": GPT2, "r50k": R50K, "cl100k": CL100K, "o200k": O200K, "llama3
 
 
 def resolve(pattern: str) -> str:
-    """A known family name (``"o200k"``, ...) or a regex string."""
+    r"""A known family name (``"o200k"``, ...) or a regex string.
+
+    >>> resolve("o200k") == O200K, resolve(r"\w+")
+    (True, '\\w+')
+    """
     return BY_NAME.get(pattern, pattern)
 
 
@@ -55,7 +67,7 @@ O200K_NO_CONTRACTIONS = "|".join(
 SUPERBPE_2025_STAGE2 = r"""\p{N}{1,3}| ?[^\s\p{L}\p{N}]{2,}[\r\n/]*| +(?!\S)"""
 
 
-def _paper_pre_tokenizer(split_regex: str) -> dict:
+def _paper_pre_tokenizer(split_regex: str) -> dict[str, Any]:
     """The paper's pipeline: digit runs apart, then a `Split` (Oniguruma syntax), then ByteLevel."""
     return {
         "type": "Sequence",
@@ -68,7 +80,7 @@ def _paper_pre_tokenizer(split_regex: str) -> dict:
 
 
 _THREE_DIGIT_GROUPS = r"(?=(\d{3})+(?!\d))"
-SUPERBPE_PRESETS = {
+SUPERBPE_PRESETS: dict[str, tuple[PreTokenizerSpec, PreTokenizerSpec]] = {
     "2025": (O200K_NO_CONTRACTIONS, SUPERBPE_2025_STAGE2),
     "paper": (
         _paper_pre_tokenizer(_THREE_DIGIT_GROUPS + r"| ?\p{L}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+"),

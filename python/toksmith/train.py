@@ -10,30 +10,43 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING
 
-from toksmith import patterns
-from toksmith._toksmith import CoreTrainer
+from toksmith import distributed, patterns
+from toksmith._toksmith import CoreTokenizer, CoreTrainer
 from toksmith.counts import PieceCounts
-from toksmith.tokenizer import Tokenizer
+from toksmith.distributed import Files, Stage
+from toksmith.encoding import Encoding, Tokenizer
+from toksmith.patterns import PreTokenizerSpec
+from toksmith.registry import get_encoding, list_encoding_names
+
+if TYPE_CHECKING:  # an optional dependency (the dask extra)
+    from distributed import Client
 
 _BATCH = 20_000
 
 
-def _stage(spec, argument: str) -> tuple[str, str]:
+def _stage(spec: object, argument: str) -> Stage:
     """A pre-tokenizer for training: a regex (or family name), or a ``tokenizer.json``
     pre-tokenizer given as a dict."""
     if isinstance(spec, str):
         return ("regex", patterns.resolve(spec))
     if isinstance(spec, dict):
         return ("pre_tokenizer", json.dumps(spec))
-    raise TypeError(f"{argument} must be a regex string, a known name or a pre_tokenizer dict, got {type(spec).__name__}")
+    raise TypeError(
+        f"{argument} must be a regex string, a known name or a pre_tokenizer dict, got {type(spec).__name__}"
+    )
 
 
-def _trainer(stages: list[tuple[str, str]], progress: bool, by_line: bool = False, samples=None) -> CoreTrainer:
+def _trainer(
+    stages: Sequence[Stage], progress: bool, by_line: bool = False, samples: Sequence[float] | None = None
+) -> CoreTrainer:
     return CoreTrainer(stages, by_line, progress, samples)
 
 
-def count_into(trainer: CoreTrainer, files, iterator, num_threads) -> None:
+def count_into(
+    trainer: CoreTrainer, files: Files | None, iterator: Iterable[str] | None, num_threads: int | None
+) -> None:
     """Feeds files (lines are the units) and/or an iterator of texts (items are the units)."""
     if files is None and iterator is None:
         raise ValueError("give files=[...] or iterator=...")
@@ -58,13 +71,26 @@ def count_into(trainer: CoreTrainer, files, iterator, num_threads) -> None:
             trainer.add_units(batch, num_threads)
 
 
-def _counted(kind: str, stages, files, iterator, num_threads, progress, by_line, client, shard_size, shard_min_frequency, shard_top_k) -> PieceCounts:
+def _counted(
+    kind: str,
+    stages: list[Stage],
+    files: Files | None,
+    iterator: Iterable[str] | None,
+    num_threads: int | None,
+    progress: bool,
+    by_line: bool,
+    client: Client | None,
+    shard_size: int | None,
+    shard_min_frequency: int,
+    shard_top_k: int | None,
+) -> PieceCounts:
     """The count table of files / an iterator: in-process, or on a Dask cluster (``client``)."""
     if client is not None:
-        from toksmith import distributed
-
         if iterator is not None:
-            raise ValueError("client= counts files (paths or fsspec URLs) on the cluster; count iterators with count_pieces per partition and add the tables")
+            raise ValueError(
+                "client= counts files (paths or fsspec URLs) on the cluster; count iterators with count_pieces "
+                "per partition and add the tables"
+            )
         if files is None:
             raise ValueError("give files=[...] to count on the cluster")
         return distributed.count_on_cluster(
@@ -80,13 +106,13 @@ def _counted(kind: str, stages, files, iterator, num_threads, progress, by_line,
 
 
 def count_pieces(
-    files: str | os.PathLike | Sequence[str | os.PathLike] | None = None,
+    files: Files | None = None,
     *,
     iterator: Iterable[str] | None = None,
-    pattern: str | dict = "o200k",
+    pattern: PreTokenizerSpec = "o200k",
     num_threads: int | None = None,
     progress: bool = True,
-    client=None,
+    client: Client | None = None,
     shard_size: int | None = None,
     shard_min_frequency: int = 1,
     shard_top_k: int | None = None,
@@ -102,32 +128,58 @@ def count_pieces(
     ``shard_min_frequency`` / ``shard_top_k``: memory guard, drop from each shard's table (or
     this table) the pieces counted fewer times / all but the most frequent; **approximate** (a
     piece rare in every shard but frequent overall is lost).
+
+    >>> units = ["the cat sat on the mat\\n"] * 10 + ["the rat sat\\n"] * 3
+    >>> shards = [count_pieces(iterator=units[:7], pattern="gpt2", progress=False),
+    ...           count_pieces(iterator=units[7:], pattern="gpt2", progress=False)]
+    >>> sum(shards)
+    <PieceCounts bpe: 8 distinct / 82 total>
+    >>> whole = train_bpe(iterator=units, vocab_size=262, pattern="gpt2", progress=False)
+    >>> train_bpe(counts=sum(shards), vocab_size=262, progress=False).merges == whole.merges
+    True
     """
-    return _counted("bpe", [_stage(pattern, "pattern")], files, iterator, num_threads, progress, False, client, shard_size, shard_min_frequency, shard_top_k)
+    return _counted(
+        "bpe",
+        [_stage(pattern, "pattern")],
+        files,
+        iterator,
+        num_threads,
+        progress,
+        False,
+        client,
+        shard_size,
+        shard_min_frequency,
+        shard_top_k,
+    )
 
 
-def _check_counts(counts, kind: str, stages, argument_given: bool) -> None:
+def _check_counts(counts: object, kind: str, stages: list[Stage], argument_given: bool) -> None:
     if not isinstance(counts, PieceCounts):
         raise TypeError(f"counts must be a toksmith.PieceCounts, got {type(counts).__name__}")
     if counts.kind != kind:
         maker = "count_pieces" if kind == "bpe" else "count_superbpe_pieces"
-        raise ValueError(f"counts were made for {counts.kind!r} training, not {kind!r}: count them with toksmith.{maker}")
+        raise ValueError(
+            f"counts were made for {counts.kind!r} training, not {kind!r}: count them with toksmith.{maker}"
+        )
     if argument_given and counts.stages != stages:
-        raise ValueError(f"counts were made with pre-tokenizer stages {counts.stages}, not the ones asked for here {stages}: leave the pattern arguments out to use the table's")
+        raise ValueError(
+            f"counts were made with pre-tokenizer stages {counts.stages}, not the ones asked for here {stages}: "
+            "leave the pattern arguments out to use the table's"
+        )
 
 
 def train_bpe(
-    files: str | os.PathLike | Sequence[str | os.PathLike] | None = None,
+    files: Files | None = None,
     *,
     iterator: Iterable[str] | None = None,
     vocab_size: int,
-    pattern: str | dict | None = None,
+    pattern: PreTokenizerSpec | None = None,
     special_tokens: Sequence[str] = (),
     min_frequency: int = 1,
     num_threads: int | None = None,
     progress: bool = True,
     counts: PieceCounts | None = None,
-    client=None,
+    client: Client | None = None,
     shard_size: int | None = None,
     shard_min_frequency: int = 1,
     shard_top_k: int | None = None,
@@ -152,9 +204,18 @@ def train_bpe(
 
     Returns a :class:`toksmith.Tokenizer` (``tokenizer.json`` semantics); ``tokenizer.merges``
     is the ordered merge list, ``save`` / ``to_encoding().save_tiktoken`` write it out.
+
+    >>> units = ["the cat sat on the mat\\n"] * 10 + ["the rat sat\\n"] * 3
+    >>> tok = train_bpe(iterator=units, vocab_size=262, pattern="gpt2", progress=False)
+    >>> tok.merges
+    [(b'a', b't'), (b'h', b'e'), (b't', b'he'), (b's', b'at'), (b' ', b'sat'), (b'c', b'at')]
+    >>> tok.encode("the cat").tokens
+    ['the', 'Ġ', 'cat']
     """
     if vocab_size < 256 + len(special_tokens):
-        raise ValueError(f"vocab_size {vocab_size} is too small: 256 byte tokens + {len(special_tokens)} special tokens")
+        raise ValueError(
+            f"vocab_size {vocab_size} is too small: 256 byte tokens + {len(special_tokens)} special tokens"
+        )
     if len(set(special_tokens)) != len(special_tokens):
         raise ValueError("special_tokens has duplicates")
     stages = [_stage(pattern if pattern is not None else "o200k", "pattern")]
@@ -164,7 +225,19 @@ def train_bpe(
             raise ValueError("give counts= or files/iterator/client, not both")
         _check_counts(counts, "bpe", stages, pattern is not None)
     elif client is not None or shard_min_frequency > 1 or shard_top_k is not None:
-        counts = _counted("bpe", stages, files, iterator, num_threads, progress, False, client, shard_size, shard_min_frequency, shard_top_k)
+        counts = _counted(
+            "bpe",
+            stages,
+            files,
+            iterator,
+            num_threads,
+            progress,
+            False,
+            client,
+            shard_size,
+            shard_min_frequency,
+            shard_top_k,
+        )
         ours = True
     if counts is not None:
         trainer = _trainer(counts.stages, progress)
@@ -187,12 +260,9 @@ def _transition_size(transition: float | int, vocab_size: int) -> int:
     return transition
 
 
-def _base_core(base):
+def _base_core(base: Tokenizer | Encoding | str | os.PathLike[str]) -> CoreTokenizer:
     """The engine tokenizer of a base vocabulary: a Tokenizer, an Encoding, a registered
     encoding name, or a ``tokenizer.json`` / ``.tiktoken`` path."""
-    from toksmith.encoding import Encoding
-    from toksmith.registry import get_encoding, list_encoding_names
-
     if isinstance(base, Tokenizer):
         return base._core
     if isinstance(base, Encoding):
@@ -202,32 +272,35 @@ def _base_core(base):
         if name in list_encoding_names():
             return get_encoding(name)._core
         if not os.path.exists(name):
-            raise FileNotFoundError(f"{name}: base tokenizer not found (not a file, nor one of {list_encoding_names()})")
+            raise FileNotFoundError(
+                f"{name}: base tokenizer not found (not a file, nor one of {list_encoding_names()})"
+            )
         if name.endswith(".json"):
             return Tokenizer.from_file(name)._core
-        return Encoding.from_tiktoken_file(name)._core
+        # A .tiktoken file holds no pattern; a base lends only its vocabulary and merges.
+        return Encoding.from_tiktoken_file(name, pat_str=patterns.O200K)._core
     raise TypeError(f"base must be a Tokenizer, an Encoding, an encoding name or a path, got {type(base).__name__}")
 
 
 def train_superbpe(
-    files: str | os.PathLike | Sequence[str | os.PathLike] | None = None,
+    files: Files | None = None,
     *,
     iterator: Iterable[str] | None = None,
     vocab_size: int,
     transition: float | int = 0.8,
     preset: str | None = None,
-    stage1_pattern: str | dict | None = None,
-    stage2_pattern: str | dict | None = None,
+    stage1_pattern: PreTokenizerSpec | None = None,
+    stage2_pattern: PreTokenizerSpec | None = None,
     max_words_per_token: int | None = 4,
     reject_colon_space: bool = True,
-    base=None,
+    base: Tokenizer | Encoding | str | os.PathLike[str] | None = None,
     stage2_sample: float = 1.0,
     special_tokens: Sequence[str] = (),
     min_frequency: int = 1,
     num_threads: int | None = None,
     progress: bool = True,
     counts: PieceCounts | None = None,
-    client=None,
+    client: Client | None = None,
     shard_size: int | None = None,
     shard_min_frequency: int = 1,
     shard_top_k: int | None = None,
@@ -264,7 +337,9 @@ def train_superbpe(
     ``training_report`` says where stage 2 began and which stage-1 merges it never used.
     """
     if vocab_size < 256 + len(special_tokens):
-        raise ValueError(f"vocab_size {vocab_size} is too small: 256 byte tokens + {len(special_tokens)} special tokens")
+        raise ValueError(
+            f"vocab_size {vocab_size} is too small: 256 byte tokens + {len(special_tokens)} special tokens"
+        )
     if len(set(special_tokens)) != len(special_tokens):
         raise ValueError("special_tokens has duplicates")
     if not 0.0 < stage2_sample <= 1.0:
@@ -278,7 +353,9 @@ def train_superbpe(
         core_base = None
         t = _transition_size(transition, vocab_size)
         if t < 256 + len(special_tokens):
-            raise ValueError(f"transition {t} is smaller than the 256 byte tokens + {len(special_tokens)} special tokens")
+            raise ValueError(
+                f"transition {t} is smaller than the 256 byte tokens + {len(special_tokens)} special tokens"
+            )
     given = preset is not None or stage1_pattern is not None or stage2_pattern is not None
     if counts is not None:
         if files is not None or iterator is not None or client is not None:
@@ -289,7 +366,10 @@ def train_superbpe(
         stages = _superbpe_stages(preset, stage1_pattern, stage2_pattern, with_stage1=len(counts.stages) == 2)
         _check_counts(counts, "superbpe", stages, given)
         if base is None and len(counts.stages) < 2:
-            raise ValueError("these counts hold the stage-2 chunks only (counted for base=...): give base=, or count with stage1=True")
+            raise ValueError(
+                "these counts hold the stage-2 chunks only (counted for base=...): give base=, "
+                "or count with stage1=True"
+            )
     if stage2_sample < 1.0 and (counts is not None or client is not None or shard_min_frequency > 1
                                 or shard_top_k is not None):
         raise ValueError("stage2_sample applies to in-process counting; it cannot re-sample a count table "
@@ -298,7 +378,19 @@ def train_superbpe(
     if counts is None:
         stages = _superbpe_stages(preset, stage1_pattern, stage2_pattern, with_stage1=base is None)
         if client is not None or shard_min_frequency > 1 or shard_top_k is not None:
-            counts = _counted("superbpe", stages, files, iterator, num_threads, progress, True, client, shard_size, shard_min_frequency, shard_top_k)
+            counts = _counted(
+                "superbpe",
+                stages,
+                files,
+                iterator,
+                num_threads,
+                progress,
+                True,
+                client,
+                shard_size,
+                shard_min_frequency,
+                shard_top_k,
+            )
             ours = True
     if counts is not None:
         trainer = _trainer(counts.stages, progress, by_line=True)
@@ -308,14 +400,26 @@ def train_superbpe(
         trainer = _trainer(stages, progress, by_line=True, samples=samples)
         count_into(trainer, files, iterator, num_threads)
     core, stage1_len, unused = trainer.train_superbpe(
-        vocab_size, t, list(special_tokens), min_frequency, max_words_per_token, reject_colon_space, core_base, num_threads
+        vocab_size,
+        t,
+        list(special_tokens),
+        min_frequency,
+        max_words_per_token,
+        reject_colon_space,
+        core_base,
+        num_threads,
     )
     tok = Tokenizer(core)
     tok.training_report = {"stage1_merges": stage1_len, "unused_stage1_merges": unused}
     return tok
 
 
-def _superbpe_stages(preset, stage1_pattern, stage2_pattern, with_stage1: bool) -> list[tuple[str, str]]:
+def _superbpe_stages(
+    preset: str | None,
+    stage1_pattern: PreTokenizerSpec | None,
+    stage2_pattern: PreTokenizerSpec | None,
+    with_stage1: bool,
+) -> list[Stage]:
     """The SuperBPE counting stages: stage 1 (unless only stage-2 chunks are needed), stage 2."""
     preset = "2025" if preset is None else preset
     if preset not in patterns.SUPERBPE_PRESETS:
@@ -328,16 +432,16 @@ def _superbpe_stages(preset, stage1_pattern, stage2_pattern, with_stage1: bool) 
 
 
 def count_superbpe_pieces(
-    files: str | os.PathLike | Sequence[str | os.PathLike] | None = None,
+    files: Files | None = None,
     *,
     iterator: Iterable[str] | None = None,
     preset: str | None = None,
-    stage1_pattern: str | dict | None = None,
-    stage2_pattern: str | dict | None = None,
+    stage1_pattern: PreTokenizerSpec | None = None,
+    stage2_pattern: PreTokenizerSpec | None = None,
     stage1: bool = True,
     num_threads: int | None = None,
     progress: bool = True,
-    client=None,
+    client: Client | None = None,
     shard_size: int | None = None,
     shard_min_frequency: int = 1,
     shard_top_k: int | None = None,
@@ -348,4 +452,16 @@ def count_superbpe_pieces(
     (enough for ``train_superbpe(base=..., counts=...)``). Patterns and presets as in
     :func:`train_superbpe`; ``client`` and the shard options as in :func:`count_pieces`."""
     stages = _superbpe_stages(preset, stage1_pattern, stage2_pattern, with_stage1=stage1)
-    return _counted("superbpe", stages, files, iterator, num_threads, progress, True, client, shard_size, shard_min_frequency, shard_top_k)
+    return _counted(
+        "superbpe",
+        stages,
+        files,
+        iterator,
+        num_threads,
+        progress,
+        True,
+        client,
+        shard_size,
+        shard_min_frequency,
+        shard_top_k,
+    )

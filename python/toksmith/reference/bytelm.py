@@ -23,9 +23,10 @@ import math
 from collections.abc import Callable, Iterable, Sequence
 
 import numpy as np
+import numpy.typing as npt
 
 Encode = Callable[[str], list[int]]
-LM = Callable[[list[list[int]]], "np.ndarray"]
+LM = Callable[[list[list[int]]], npt.ArrayLike]
 
 
 class SequenceLogProb:
@@ -34,9 +35,9 @@ class SequenceLogProb:
     def __init__(self, lm: LM, context: Sequence[int] = ()):
         self.lm = lm
         self.context = list(context)
-        self.rows: dict[tuple[int, ...], np.ndarray] = {}
+        self.rows: dict[tuple[int, ...], npt.NDArray[np.float64]] = {}
 
-    def row(self, prefix: Sequence[int]) -> np.ndarray:
+    def row(self, prefix: Sequence[int]) -> npt.NDArray[np.float64]:
         key = tuple(prefix)
         if key not in self.rows:
             self.rows[key] = np.asarray(self.lm([self.context + list(key)]), dtype=np.float64)[0]
@@ -61,7 +62,11 @@ def _partial_len(s: bytes) -> int | None:
 
 
 def _generic_completion(tail: bytes) -> bytes | None:
-    need = {**{b: 2 for b in range(0xC2, 0xE0)}, **{b: 3 for b in range(0xE0, 0xF0)}, **{b: 4 for b in range(0xF0, 0xF5)}}.get(tail[0])
+    need = {
+        **{b: 2 for b in range(0xC2, 0xE0)},
+        **{b: 3 for b in range(0xE0, 0xF0)},
+        **{b: 4 for b in range(0xF0, 0xF5)},
+    }.get(tail[0])
     if need is None:
         return None
     for second in (0x80, 0x90, 0xA0):
@@ -92,7 +97,9 @@ def continuations(s: bytes, probes: Sequence[str], depth: int = 1) -> list[bytes
     return [c + p for c in completions for p in strings]
 
 
-def covers(encode: Encode, vocab: dict[int, bytes], x: bytes, probes: Sequence[str], depth: int = 1) -> set[tuple[tuple[int, ...], int]]:
+def covers(
+    encode: Encode, vocab: dict[int, bytes], x: bytes, probes: Sequence[str], depth: int = 1
+) -> set[tuple[tuple[int, ...], int]]:
     """The covers ``(prefix, tau)`` of ``x`` plus one more byte: ``prefix`` decodes to ``x[:i]``,
     ``tau`` starts with ``x[i:]`` and runs past the end of ``x``."""
     lmax = max(len(t) for t in vocab.values())
@@ -120,14 +127,15 @@ def covers(encode: Encode, vocab: dict[int, bytes], x: bytes, probes: Sequence[s
     return out
 
 
-def _normalise(bins: list[float], eos: float) -> np.ndarray:
+def _normalise(bins: list[float], eos: float) -> npt.NDArray[np.float64]:
     """Renormalises log-masses (256 bytes + end of text) into log-probabilities."""
     logs = np.array(bins + [eos], dtype=np.float64)
-    top = logs.max()
+    top = float(logs.max())
     if top == -math.inf:
         raise ValueError("zero probability for every continuation")
     total = top + math.log(np.exp(logs - top).sum())
-    return logs - total
+    out: npt.NDArray[np.float64] = logs - total
+    return out
 
 
 def _lse(values: Iterable[float]) -> float:
@@ -149,8 +157,17 @@ def _eos_mass(encode: Encode, x: bytes, seq: SequenceLogProb, eos: int | None) -
     return seq(ids) + float(seq.row(ids)[eos])
 
 
-def cover_next_byte_logprobs(encode: Encode, vocab: dict[int, bytes], lm: LM, x: bytes, *, context: Sequence[int] = (),
-                             eos: int | None = None, probes: Sequence[str] = (), depth: int = 1) -> np.ndarray:
+def cover_next_byte_logprobs(
+    encode: Encode,
+    vocab: dict[int, bytes],
+    lm: LM,
+    x: bytes,
+    *,
+    context: Sequence[int] = (),
+    eos: int | None = None,
+    probes: Sequence[str] = (),
+    depth: int = 1,
+) -> npt.NDArray[np.float64]:
     """log P(next byte | x), 256 bytes then end of text, by the straightforward cover algorithm."""
     seq = SequenceLogProb(lm, context)
     bins: list[list[float]] = [[] for _ in range(256)]
@@ -174,7 +191,7 @@ def valid_sequences(encode: Encode, alphabet: Sequence[str], max_chars: int) -> 
 
 def brute_force_next_byte_logprobs(encode: Encode, vocab: dict[int, bytes], lm: LM, x: bytes,
                                    valid: set[tuple[int, ...]], *, context: Sequence[int] = (),
-                                   eos: int | None = None) -> np.ndarray:
+                                   eos: int | None = None) -> npt.NDArray[np.float64]:
     """The oracle: sum P(t) over the valid sequences ``t`` that cover ``x`` plus one byte (all
     tokens but the last end within ``x``, the last runs past it), by next byte."""
     seq = SequenceLogProb(lm, context)
@@ -217,13 +234,14 @@ class MarkovSource:
     def prefix_mass(self, x: bytes) -> float:
         return sum(p for s, p in self.support.items() if s.startswith(x))
 
-    def next_byte_probs(self, x: bytes) -> np.ndarray:
+    def next_byte_probs(self, x: bytes) -> npt.NDArray[np.float64]:
         """P(next byte | x), 256 bytes then end of text (x must have positive mass)."""
         out = np.zeros(257)
         for s, p in self.support.items():
             if s.startswith(x):
                 out[s[len(x)] if len(s) > len(x) else 256] += p
-        return out / out.sum()
+        probs: npt.NDArray[np.float64] = out / out.sum()
+        return probs
 
 
 class PushForwardLM:
@@ -248,7 +266,7 @@ class PushForwardLM:
                     kids = self.children.setdefault(ids[:k], {})
                     kids[ids[k]] = kids.get(ids[k], 0.0) + p
 
-    def __call__(self, prefixes: list[list[int]]) -> np.ndarray:
+    def __call__(self, prefixes: list[list[int]]) -> npt.NDArray[np.float64]:
         out = np.empty((len(prefixes), self.n_vocab))
         for r, prefix in enumerate(prefixes):
             t = tuple(prefix[len(self.context):])

@@ -8,19 +8,32 @@ non-overlapping, in every sequence.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 
-def merge_batch(sequences, words, special, max_merges=None, target_length=None):
+#: A token while merging: (bytes, start, end, word id, special).
+_Token = tuple[bytes, int, int, int, bool]
+
+
+def merge_batch(
+    sequences: Sequence[Sequence[bytes]],
+    words: Sequence[Sequence[int]],
+    special: Sequence[Sequence[bool]],
+    max_merges: int | None = None,
+    target_length: int | None = None,
+) -> tuple[list[list[tuple[bytes, int, int]]], list[tuple[bytes, bytes, int]], list[int]]:
     """`sequences`: lists of token bytes; `words`, `special`: per-token word ids and flags.
 
     Returns (sequences of (bytes, start, end) over base positions, log of (left, right, count),
     total lengths before and after each merge)."""
-    seqs = [
+    seqs: list[list[_Token]] = [
         [(tok, i, i + 1, w, s) for i, (tok, w, s) in enumerate(zip(seq, ws, sp))]
         for seq, ws, sp in zip(sequences, words, special)
     ]
-    log, lengths = [], [sum(map(len, seqs))]
+    log: list[tuple[bytes, bytes, int]] = []
+    lengths = [sum(map(len, seqs))]
     while (max_merges is None or len(log) < max_merges) and (target_length is None or lengths[-1] > target_length):
-        counts, first = {}, {}
+        counts: dict[tuple[bytes, bytes], int] = {}
+        first: dict[tuple[bytes, bytes], tuple[int, int]] = {}
         for s, seq in enumerate(seqs):
             for i in range(len(seq) - 1):
                 a, b = seq[i], seq[i + 1]
@@ -32,7 +45,8 @@ def merge_batch(sequences, words, special, max_merges=None, target_length=None):
             break
         best = min(counts, key=lambda p: (-counts[p], first[p]))
         for s, seq in enumerate(seqs):
-            out, i = [], 0
+            out: list[_Token] = []
+            i = 0
             while i < len(seq):
                 if i + 1 < len(seq) and (seq[i][0], seq[i + 1][0]) == best and seq[i][3] == seq[i + 1][3] \
                         and not seq[i][4] and not seq[i + 1][4]:

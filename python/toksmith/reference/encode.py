@@ -9,9 +9,11 @@ rank (leftmost on ties) until no adjacent pair is a token.
 from __future__ import annotations
 
 import re as _re
+from collections.abc import Callable
+from collections.abc import Set as AbstractSet
 
 
-def _merge(piece: bytes, rank_of) -> list[bytes]:
+def _merge(piece: bytes, rank_of: Callable[[bytes, bytes], int | None]) -> list[bytes]:
     """Start from single bytes; repeatedly merge the adjacent pair of lowest rank (leftmost on
     ties) until ``rank_of(left, right)`` is None for every pair."""
     parts = [piece[i : i + 1] for i in range(len(piece))]
@@ -45,7 +47,7 @@ def bpe_merge_list(piece: bytes, merges: dict[tuple[bytes, bytes], int]) -> list
 class ReferenceEncoder:
     """The naive encoder for a tiktoken-style vocabulary."""
 
-    def __init__(self, pattern: str, ranks: dict[bytes, int], special_tokens: dict[str, int] | None = None):
+    def __init__(self, pattern: str, ranks: dict[bytes, int], special_tokens: dict[str, int] | None = None) -> None:
         import regex  # test extra: the engine with tiktoken's regex semantics
 
         self.pattern = regex.compile(pattern)
@@ -60,7 +62,7 @@ class ReferenceEncoder:
             out.extend(bpe_merge(piece.encode("utf-8"), self.ranks))
         return out
 
-    def encode(self, text: str, allowed_special: set[str] = frozenset()) -> list[int]:
+    def encode(self, text: str, allowed_special: AbstractSet[str] = frozenset()) -> list[int]:
         """Special tokens in ``allowed_special`` become their ids (leftmost, longest first)."""
         allowed = sorted(allowed_special, key=len, reverse=True)
         out: list[int] = []
@@ -81,7 +83,7 @@ class ReferenceEncoder:
         return b"".join(self.decoder[i] for i in ids)
 
 
-def _rewrite_interval_plus(pattern: str, rewrite) -> str:
+def _rewrite_interval_plus(pattern: str, rewrite: Callable[[str, str], str]) -> str:
     """Replaces each ``ATOM{n,m}+`` (outside classes) by ``rewrite(ATOM, "{n,m}")``."""
     atoms: list[str] = []
     groups: list[int] = []
@@ -90,6 +92,8 @@ def _rewrite_interval_plus(pattern: str, rewrite) -> str:
         c = pattern[i]
         if c == "\\":
             m = _re.match(r"\\[pPxu]\{[^}]*\}|\\.", pattern[i:], _re.S)
+            if m is None:  # a trailing backslash
+                raise ValueError(f"pattern ends with a lone backslash: {pattern!r}")
             atoms.append(m.group())
             i += len(m.group())
         elif c == "[":

@@ -11,13 +11,16 @@
 from __future__ import annotations
 
 import unicodedata
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
 
 from toksmith.reference.encode import onig_to_pcre
 from toksmith.reference.train import _byte_level_char
 
 
-def _split_isolated(compiled, text: str) -> list[str]:
-    out, last = [], 0
+def _split_isolated(compiled: Any, text: str) -> list[str]:  # compiled: a regex.Pattern
+    out: list[str] = []
+    last = 0
     for m in compiled.finditer(text):
         if m.start() > last:
             out.append(text[last : m.start()])
@@ -40,7 +43,7 @@ def _digit_runs(text: str) -> list[str]:
     return out
 
 
-def pieces(spec, text: str) -> list[str]:
+def pieces(spec: str | dict[str, Any], text: str) -> list[str]:
     """The pieces of ``text`` under a stage pre-tokenizer (regex string or pre-tokenizer dict)."""
     import regex
 
@@ -61,7 +64,7 @@ def pieces(spec, text: str) -> list[str]:
     return current
 
 
-def count(units, spec) -> dict[bytes, int]:
+def count(units: Iterable[str], spec: str | dict[str, Any]) -> dict[bytes, int]:
     """Pieces of every line of every unit, counted."""
     counts: dict[bytes, int] = {}
     for unit in units:
@@ -85,7 +88,7 @@ def accepts(token: bytes, max_words: int | None, reject_colon_space: bool) -> bo
 class _State:
     """Tokens (ids: bytes by byte-level character, then merged tokens in creation order)."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         self.tokens = [bytes([b]) for b in sorted(range(256), key=_byte_level_char)]
         self.ids = {t: i for i, t in enumerate(self.tokens)}
         self.merges: list[tuple[int, int]] = []
@@ -103,7 +106,8 @@ class _State:
 
 
 def _apply(word: list[int], a: int, b: int, new: int) -> list[int]:
-    out, i = [], 0
+    out: list[int] = []
+    i = 0
     while i < len(word):
         if i + 1 < len(word) and word[i] == a and word[i + 1] == b:
             out.append(new)
@@ -115,7 +119,7 @@ def _apply(word: list[int], a: int, b: int, new: int) -> list[int]:
 
 
 def _bpe(state: _State, words: dict[bytes, list[int]], counts: dict[bytes, int], vocab_size: int, reserved: int,
-         min_frequency: int, accept) -> None:
+         min_frequency: int, accept: Callable[[bytes], bool]) -> None:
     while len(state.tokens) + reserved < vocab_size:
         pair_counts: dict[tuple[int, int], int] = {}
         for key, word in words.items():
@@ -130,8 +134,9 @@ def _bpe(state: _State, words: dict[bytes, list[int]], counts: dict[bytes, int],
             words[key] = _apply(words[key], best[0], best[1], new)
 
 
-def train_superbpe(units, stage1, stage2, vocab_size: int, transition: int, *, max_words: int | None = 4,
-                   reject_colon_space: bool = True, min_frequency: int = 1, n_special: int = 0):
+def train_superbpe(units: Sequence[str], stage1: str | dict[str, Any], stage2: str | dict[str, Any], vocab_size: int,
+                   transition: int, *, max_words: int | None = 4, reject_colon_space: bool = True,
+                   min_frequency: int = 1, n_special: int = 0) -> tuple[list[tuple[bytes, bytes]], int, list[int]]:
     """Returns ``(merges as byte pairs, number of stage-1 merges, ranks of unused stage-1 merges)``."""
     state = _State()
     counts1 = count(units, stage1)

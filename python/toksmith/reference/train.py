@@ -9,6 +9,8 @@ itself; the two differ only when two different pairs make the same token string.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 
 def _byte_level_char(b: int) -> int:
     printable = 33 <= b <= 126 or 161 <= b <= 172 or 174 <= b <= 255
@@ -17,7 +19,7 @@ def _byte_level_char(b: int) -> int:
     return 256 + sum(1 for x in range(b) if not (33 <= x <= 126 or 161 <= x <= 172 or 174 <= x <= 255))
 
 
-def count_pieces(units, pattern: str) -> dict[bytes, int]:
+def count_pieces(units: Iterable[str], pattern: str) -> dict[bytes, int]:
     import regex
 
     compiled = regex.compile(pattern)
@@ -29,13 +31,15 @@ def count_pieces(units, pattern: str) -> dict[bytes, int]:
     return counts
 
 
-def train_bpe(counts: dict[bytes, int], vocab_size: int, n_special: int = 0, min_frequency: int = 1):
+def train_bpe(
+    counts: dict[bytes, int], vocab_size: int, n_special: int = 0, min_frequency: int = 1
+) -> list[tuple[bytes, bytes]]:
     """Returns the merges, in order, as pairs of token bytes."""
     order = sorted(range(256), key=_byte_level_char)
     tokens = [bytes([b]) for b in order]  # id -> bytes
     ids = {t: i for i, t in enumerate(tokens)}
     words = {piece: [ids[bytes([b])] for b in piece] for piece in counts}
-    merges = []
+    merges: list[tuple[bytes, bytes]] = []
     while len(tokens) + n_special < vocab_size:
         pair_counts: dict[tuple[int, int], int] = {}
         for piece, word in words.items():

@@ -1,6 +1,6 @@
 """Encode throughput of toksmith against its peers, on ~4 KB documents of real text.
 
-    toksmith bench encode [--encodings o200k_base cl100k_base] [--corpora DIR]
+    python benches/compare.py [--encodings o200k_base cl100k_base] [--corpora DIR]
                               [--repeat 3] [--threads 1 2] [--out benches/results]
 
 For every encoding x corpus it first checks that toksmith's ids equal the peer's for every
@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import functools
 import gc
 import os
 import platform
@@ -23,18 +24,17 @@ import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
-from typing import Callable
 
+import tiktoken
+import tokenizers
 
-import tiktoken  # noqa: E402
-import tokenizers  # noqa: E402
+import toksmith
 
-from toksmith.bench import corpus  # noqa: E402
-import toksmith  # noqa: E402
-from toksmith import peers  # noqa: E402
+from toolkit import corpus, peers
 
 BASELINE = "tiktoken"
 OPTIONAL_PEERS = ("riptoken", "bpe-openai", "quicktok")
@@ -190,7 +190,7 @@ def run(args: argparse.Namespace) -> Results:
             times = {e.name: [] for e in engines}
             for _ in range(args.repeat):
                 for e in engines:
-                    times[e.name].append(time_once(lambda: e.encode_all(ds)))
+                    times[e.name].append(time_once(functools.partial(e.encode_all, ds)))
             for e in engines:
                 res.mbps[name, label, e.name] = nbytes / statistics.median(times[e.name]) / 1e6
                 print(f"{name:12} {label:28} {e.name:42} {res.mbps[name, label, e.name]:8.2f} MB/s",
@@ -224,7 +224,7 @@ def version(dist: str) -> str:
 
 def load_average() -> str:
     try:
-        return "%.2f %.2f %.2f" % os.getloadavg()
+        return "{:.2f} {:.2f} {:.2f}".format(*os.getloadavg())
     except OSError:
         return "?"
 
@@ -244,7 +244,8 @@ def environment(load_start: str) -> list[str]:
     return [
         f"- command: `{shlex.join([Path(sys.executable).name] + sys.argv)}`",
         f"- date: {datetime.datetime.now(datetime.timezone.utc).strftime('%Y-%m-%d %H:%M UTC')}",
-        f"- machine: {cpu}, nproc {os.cpu_count()}, load average (1/5/15 min) at the start {load_start}, at the end {load_average()}",
+        f"- machine: {cpu}, nproc {os.cpu_count()}, load average (1/5/15 min) at the start {load_start}, "
+        f"at the end {load_average()}",
         f"- python {platform.python_version()}, toksmith {toksmith.__version__} ({commit}), "
         f"tiktoken {tiktoken.__version__}, tokenizers {tokenizers.__version__}; {peers_v}",
     ]
@@ -253,10 +254,15 @@ def environment(load_start: str) -> list[str]:
 def report(res: Results, args: argparse.Namespace) -> str:
     out = ["# Encode throughput", ""]
     out += environment(res.load_start)
-    out += ["", "Cells: MB/s (10^6 input bytes per second, median of %d runs) and, in brackets, the ratio "
-            "to tiktoken on the same corpus. Single-thread rows encode one document per call; the batch "
-            "rows pass all documents in one call with num_threads=T; the last ones also give the scaling over the first T." % args.repeat, "", "Corpora (~%d-byte documents cut "
-            "at newlines from the first %d bytes):" % (args.doc_bytes, args.limit_bytes)]
+    out += [
+        "",
+        f"Cells: MB/s (10^6 input bytes per second, median of {args.repeat} runs) and, in brackets, the ratio "
+        "to tiktoken on the same corpus. Single-thread rows encode one document per call; the batch "
+        "rows pass all documents in one call with num_threads=T; the last ones also give the scaling over the "
+        "first T.",
+        "",
+        f"Corpora (~{args.doc_bytes}-byte documents cut at newlines from the first {args.limit_bytes} bytes):",
+    ]
     out += [f"- {label}: `{res.sources[label]}`, {n} documents, {b:,} bytes" for label, (n, b) in res.sizes.items()]
     bad = [m for m, must in res.mismatches if must]
     if bad:

@@ -17,7 +17,7 @@ import sysconfig
 import tempfile
 from pathlib import Path
 
-REPO_ROOT = Path.cwd()  # run from the repository root: corpora/ and benches/results/ live there
+REPO_ROOT = Path(__file__).resolve().parents[2]  # corpora/ and benches/results/ live there
 
 # label -> file name made by ../shared/corpora/build.sh
 DEFAULT_FILES = {
