@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 import toksmith
 from toksmith import patterns
-from toksmith.reference import ReferenceEncoder, bpe_merge_list, onig_to_pcre, pcre_to_onig
+from toksmith.reference import ReferenceEncoder, bpe_merge_list, bytelevel, onig_to_pcre, pcre_to_onig
 
 ALPHABET = ["a", "b", "c", " ", "\n", "1", "2", "é", "'s", "A", "!"]
 PATTERNS = [
@@ -69,7 +69,7 @@ def test_merge_list_rule_equals_reference(ranks, text, ignore_merges, data):
     ours = toksmith.Tokenizer.from_str(doc)
     theirs = tokenizers.Tokenizer.from_str(doc)
 
-    byte_of = {c: b for b, c in _bytelevel_chars().items()}
+    byte_of = {chr(bytelevel.byte_char(b)): b for b in range(256)}
     merge_rank = {}
     for rank, (a, b) in enumerate(as_json["model"]["merges"]):
         merge_rank[(bytes(byte_of[c] for c in a), bytes(byte_of[c] for c in b))] = rank
@@ -84,16 +84,6 @@ def test_merge_list_rule_equals_reference(ranks, text, ignore_merges, data):
     assert ours.encode(text).ids == expected == theirs.encode(text).ids
 
 
-def _bytelevel_chars():
-    printable = list(range(33, 127)) + list(range(161, 173)) + list(range(174, 256))
-    chars, extra = {}, 0
-    for b in range(256):
-        if b in printable:
-            chars[b] = chr(b)
-        else:
-            chars[b] = chr(256 + extra)
-            extra += 1
-    return chars
 
 
 @pytest.mark.parametrize(

@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 
 import toksmith
 from toksmith import patterns
+from toksmith.reference import bytelevel
 from toksmith.reference import superbpe as reference
 
 from realtext import samples
@@ -22,14 +23,6 @@ words = st.sampled_from(["the", " the", " of", " a", "cat", " cat", ":", ": ", "
                          "1", "234", "5678", "é", " été", "日本", "-", "/", "'s"])
 units_strategy = st.lists(st.lists(words, max_size=14).map("".join), min_size=1, max_size=20)
 PRESETS = [(STAGE1, STAGE2), (PAPER1, PAPER2), (r"\S+|\s+", r"\d+")]
-
-
-def byte_level(token: bytes) -> str:
-    """GPT-2's byte-to-character map, as token strings in tokenizer.json."""
-    printable = [b for b in range(256) if 33 <= b <= 126 or 161 <= b <= 172 or 174 <= b <= 255]
-    others = [b for b in range(256) if b not in printable]
-    table = {b: chr(b) for b in printable} | {b: chr(256 + i) for i, b in enumerate(others)}
-    return "".join(table[b] for b in token)
 
 
 def train(units, vocab, transition, stages, **kw):
@@ -145,7 +138,7 @@ def test_extending_an_existing_vocabulary_keeps_its_ids(real_units):
     assert sup.token_to_id("<|new|>") == max(sup.get_vocab().values())  # new specials come last
     vocab = sup.get_vocab()
     for token, rank in list(base.mergeable_ranks.items())[::997]:
-        assert vocab[byte_level(token)] == rank
+        assert vocab[bytelevel.encode(token)] == rank
     assert vocab["<|endoftext|>"] == base.eot_token
     assert sup.training_report["stage1_merges"] == len(base.to_tokenizer().merges)
     text = "".join(real_units[3000:3200])

@@ -14,8 +14,8 @@ import unicodedata
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
+from toksmith.reference.bytelevel import byte_char
 from toksmith.reference.encode import onig_to_pcre
-from toksmith.reference.train import _byte_level_char
 
 
 def _split_isolated(compiled: Any, text: str) -> list[str]:  # compiled: a regex.Pattern
@@ -89,7 +89,7 @@ class _State:
     """Tokens (ids: bytes by byte-level character, then merged tokens in creation order)."""
 
     def __init__(self) -> None:
-        self.tokens = [bytes([b]) for b in sorted(range(256), key=_byte_level_char)]
+        self.tokens = [bytes([b]) for b in sorted(range(256), key=byte_char)]
         self.ids = {t: i for i, t in enumerate(self.tokens)}
         self.merges: list[tuple[int, int]] = []
 

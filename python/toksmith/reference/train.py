@@ -11,12 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-
-def _byte_level_char(b: int) -> int:
-    printable = 33 <= b <= 126 or 161 <= b <= 172 or 174 <= b <= 255
-    if printable:
-        return b
-    return 256 + sum(1 for x in range(b) if not (33 <= x <= 126 or 161 <= x <= 172 or 174 <= x <= 255))
+from toksmith.reference.bytelevel import byte_char
 
 
 def count_pieces(units: Iterable[str], pattern: str) -> dict[bytes, int]:
@@ -35,7 +30,7 @@ def train_bpe(
     counts: dict[bytes, int], vocab_size: int, n_special: int = 0, min_frequency: int = 1
 ) -> list[tuple[bytes, bytes]]:
     """Returns the merges, in order, as pairs of token bytes."""
-    order = sorted(range(256), key=_byte_level_char)
+    order = sorted(range(256), key=byte_char)
     tokens = [bytes([b]) for b in order]  # id -> bytes
     ids = {t: i for i, t in enumerate(tokens)}
     words = {piece: [ids[bytes([b])] for b in piece] for piece in counts}

@@ -1,8 +1,8 @@
 //! How counting cuts a unit of text into pieces: a tiktoken-syntax regex, Hugging Face
 //! pre-tokenizer steps, or a deterministic sample of units for either.
 
-use crate::encode::{step_pieces, Step};
 use crate::pretokenize::regex::Regex;
+use crate::pretokenize::steps::{step_pieces, Step};
 use crate::{Error, Result};
 
 /// How training cuts a unit of text into pieces.

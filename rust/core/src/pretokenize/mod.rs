@@ -5,6 +5,10 @@
 //!   hand-written lexer when the pattern is a known family, else by a general regex engine.
 //! * [`lexer`]: the hand-written lexers of the known pattern families (o200k, cl100k, r50k and
 //!   their variants), and the character classes they share.
+//! * [`steps`]: the pre-tokenizer a tokenizer holds: a tiktoken regex, or Hugging Face steps
+//!   (`Split`, `Digits`, a final `ByteLevel`) that cut a text into pieces.
+//! * [`dialect`]: rewriting patterns between tiktoken's and Oniguruma's readings of `X{n,m}+`.
+//! * `gapped`: SuperBPE's stage-2 pattern `HEAD| +(?!\S)` without look-ahead (used by `regex`).
 //! * [`bytelevel`]: the byte-level (GPT-2) map between bytes and printable characters.
 
 pub mod bytelevel;
@@ -12,3 +16,4 @@ pub mod dialect;
 mod gapped;
 pub mod lexer;
 pub mod regex;
+pub mod steps;
