@@ -1,9 +1,8 @@
 //! Bindings of the byte-level probability engine (`toksmith_core::bytelm`): conversion only.
 
-use crate::errors::to_py;
+use crate::errors::{invalid, run_engine, to_py};
 use crate::tokenizer::CoreTokenizer;
 use numpy::{IntoPyArray, PyArray1, PyReadonlyArray2};
-use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use std::sync::Arc;
 use toksmith_core::bytelm::{ByteModel, ByteState};
@@ -54,9 +53,7 @@ impl CoreByteState {
         prompt: Vec<u8>,
     ) -> PyResult<Self> {
         let model = model.model.clone();
-        let st = py
-            .detach(|| ByteState::new(model, context, &prompt))
-            .map_err(to_py)?;
+        let st = run_engine(py, || ByteState::new(model, context, &prompt))?;
         Ok(CoreByteState { st })
     }
 
@@ -76,7 +73,7 @@ impl CoreByteState {
     ) -> PyResult<()> {
         let arr = logprobs.as_array();
         if arr.nrows() != nodes.len() {
-            return Err(PyValueError::new_err(format!(
+            return Err(invalid(format!(
                 "expected {} distributions, got {}",
                 nodes.len(),
                 arr.nrows()
@@ -95,21 +92,20 @@ impl CoreByteState {
                 (n, buf)
             })
             .collect();
-        py.detach(|| st.supply_rows(rows)).map_err(to_py)
+        run_engine(py, || st.supply_rows(rows))
     }
 
     /// log P(next byte | bytes so far): 256 bytes then end of text.
     fn next_logprobs<'py>(&mut self, py: Python<'py>) -> PyResult<Bound<'py, PyArray1<f64>>> {
         let st = &mut self.st;
-        let out = py.detach(|| st.next_logprobs()).map_err(to_py)?;
+        let out = run_engine(py, || st.next_logprobs())?;
         Ok(out.to_vec().into_pyarray(py))
     }
 
     /// Appends bytes.
     fn push(&mut self, py: Python<'_>, data: Vec<u8>) -> PyResult<()> {
         let st = &mut self.st;
-        py.detach(|| data.iter().try_for_each(|&b| st.push(b)))
-            .map_err(to_py)
+        run_engine(py, || data.iter().try_for_each(|&b| st.push(b)))
     }
 
     #[getter]

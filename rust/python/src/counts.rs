@@ -1,7 +1,7 @@
 //! `CorePieceCounts`: the engine's count table (`toksmith_core::count::PieceCounts`) as a
 //! Python object; `toksmith.PieceTable` wraps it.
 
-use crate::errors::to_py;
+use crate::errors::{run, run_engine, to_py};
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict};
 use toksmith_core::count::PieceCounts;
@@ -18,52 +18,50 @@ impl CorePieceCounts {
     #[staticmethod]
     #[pyo3(signature = (data, origin="<bytes>"))]
     fn from_bytes(py: Python<'_>, data: &[u8], origin: &str) -> PyResult<Self> {
-        let table = py
-            .detach(|| PieceCounts::from_bytes(data, origin))
-            .map_err(to_py)?;
+        let table = run_engine(py, || PieceCounts::from_bytes(data, origin))?;
         Ok(CorePieceCounts { table })
     }
 
     #[pyo3(signature = (level=6))]
-    fn to_bytes<'py>(&self, py: Python<'py>, level: u32) -> Bound<'py, PyBytes> {
-        let bytes = py.detach(|| self.table.to_bytes(level));
-        PyBytes::new(py, &bytes)
+    fn to_bytes<'py>(&self, py: Python<'py>, level: u32) -> PyResult<Bound<'py, PyBytes>> {
+        let bytes = run(py, || self.table.to_bytes(level))?;
+        Ok(PyBytes::new(py, &bytes))
     }
 
     #[staticmethod]
     fn load(py: Python<'_>, path: &str) -> PyResult<Self> {
-        let table = py.detach(|| PieceCounts::load(path)).map_err(to_py)?;
+        let table = run_engine(py, || PieceCounts::load(path))?;
         Ok(CorePieceCounts { table })
     }
 
     #[pyo3(signature = (path, level=6))]
     fn save(&self, py: Python<'_>, path: &str, level: u32) -> PyResult<()> {
-        py.detach(|| self.table.save(path, level)).map_err(to_py)
+        run_engine(py, || self.table.save(path, level))
     }
 
     /// A new table with the counts of both (the larger one is copied, the other added to it).
     fn add(&self, py: Python<'_>, other: PyRef<'_, CorePieceCounts>) -> PyResult<Self> {
         let (a, b) = (&self.table, &other.table);
         a.check_compatible(b).map_err(to_py)?;
-        let table = py.detach(|| {
+        let table = run(py, || {
             let size = |t: &PieceCounts| t.tables.iter().map(|c| c.len()).sum::<usize>();
             let (big, small) = if size(a) >= size(b) { (a, b) } else { (b, a) };
             let mut sum = big.clone();
             sum.merge(small.clone()).map(|_| sum)
-        });
+        })?;
         Ok(CorePieceCounts {
             table: table.map_err(to_py)?,
         })
     }
 
     #[pyo3(signature = (min_count=1, top_k=None))]
-    fn pruned(&self, py: Python<'_>, min_count: u64, top_k: Option<usize>) -> Self {
-        let table = py.detach(|| {
+    fn pruned(&self, py: Python<'_>, min_count: u64, top_k: Option<usize>) -> PyResult<Self> {
+        let table = run(py, || {
             let mut t = self.table.clone();
             t.prune(min_count, top_k);
             t
-        });
-        CorePieceCounts { table }
+        })?;
+        Ok(CorePieceCounts { table })
     }
 
     fn kind(&self) -> String {

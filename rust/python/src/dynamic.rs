@@ -1,12 +1,11 @@
 //! Batch dynamic merging: `CoreTokenizer.merge_batch` and the result kept for replays.
 
 use numpy::IntoPyArray;
-use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::PyBytes;
 use toksmith_core::dynamic::{self, Boundaries};
 
-use crate::errors::to_py;
+use crate::errors::{invalid, run_engine};
 use crate::tokenizer::{flatten, CoreTokenizer};
 
 #[pymethods]
@@ -17,9 +16,7 @@ impl CoreTokenizer {
         py: Python<'_>,
         text: &str,
     ) -> PyResult<(Vec<u32>, Vec<u32>, Vec<bool>)> {
-        let tokens = py
-            .detach(|| self.tok.encode_with_pieces(text))
-            .map_err(to_py)?;
+        let tokens = run_engine(py, || self.tok.encode_with_pieces(text))?;
         Ok((
             tokens.iter().map(|t| t.0).collect(),
             tokens.iter().map(|t| t.1).collect(),
@@ -48,31 +45,29 @@ impl CoreTokenizer {
             "pretokens" => Boundaries::PreTokens,
             "words" => Boundaries::Words,
             other => {
-                return Err(PyValueError::new_err(format!(
+                return Err(invalid(format!(
                     "boundaries must be \"pretokens\" or \"words\", not {other:?}"
                 )))
             }
         };
         let tok = &self.tok;
-        let (inputs, result) = py
-            .detach(|| {
-                let seqs = match (texts, ids) {
-                    (Some(t), None) => dynamic::sequences_from_texts(tok, &t, boundaries)?,
-                    (None, Some(i)) => dynamic::sequences_from_ids(tok, i, word_ids)?,
-                    _ => return Err(toksmith_core::Error::value("give either texts or ids")),
-                };
-                let stop = dynamic::Stop {
-                    max_merges,
-                    target_length,
-                    target_reduction,
-                };
-                let result = dynamic::merge_batch(&|t| tok.token_bytes(t), &seqs, stop, &|| false)?;
-                Ok((
-                    seqs.into_iter().map(|s| s.tokens).collect::<Vec<_>>(),
-                    result,
-                ))
-            })
-            .map_err(to_py)?;
+        let (inputs, result) = run_engine(py, || {
+            let seqs = match (texts, ids) {
+                (Some(t), None) => dynamic::sequences_from_texts(tok, &t, boundaries)?,
+                (None, Some(i)) => dynamic::sequences_from_ids(tok, i, word_ids)?,
+                _ => return Err(toksmith_core::Error::value("give either texts or ids")),
+            };
+            let stop = dynamic::Stop {
+                max_merges,
+                target_length,
+                target_reduction,
+            };
+            let result = dynamic::merge_batch(&|t| tok.token_bytes(t), &seqs, stop, &|| false)?;
+            Ok((
+                seqs.into_iter().map(|s| s.tokens).collect::<Vec<_>>(),
+                result,
+            ))
+        })?;
         let vocab: Vec<Bound<'py, PyBytes>> =
             result.vocab.iter().map(|b| PyBytes::new(py, b)).collect();
         let log: Vec<(u32, u32, u32, u64)> = result
@@ -127,7 +122,7 @@ impl CoreDynamic {
         py: Python<'py>,
         budgets: Vec<usize>,
     ) -> PyResult<Bound<'py, pyo3::types::PyTuple>> {
-        let seqs = py.detach(|| self.result.replay(&budgets)).map_err(to_py)?;
+        let seqs = run_engine(py, || self.result.replay(&budgets))?;
         let (toks, starts, ends, offsets) = flat_sequences(&seqs);
         (
             toks.into_pyarray(py),

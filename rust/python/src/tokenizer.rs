@@ -3,7 +3,6 @@
 //! dynamic merging in `dynamic.rs`).
 
 use numpy::{IntoPyArray, PyArray1};
-use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::pybacked::PyBackedStr;
 use pyo3::sync::PyOnceLock;
@@ -16,7 +15,7 @@ use toksmith_core::pretokenize::regex::Regex;
 use toksmith_core::util::pool;
 use toksmith_core::{AddedToken, PreTokenizer, Tokenizer, Vocab};
 
-use crate::errors::to_py;
+use crate::errors::{invalid, run, run_engine, to_py};
 
 /// The engine object behind `toksmith.Encoding` and `toksmith.Tokenizer`.
 #[pyclass(frozen, module = "toksmith._toksmith")]
@@ -82,7 +81,7 @@ impl CoreTokenizer {
         };
         self.id_list(py, &[])?; // builds the int table now, not on a worker's first result
         let mut failed: Option<PyErr> = None;
-        py.detach(|| {
+        run(py, || {
             pool::map_streaming(
                 texts,
                 num_threads,
@@ -107,7 +106,7 @@ impl CoreTokenizer {
                     })
                 },
             )
-        });
+        })?;
         match failed {
             Some(e) => Err(e),
             None => Ok(out.into_bound(py)),
@@ -159,7 +158,7 @@ impl CoreTokenizer {
     pub(crate) fn hf(&self) -> PyResult<&HfExtras> {
         self.hf
             .as_deref()
-            .ok_or_else(|| PyValueError::new_err("this is not a tokenizer.json tokenizer"))
+            .ok_or_else(|| invalid("this is not a tokenizer.json tokenizer"))
     }
 
     fn allowed_fn(&self, allowed: Option<Vec<String>>) -> impl Fn(u32) -> bool + Sync {
@@ -185,13 +184,12 @@ impl CoreTokenizer {
         name: &str,
         expected_sha256: Option<&str>,
     ) -> PyResult<Self> {
-        py.detach(|| {
+        run_engine(py, || {
             let ranks = tiktoken::read(path, expected_sha256)?;
             let vocab = Vocab::from_ranks(ranks)
                 .map_err(|e| toksmith_core::Error::new(e.kind, format!("{path}: {}", e.message)))?;
             tiktoken_style(vocab, pattern, special_tokens, name)
         })
-        .map_err(to_py)
     }
 
     /// A tiktoken encoding from `{token bytes: rank}` (tiktoken's `Encoding` constructor).
@@ -203,15 +201,16 @@ impl CoreTokenizer {
         special_tokens: HashMap<String, u32>,
         name: &str,
     ) -> PyResult<Self> {
-        py.detach(|| tiktoken_style(Vocab::from_ranks(ranks)?, pattern, special_tokens, name))
-            .map_err(to_py)
+        run_engine(py, || {
+            tiktoken_style(Vocab::from_ranks(ranks)?, pattern, special_tokens, name)
+        })
     }
 
     /// A tokenizer from the text of a `tokenizer.json`.
     #[staticmethod]
     #[pyo3(signature = (json, name=""))]
     fn from_hf_str(py: Python<'_>, json: &str, name: &str) -> PyResult<Self> {
-        py.detach(|| hf::from_json(json, name))
+        run(py, || hf::from_json(json, name))?
             .map(|(tok, extras)| CoreTokenizer::new(tok, Some(extras)))
             .map_err(to_py)
     }
@@ -229,7 +228,7 @@ impl CoreTokenizer {
 
     fn save_tiktoken(&self, py: Python<'_>, path: &str) -> PyResult<()> {
         let (ranks, _, _) = hf::tiktoken_parts(&self.tok).map_err(to_py)?;
-        py.detach(|| tiktoken::write(path, &ranks)).map_err(to_py)
+        run_engine(py, || tiktoken::write(path, &ranks))
     }
 
     #[getter]
@@ -291,9 +290,7 @@ impl CoreTokenizer {
     // ------------------------------------------------------------ tiktoken flavour
 
     fn encode_ordinary<'py>(&self, py: Python<'py>, text: &str) -> PyResult<Bound<'py, PyList>> {
-        let ids = py
-            .detach(|| self.tok.encode_ordinary(text))
-            .map_err(to_py)?;
+        let ids = run_engine(py, || self.tok.encode_ordinary(text))?;
         self.id_list(py, &ids)
     }
 
@@ -308,9 +305,9 @@ impl CoreTokenizer {
         reject_others: bool,
     ) -> PyResult<Bound<'py, PyList>> {
         let allowed = self.allowed_fn(allowed);
-        let ids = py
-            .detach(|| self.tok.encode_with_special(text, &allowed, reject_others))
-            .map_err(to_py)?;
+        let ids = run_engine(py, || {
+            self.tok.encode_with_special(text, &allowed, reject_others)
+        })?;
         self.id_list(py, &ids)
     }
 
@@ -348,9 +345,9 @@ impl CoreTokenizer {
         reject_others: bool,
     ) -> PyResult<Bound<'py, PyArray1<u32>>> {
         let allowed = self.allowed_fn(allowed);
-        let ids = py
-            .detach(|| self.tok.encode_with_special(text, &allowed, reject_others))
-            .map_err(to_py)?;
+        let ids = run_engine(py, || {
+            self.tok.encode_with_special(text, &allowed, reject_others)
+        })?;
         Ok(ids.into_pyarray(py))
     }
 
@@ -365,19 +362,17 @@ impl CoreTokenizer {
         num_threads: Option<usize>,
     ) -> PyResult<Encoded<'py>> {
         let allowed = self.allowed_fn(allowed);
-        let (ids, offsets) = py
-            .detach(|| {
-                pool::try_map_ordered(&texts, num_threads, |t| {
-                    self.tok.encode_with_special(t, &allowed, reject_others)
-                })
-                .map(flatten)
+        let (ids, offsets) = run_engine(py, || {
+            pool::try_map_ordered(&texts, num_threads, |t| {
+                self.tok.encode_with_special(t, &allowed, reject_others)
             })
-            .map_err(to_py)?;
+            .map(flatten)
+        })?;
         Ok((ids.into_pyarray(py), offsets.into_pyarray(py)))
     }
 
     fn decode_bytes<'py>(&self, py: Python<'py>, ids: Vec<u32>) -> PyResult<Bound<'py, PyBytes>> {
-        let bytes = py.detach(|| self.tok.decode_bytes(&ids)).map_err(to_py)?;
+        let bytes = run_engine(py, || self.tok.decode_bytes(&ids))?;
         Ok(PyBytes::new(py, &bytes))
     }
 
@@ -387,9 +382,9 @@ impl CoreTokenizer {
         batch: Vec<Vec<u32>>,
         num_threads: Option<usize>,
     ) -> PyResult<Vec<Bound<'py, PyBytes>>> {
-        let out = py
-            .detach(|| pool::try_map_ordered(&batch, num_threads, |ids| self.tok.decode_bytes(ids)))
-            .map_err(to_py)?;
+        let out = run_engine(py, || {
+            pool::try_map_ordered(&batch, num_threads, |ids| self.tok.decode_bytes(ids))
+        })?;
         Ok(out.iter().map(|b| PyBytes::new(py, b)).collect())
     }
 

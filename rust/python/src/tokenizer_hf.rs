@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use toksmith_core::formats::hf::HfEncoding;
 use toksmith_core::util::pool;
 
-use crate::errors::to_py;
+use crate::errors::{run, run_engine, to_py};
 use crate::tokenizer::CoreTokenizer;
 
 #[pymethods]
@@ -20,7 +20,7 @@ impl CoreTokenizer {
         add_special_tokens: bool,
     ) -> PyResult<HfTuple> {
         let hf = self.hf()?;
-        py.detach(|| hf.encode(&self.tok, text, pair, add_special_tokens))
+        run(py, || hf.encode(&self.tok, text, pair, add_special_tokens))?
             .map(into_tuple)
             .map_err(to_py)
     }
@@ -34,13 +34,12 @@ impl CoreTokenizer {
         num_threads: Option<usize>,
     ) -> PyResult<Vec<HfTuple>> {
         let hf = self.hf()?;
-        py.detach(|| {
+        run_engine(py, || {
             pool::try_map_ordered(&texts, num_threads, |t| {
                 hf.encode(&self.tok, t, None, add_special_tokens)
                     .map(into_tuple)
             })
         })
-        .map_err(to_py)
     }
 
     #[pyo3(signature = (ids, skip_special_tokens=true))]
@@ -51,7 +50,7 @@ impl CoreTokenizer {
         skip_special_tokens: bool,
     ) -> PyResult<String> {
         let hf = self.hf()?;
-        Ok(py.detach(|| hf.decode(&self.tok, &ids, skip_special_tokens)))
+        Ok(run(py, || hf.decode(&self.tok, &ids, skip_special_tokens))?)
     }
 
     #[pyo3(signature = (batch, skip_special_tokens=true, num_threads=None))]
@@ -63,11 +62,11 @@ impl CoreTokenizer {
         num_threads: Option<usize>,
     ) -> PyResult<Vec<String>> {
         let hf = self.hf()?;
-        Ok(py.detach(|| {
+        Ok(run(py, || {
             pool::map_ordered(&batch, num_threads, |ids| {
                 hf.decode(&self.tok, ids, skip_special_tokens)
             })
-        }))
+        })?)
     }
 
     fn token_to_id(&self, token: &str) -> PyResult<Option<u32>> {

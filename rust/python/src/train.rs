@@ -1,12 +1,11 @@
 //! `CoreTrainer`: piece counting and (Super)BPE training, with progress bars and Ctrl-C.
 
-use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use toksmith_core::count;
 use toksmith_core::train::{self, superbpe, SuperBpeSettings, SuperBpeStart};
 
 use crate::counts::CorePieceCounts;
-use crate::errors::to_py;
+use crate::errors::{invalid, run, run_engine, to_py};
 use crate::tokenizer::CoreTokenizer;
 use toksmith_core::count::{PieceCounts, StageSpec};
 
@@ -26,11 +25,7 @@ impl Stage {
         let (splitter, pre_tokenizer) = match kind {
             "regex" => count::Splitter::regex(spec),
             "pre_tokenizer" => count::Splitter::pre_tokenizer(spec),
-            other => {
-                return Err(PyValueError::new_err(format!(
-                    "unknown stage kind {other:?}"
-                )))
-            }
+            other => return Err(invalid(format!("unknown stage kind {other:?}"))),
         }
         .map_err(to_py)?;
         Ok(Stage {
@@ -95,15 +90,11 @@ impl CoreTrainer {
         samples: Option<Vec<f64>>,
     ) -> PyResult<Self> {
         if stages.is_empty() {
-            return Err(PyValueError::new_err(
-                "at least one pre-tokenizer stage is needed",
-            ));
+            return Err(invalid("at least one pre-tokenizer stage is needed"));
         }
         let samples = samples.unwrap_or_else(|| vec![1.0; stages.len()]);
         if samples.len() != stages.len() || samples.iter().any(|&r| !(r > 0.0 && r <= 1.0)) {
-            return Err(PyValueError::new_err(
-                "samples: one fraction in (0, 1] per stage",
-            ));
+            return Err(invalid("samples: one fraction in (0, 1] per stage"));
         }
         let stages = stages
             .iter()
@@ -136,14 +127,14 @@ impl CoreTrainer {
         let bar = bar(self.progress, total, "counting pieces");
         bar.set_style(bar.style().template("{msg:<16} [{elapsed_precise}] {wide_bar} {binary_bytes}/{binary_total_bytes} (ETA {eta})").expect("valid template"));
         let splitters: Vec<&count::Splitter> = self.stages.iter().map(|s| &s.splitter).collect();
-        let counts = py.detach(|| {
+        let counts = run(py, || {
             count::count_files(&splitters, &paths, num_threads, &mut |done| {
                 bar.set_position(done);
                 !interrupted()
             })
-        });
+        })?;
         bar.finish_and_clear();
-        self.absorb(counts.map_err(to_py)?);
+        self.absorb(counts.map_err(to_py)?)?;
         release_free_memory();
         Ok(())
     }
@@ -159,7 +150,7 @@ impl CoreTrainer {
         num_threads: Option<usize>,
     ) -> PyResult<()> {
         let splitters: Vec<&count::Splitter> = self.stages.iter().map(|s| &s.splitter).collect();
-        let counts = py.detach(|| {
+        let counts = run(py, || {
             toksmith_core::count::count_file_range(
                 &splitters,
                 &path,
@@ -168,8 +159,8 @@ impl CoreTrainer {
                 num_threads,
                 &mut |_| !interrupted(),
             )
-        });
-        self.absorb(counts.map_err(to_py)?);
+        })?;
+        self.absorb(counts.map_err(to_py)?)?;
         Ok(())
     }
 
@@ -183,10 +174,10 @@ impl CoreTrainer {
         num_threads: Option<usize>,
     ) -> PyResult<()> {
         let splitters: Vec<&count::Splitter> = self.stages.iter().map(|s| &s.splitter).collect();
-        let counts = py
-            .detach(|| toksmith_core::count::count_block(&splitters, name, block, num_threads))
-            .map_err(to_py)?;
-        self.absorb(counts);
+        let counts = run_engine(py, || {
+            toksmith_core::count::count_block(&splitters, name, block, num_threads)
+        })?;
+        self.absorb(counts)?;
         Ok(())
     }
 
@@ -222,9 +213,9 @@ impl CoreTrainer {
         let counts = if consume {
             t.tables.iter_mut().map(std::mem::take).collect()
         } else {
-            py.detach(|| t.tables.clone())
+            run(py, || t.tables.clone())?
         };
-        self.absorb(counts);
+        self.absorb(counts)?;
         Ok(())
     }
 
@@ -238,10 +229,10 @@ impl CoreTrainer {
     ) -> PyResult<()> {
         let splitters: Vec<&count::Splitter> = self.stages.iter().map(|s| &s.splitter).collect();
         let by_line = self.by_line;
-        let counts = py
-            .detach(|| count::count_texts(&splitters, &units, by_line, num_threads))
-            .map_err(to_py)?;
-        self.absorb(counts);
+        let counts = run_engine(py, || {
+            count::count_texts(&splitters, &units, by_line, num_threads)
+        })?;
+        self.absorb(counts)?;
         Ok(())
     }
 
@@ -259,7 +250,7 @@ impl CoreTrainer {
         let merges = vocab_size.saturating_sub(256 + special_tokens.len());
         let bar = bar(self.progress, merges as u64, "merging");
         let pre_tokenizer = self.stages[0].pre_tokenizer.clone();
-        let trained = py.detach(|| {
+        let trained = run(py, || {
             train::train_bpe_tokenizer(
                 counts,
                 pre_tokenizer,
@@ -271,7 +262,7 @@ impl CoreTrainer {
                     !interrupted()
                 },
             )
-        });
+        })?;
         bar.finish_and_clear();
         release_free_memory();
         let trained = trained.map_err(to_py)?;
@@ -296,7 +287,7 @@ impl CoreTrainer {
         num_threads: Option<usize>,
     ) -> PyResult<(CoreTokenizer, usize, Vec<usize>)> {
         if base.is_none() && self.stages.len() < 2 {
-            return Err(PyValueError::new_err(
+            return Err(invalid(
                 "SuperBPE needs a stage-1 and a stage-2 pre-tokenizer, or a base tokenizer",
             ));
         }
@@ -328,7 +319,7 @@ impl CoreTrainer {
             bar(show, 0, "replaying chunks"),
             bar(show, 0, "stage 2 merging"),
         ];
-        let trained = py.detach(|| {
+        let trained = run(py, || {
             train::train_superbpe_tokenizer(
                 start,
                 chunks,
@@ -346,7 +337,7 @@ impl CoreTrainer {
                     !interrupted()
                 },
             )
-        });
+        })?;
         for b in &bars {
             b.finish_and_clear();
         }
@@ -366,16 +357,17 @@ impl CoreTrainer {
 }
 
 impl CoreTrainer {
-    fn absorb(&mut self, counts: Vec<count::PieceTable>) {
+    fn absorb(&mut self, counts: Vec<count::PieceTable>) -> PyResult<()> {
         for (stage, c) in self.stages.iter_mut().zip(counts) {
-            stage.counts.merge(c);
+            stage.counts.merge(c).map_err(to_py)?;
         }
+        Ok(())
     }
 
     fn take_counts(&mut self, stage: usize) -> PyResult<count::PieceTable> {
         let counts = std::mem::take(&mut self.stages[stage].counts);
         if counts.is_empty() {
-            return Err(PyValueError::new_err(
+            return Err(invalid(
                 "empty corpus: no text to learn from (or this trainer already trained)",
             ));
         }

@@ -52,7 +52,7 @@ impl Accumulators {
     }
 
     /// One table per splitter (merged in parallel across splitters).
-    fn total(self, num_threads: Option<usize>) -> Vec<PieceTable> {
+    fn total(self, num_threads: Option<usize>) -> Result<Vec<PieceTable>> {
         use rayon::prelude::*;
         let mut parts = self.parts;
         crate::util::pool::pool(num_threads).install(|| {
@@ -61,9 +61,9 @@ impl Accumulators {
                 .map(|tables| {
                     let mut total = std::mem::take(&mut tables[0]);
                     for t in &mut tables[1..] {
-                        total.merge(std::mem::take(t));
+                        total.merge(std::mem::take(t))?;
                     }
-                    total
+                    Ok(total)
                 })
                 .collect()
         })
@@ -91,7 +91,7 @@ pub fn count_texts(
             table.add_texts(splitter, part.iter().map(String::as_str))
         }
     })?;
-    Ok(accumulators.total(num_threads))
+    accumulators.total(num_threads)
 }
 
 /// Reads files in 2 MB blocks that end at a line break and counts their lines (with line endings)
@@ -187,12 +187,12 @@ pub fn count_reader(
         )?;
         for (stage, helper) in helpers.into_iter().enumerate() {
             for table in helper {
-                accumulators.parts[stage * slots].merge(table);
+                accumulators.parts[stage * slots].merge(table)?;
             }
         }
     }
-    for (t, c) in total.iter_mut().zip(accumulators.total(num_threads)) {
-        t.merge(c);
+    for (t, c) in total.iter_mut().zip(accumulators.total(num_threads)?) {
+        t.merge(c)?;
     }
     Ok(())
 }

@@ -80,7 +80,7 @@ impl PieceCounts {
     pub fn merge(&mut self, other: PieceCounts) -> Result<()> {
         self.check_compatible(&other)?;
         for (t, o) in self.tables.iter_mut().zip(other.tables) {
-            t.merge(o);
+            t.merge(o)?;
         }
         Ok(())
     }

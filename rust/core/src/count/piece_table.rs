@@ -12,8 +12,9 @@
 //!   counting hashes a batch of pieces and fetches their slots ahead of the probes.
 
 use super::Splitter;
+use crate::util::error::quoted;
 use crate::util::table::prefetch;
-use crate::Result;
+use crate::{Error, Result};
 
 /// Bytes before a row's piece: count (u64) and length (u32).
 const HEADER: usize = 12;
@@ -176,14 +177,24 @@ impl PieceTable {
 
     #[inline]
     fn add_hashed(&mut self, piece: &[u8], h: u64, n: u64) {
+        // Counting adds ones: it cannot reach 2^64 (see `merge` for tables that could).
+        self.add_saturating(piece, h, n);
+    }
+
+    /// Adds `n` to the count of `piece` (hash `h`), stopping at 2^64 - 1; returns whether it
+    /// had to stop there.
+    #[inline]
+    fn add_saturating(&mut self, piece: &[u8], h: u64, n: u64) -> bool {
         if (self.len + 1) * 4 > self.slots.len() * 3 {
             self.rebuild_index(self.len + 1);
         }
         match self.find(piece, h) {
             Ok(i) => {
                 let row = (self.slots[i] >> TAG_BITS) as usize;
-                let c = self.count_at(row) + n;
+                let (c, overflow) = self.count_at(row).overflowing_add(n);
+                let c = if overflow { u64::MAX } else { c };
                 self.arena[row..row + 8].copy_from_slice(&c.to_le_bytes());
+                overflow
             }
             Err(i) => {
                 let row = self.arena.len();
@@ -194,6 +205,7 @@ impl PieceTable {
                 self.arena.extend_from_slice(piece);
                 self.slots[i] = (row as u64) << TAG_BITS | tag(h);
                 self.len += 1;
+                false
             }
         }
     }
@@ -243,19 +255,31 @@ impl PieceTable {
         Ok(())
     }
 
-    /// Adds `other`'s counts (the smaller table into the larger one).
-    pub fn merge(&mut self, mut other: PieceTable) {
+    /// Adds `other`'s counts (the smaller table into the larger one). Counts are 64-bit: a sum
+    /// past 2^64 - 1 (only tables built from outside counts get there) is an error, and the
+    /// table is then left with that piece's count at the maximum.
+    pub fn merge(&mut self, mut other: PieceTable) -> Result<()> {
         if other.len > self.len {
             std::mem::swap(self, &mut other);
         }
+        let mut overflow = None;
         for (piece, n) in other.iter() {
-            self.add(piece, n);
+            if self.add_saturating(piece, hash(piece), n) && overflow.is_none() {
+                overflow = Some(String::from_utf8_lossy(piece).into_owned());
+            }
+        }
+        match overflow {
+            Some(piece) => Err(Error::value(format!(
+                "piece counts overflow: the count of {} passes 2^64 - 1",
+                quoted(&piece)
+            ))),
+            None => Ok(()),
         }
     }
 
-    /// The total number of pieces counted.
+    /// The total number of pieces counted (at most 2^64 - 1).
     pub fn total(&self) -> u64 {
-        self.iter().map(|(_, n)| n).sum()
+        self.iter().fold(0u64, |sum, (_, n)| sum.saturating_add(n))
     }
 
     /// Every piece with its count, in the order they were first counted.
@@ -504,14 +528,14 @@ mod tests {
                 *want2.entry(p).or_insert(0) += 3;
             }
             let mut a = t.clone();
-            a.merge(other.clone());
+            a.merge(other.clone()).unwrap();
             check(&a, &want2);
             let mut b = other.clone();
-            b.merge(t.clone());
+            b.merge(t.clone()).unwrap();
             check(&b, &want2);
             assert_eq!(a, b);
             let mut c = PieceTable::default();
-            c.merge(t.clone());
+            c.merge(t.clone()).unwrap();
             check(&c, &want);
             // Retain, then keep counting.
             let limit = 1 << 39;

@@ -1,5 +1,6 @@
 //! `.tiktoken` rank files: one `base64(token) rank` pair per line, optionally gzip-compressed.
 
+use crate::util::error::quoted;
 use crate::{Error, Result};
 use base64::Engine as _;
 use sha2::{Digest, Sha256};
@@ -47,16 +48,17 @@ pub fn parse(data: &[u8]) -> Result<Vec<(Vec<u8>, u32)>> {
             (Some(t), Some(r), None) => (t, r),
             _ => {
                 return Err(at(format!(
-                    "expected `<base64 token> <rank>`, found {text:?}"
+                    "expected `<base64 token> <rank>`, found {}",
+                    quoted(text)
                 )))
             }
         };
         let bytes = base64::engine::general_purpose::STANDARD
             .decode(token)
-            .map_err(|e| at(format!("invalid base64 {token:?}: {e}")))?;
+            .map_err(|e| at(format!("invalid base64 {}: {e}", quoted(token))))?;
         let rank: u32 = rank
             .parse()
-            .map_err(|_| at(format!("invalid rank {rank:?}")))?;
+            .map_err(|_| at(format!("invalid rank {}", quoted(rank))))?;
         out.push((bytes, rank));
     }
     if out.is_empty() {

@@ -15,6 +15,7 @@
 use super::dialect::strip_possessive;
 use super::gapped::GappedRegex;
 use super::lexer::{next_piece, Classes, Family};
+use crate::util::error::quoted;
 use crate::{Error, Result};
 use regex_automata::hybrid::dfa::{Cache, DFA};
 use regex_automata::util::pool::Pool;
@@ -61,7 +62,7 @@ impl Regex {
         let fancy = fancy_regex::RegexBuilder::new(pattern)
             .backtrack_limit(100_000_000)
             .build()
-            .map_err(|e| Error::value(format!("invalid pattern {pattern:?}: {e}")))?;
+            .map_err(|e| Error::value(format!("invalid pattern {}: {e}", quoted(pattern))))?;
         let engine = if let Some(fast) = FastRegex::new(pattern) {
             Engine::Fast(Box::new(fast), fancy)
         } else if let Some(gapped) = GappedRegex::new(pattern) {
@@ -78,7 +79,7 @@ impl Regex {
     /// A pattern from a `tokenizer.json` (Oniguruma's semantics, as in `tokenizers`).
     pub fn onig(pattern: &str) -> Result<Regex> {
         let re = onig::Regex::new(pattern)
-            .map_err(|e| Error::value(format!("invalid pattern {pattern:?}: {e}")))?;
+            .map_err(|e| Error::value(format!("invalid pattern {}: {e}", quoted(pattern))))?;
         Ok(Regex {
             pattern: pattern.to_string(),
             engine: Engine::Onig(re),
@@ -117,8 +118,9 @@ impl Regex {
                 if let Some(at) = resume {
                     // The DFA found no match at `at` (never for the known patterns): finish slowly.
                     for m in fancy.find_iter(&text[at..]) {
-                        let m =
-                            m.map_err(|e| Error::value(format!("regex {:?}: {e}", self.pattern)))?;
+                        let m = m.map_err(|e| {
+                            Error::value(format!("regex {}: {e}", quoted(&self.pattern)))
+                        })?;
                         f(at + m.start(), at + m.end());
                     }
                 }
@@ -127,24 +129,22 @@ impl Regex {
                 if let Some(at) = gapped.for_each_match(text, &mut f) {
                     // The DFA gave up (its cache thrashed): finish slowly.
                     for m in fancy.find_iter(&text[at..]) {
-                        let m =
-                            m.map_err(|e| Error::value(format!("regex {:?}: {e}", self.pattern)))?;
+                        let m = m.map_err(|e| {
+                            Error::value(format!("regex {}: {e}", quoted(&self.pattern)))
+                        })?;
                         f(at + m.start(), at + m.end());
                     }
                 }
             }
             Engine::Fancy(re) => {
                 for m in re.find_iter(text) {
-                    let m =
-                        m.map_err(|e| Error::value(format!("regex {:?}: {e}", self.pattern)))?;
+                    let m = m.map_err(|e| {
+                        Error::value(format!("regex {}: {e}", quoted(&self.pattern)))
+                    })?;
                     f(m.start(), m.end());
                 }
             }
-            Engine::Onig(re) => {
-                for (start, end) in re.find_iter(text) {
-                    f(start, end);
-                }
-            }
+            Engine::Onig(re) => onig_for_each_match(re, text, &self.pattern, f)?,
         }
         Ok(())
     }
@@ -154,6 +154,48 @@ impl Regex {
         self.for_each_match(text, |s, e| out.push((s, e)))?;
         Ok(out)
     }
+}
+
+/// `onig::Regex::find_iter` without its panic: a search that hits Oniguruma's limits (its retry
+/// limit on a pattern that backtracks hard) is an error here, not an abort. Same matches: an
+/// empty match right where the previous match ended is skipped by stepping one character.
+fn onig_for_each_match(
+    re: &onig::Regex,
+    text: &str,
+    pattern: &str,
+    mut f: impl FnMut(usize, usize),
+) -> Result<()> {
+    let mut region = onig::Region::new();
+    let (mut from, mut last_match_end) = (0, None);
+    while from <= text.len() {
+        region.clear();
+        let found = re
+            .search_with_param(
+                text,
+                from,
+                text.len(),
+                onig::SearchOptions::SEARCH_OPTION_NONE,
+                Some(&mut region),
+                onig::MatchParam::default(),
+            )
+            .map_err(|e| {
+                Error::value(format!(
+                    "regex {}: Oniguruma gave up on this text: {}",
+                    quoted(pattern),
+                    e.description()
+                ))
+            })?;
+        let Some((s, e)) = found.and_then(|_| region.pos(0)) else {
+            break;
+        };
+        if s == e && last_match_end == Some(e) {
+            from += text[from..].chars().next().map_or(1, char::len_utf8);
+            continue;
+        }
+        (from, last_match_end) = (e, Some(e));
+        f(s, e);
+    }
+    Ok(())
 }
 
 /// `HEAD|\s+(?!\S)|\s+` without look-ahead: a two-pattern DFA `[HEAD, \s+]` (leftmost-first, so
@@ -250,6 +292,23 @@ mod tests {
     use crate::pretokenize::gapped::{
         class_masks, class_masks_scalar, gapped_ascii_at, starts, At, GAPPED_HEADS, SPACES_TAIL,
     };
+
+    /// A pattern that backtracks past Oniguruma's retry limit gives an error, not a panic.
+    #[test]
+    fn oniguruma_giving_up_is_an_error() {
+        let re = Regex::onig("(?:a|a)+b").unwrap();
+        let text = format!("{}!", "a".repeat(5000));
+        let err = re.find_all(&text).unwrap_err();
+        assert!(err.message.contains("retry-limit"), "{}", err.message);
+        // Empty matches next to a match are skipped exactly as `find_iter` skips them.
+        let re = Regex::onig(r"\d*").unwrap();
+        let ours = re.find_all("a12b3").unwrap();
+        let theirs: Vec<(usize, usize)> = onig::Regex::new(r"\d*")
+            .unwrap()
+            .find_iter("a12b3")
+            .collect();
+        assert_eq!(ours, theirs);
+    }
 
     /// A small seeded generator (no dependency) for the randomized differential tests.
     fn lcg<T>(mut seed: u64, cast: impl Fn(u64) -> T) -> impl FnMut() -> T {

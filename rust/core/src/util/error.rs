@@ -69,3 +69,38 @@ impl fmt::Display for Error {
 impl std::error::Error for Error {}
 
 pub type Result<T> = std::result::Result<T, Error>;
+
+/// A user's value quoted for an error message, cut to its first 80 characters: a message must
+/// stay short whatever the input (a malformed line of a 300 MB file is quoted, not copied).
+pub fn quoted(value: &str) -> String {
+    let (head, rest) = cut(value);
+    format!("{head:?}{rest}")
+}
+
+/// [`quoted`] without the quotes (for values that carry their own, like JSON).
+pub fn shortened(value: &str) -> String {
+    let (head, rest) = cut(value);
+    format!("{head}{rest}")
+}
+
+fn cut(value: &str) -> (&str, String) {
+    const MOST: usize = 80;
+    match value.char_indices().nth(MOST) {
+        None => (value, String::new()),
+        Some((at, _)) => (&value[..at], format!("... ({} bytes in all)", value.len())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::quoted;
+
+    #[test]
+    fn quoted_values_stay_short() {
+        assert_eq!(quoted("ab"), "\"ab\"");
+        let long = "é".repeat(10_000);
+        let q = quoted(&long);
+        assert!(q.len() < 250, "{q}");
+        assert!(q.ends_with("(20000 bytes in all)"));
+    }
+}

@@ -1,33 +1,50 @@
-//! The engine's own thread pools, one per requested size, built once and reused.
+//! The engine's thread pools: one per thread count in use, clamped to the machine's cores, and
+//! at most `MAX_POOLS` of them alive, so that no sequence of `num_threads` values can grow the
+//! process's threads without bound (a pool no call uses any more ends its threads).
 
 use rayon::{ThreadPool, ThreadPoolBuilder};
-use rustc_hash::FxHashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex};
 
-/// A pool with `num_threads` workers (`None` or 0: one per core).
+/// Pools kept alive at once (the most recently used ones).
+const MAX_POOLS: usize = 4;
+
+/// The cores this process may use.
+pub fn max_threads() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
+/// The thread count a call gets: `None` or 0 means every core; more than the cores is clamped
+/// to them (the callers warn).
+pub fn threads(num_threads: Option<usize>) -> usize {
+    match num_threads {
+        Some(n) if n > 0 => n.min(max_threads()),
+        _ => max_threads(),
+    }
+}
+
+/// A pool with `threads(num_threads)` workers, reused across calls.
 pub fn pool(num_threads: Option<usize>) -> Arc<ThreadPool> {
-    static POOLS: OnceLock<Mutex<FxHashMap<usize, Arc<ThreadPool>>>> = OnceLock::new();
-    let n = match num_threads {
-        Some(n) if n > 0 => n,
-        _ => std::thread::available_parallelism().map_or(1, |n| n.get()),
+    // Most recently used last.
+    static POOLS: Mutex<Vec<(usize, Arc<ThreadPool>)>> = Mutex::new(Vec::new());
+    let n = threads(num_threads);
+    let mut pools = POOLS.lock().unwrap_or_else(|e| e.into_inner());
+    let pool = match pools.iter().position(|(size, _)| *size == n) {
+        Some(i) => pools.remove(i).1,
+        None => Arc::new(
+            ThreadPoolBuilder::new()
+                .num_threads(n)
+                .thread_name(|i| format!("toksmith-{i}"))
+                .build()
+                .expect("cannot start threads"),
+        ),
     };
-    let mut pools = POOLS
-        .get_or_init(Default::default)
-        .lock()
-        .unwrap_or_else(|e| e.into_inner());
-    pools
-        .entry(n)
-        .or_insert_with(|| {
-            Arc::new(
-                ThreadPoolBuilder::new()
-                    .num_threads(n)
-                    .thread_name(|i| format!("toksmith-{i}"))
-                    .build()
-                    .expect("cannot start threads"),
-            )
-        })
-        .clone()
+    pools.push((n, pool.clone()));
+    if pools.len() > MAX_POOLS {
+        // Calls still running on it hold their own reference; its threads end after them.
+        pools.remove(0);
+    }
+    pool
 }
 
 /// Runs `f` on every item in the pool, keeping order.
@@ -65,11 +82,7 @@ pub fn map_streaming<T: Sync, R: Send>(
     f: impl Fn(&T) -> R + Sync + Send,
     mut sink: impl FnMut(usize, R),
 ) {
-    let threads = match num_threads {
-        Some(n) if n > 0 => n,
-        _ => std::thread::available_parallelism().map_or(1, |n| n.get()),
-    };
-    let workers = threads.min(items.len()).saturating_sub(1);
+    let workers = threads(num_threads).min(items.len()).saturating_sub(1);
     if workers == 0 {
         for (i, item) in items.iter().enumerate() {
             sink(i, f(item));
@@ -83,7 +96,7 @@ pub fn map_streaming<T: Sync, R: Send>(
     };
     let (f, claim) = (&f, &claim);
     let (tx, rx) = std::sync::mpsc::channel();
-    pool(Some(workers)).in_place_scope(|s| {
+    pool(num_threads).in_place_scope(|s| {
         for _ in 0..workers {
             let tx = tx.clone();
             s.spawn(move |_| {
@@ -109,6 +122,20 @@ pub fn map_streaming<T: Sync, R: Send>(
 
 #[cfg(test)]
 mod tests {
+    /// Any sequence of thread counts leaves at most `MAX_POOLS` pools, each of at most the
+    /// machine's cores.
+    #[test]
+    fn pools_stay_bounded() {
+        let cores = super::max_threads();
+        for n in (0..50).chain([1_000_000, usize::MAX]) {
+            let pool = super::pool(Some(n));
+            assert!(pool.current_num_threads() <= cores);
+            assert_eq!(pool.current_num_threads(), super::threads(Some(n)));
+        }
+        let again = super::pool(Some(1));
+        assert!(std::sync::Arc::ptr_eq(&again, &super::pool(Some(1))));
+    }
+
     #[test]
     fn map_streaming_hands_over_every_result_once() {
         let items: Vec<u64> = (0..1000).collect();

@@ -1,5 +1,6 @@
 //! Reading `tokenizer.json` fields, with errors that name the JSON path.
 
+use crate::util::error::shortened;
 use crate::{Error, Result};
 use serde_json::Value;
 
@@ -9,8 +10,12 @@ pub(super) fn field<'a>(obj: &'a Value, path: &str, key: &str) -> Result<&'a Val
 }
 
 pub(super) fn as_str<'a>(v: &'a Value, path: &str) -> Result<&'a str> {
-    v.as_str()
-        .ok_or_else(|| Error::format(format!("{path}: expected a string, found {v}")))
+    v.as_str().ok_or_else(|| {
+        Error::format(format!(
+            "{path}: expected a string, found {}",
+            shortened(&v.to_string())
+        ))
+    })
 }
 
 pub(super) fn as_bool(v: Option<&Value>, path: &str, default: bool) -> Result<bool> {
@@ -18,7 +23,8 @@ pub(super) fn as_bool(v: Option<&Value>, path: &str, default: bool) -> Result<bo
         None | Some(Value::Null) => Ok(default),
         Some(Value::Bool(b)) => Ok(*b),
         Some(other) => Err(Error::format(format!(
-            "{path}: expected true or false, found {other}"
+            "{path}: expected true or false, found {}",
+            shortened(&other.to_string())
         ))),
     }
 }
@@ -27,7 +33,12 @@ pub(super) fn as_u32(v: &Value, path: &str) -> Result<u32> {
     v.as_u64()
         .and_then(|n| u32::try_from(n).ok())
         .filter(|&n| n != u32::MAX)
-        .ok_or_else(|| Error::format(format!("{path}: expected a token id, found {v}")))
+        .ok_or_else(|| {
+            Error::format(format!(
+                "{path}: expected a token id, found {}",
+                shortened(&v.to_string())
+            ))
+        })
 }
 
 pub(super) fn kind<'a>(v: &'a Value, path: &str) -> Result<&'a str> {

@@ -4,6 +4,7 @@
 use super::json::{as_bool, as_str, as_u32, field, kind};
 use crate::encode::AddedToken;
 use crate::pretokenize::bytelevel;
+use crate::util::error::quoted;
 use crate::vocab::Vocab;
 use crate::{Error, Result};
 use serde_json::Value;
@@ -44,7 +45,7 @@ pub(super) fn parse_model(model: &Value) -> Result<(Vocab, Vec<Option<String>>)>
     let mut tokens = Vec::with_capacity(vocab_obj.len());
     let mut strings: Vec<Option<String>> = Vec::new();
     for (s, id) in vocab_obj {
-        let id = as_u32(id, &format!("model.vocab[{s:?}]"))?;
+        let id = as_u32(id, &format!("model.vocab[{}]", quoted(s)))?;
         let (bytes, byte_level) = match bytelevel::decode(s) {
             Some(b) => (b, true),
             None => (s.as_bytes().to_vec(), false),
@@ -68,7 +69,8 @@ pub(super) fn parse_model(model: &Value) -> Result<(Vocab, Vec<Option<String>>)>
                     (Some(a), Some(b), None) => (a.to_string(), b.to_string()),
                     _ => {
                         return Err(Error::format(format!(
-                            "{path}: expected \"left right\", found {s:?}"
+                            "{path}: expected \"left right\", found {}",
+                            quoted(s)
                         )))
                     }
                 }
@@ -84,8 +86,9 @@ pub(super) fn parse_model(model: &Value) -> Result<(Vocab, Vec<Option<String>>)>
             }
         };
         let to_bytes = |s: &str| {
-            bytelevel::decode(s)
-                .ok_or_else(|| Error::format(format!("{path}: {s:?} is not a byte-level token")))
+            bytelevel::decode(s).ok_or_else(|| {
+                Error::format(format!("{path}: {} is not a byte-level token", quoted(s)))
+            })
         };
         merges.push((to_bytes(&a)?, to_bytes(&b)?));
     }
@@ -94,7 +97,10 @@ pub(super) fn parse_model(model: &Value) -> Result<(Vocab, Vec<Option<String>>)>
         Some(u) => {
             let u = as_str(u, "model.unk_token")?;
             let id = vocab_obj.get(u).ok_or_else(|| {
-                Error::format(format!("model.unk_token: {u:?} is not in the vocabulary"))
+                Error::format(format!(
+                    "model.unk_token: {} is not in the vocabulary",
+                    quoted(u)
+                ))
             })?;
             Some(as_u32(id, "model.unk_token")?)
         }

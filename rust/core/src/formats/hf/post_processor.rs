@@ -2,6 +2,7 @@
 //! `TemplateProcessing` special tokens, alone or in a `Sequence`.
 
 use super::json::{as_bool, as_str, as_u32, field, kind};
+use crate::util::error::quoted;
 use crate::{Error, Result};
 use serde_json::Value;
 
@@ -66,7 +67,8 @@ pub(super) fn parse_post(v: &Value, path: &str) -> Result<Vec<PostStep>> {
                         let type_id = as_u32(field(s, &at, "type_id")?, &at)?;
                         let entry = specials.get(name).ok_or_else(|| {
                             Error::format(format!(
-                                "{at}: special token {name:?} is not in special_tokens"
+                                "{at}: special token {} is not in special_tokens",
+                                quoted(name)
                             ))
                         })?;
                         let ids = field(entry, &at, "ids")?
@@ -92,7 +94,8 @@ pub(super) fn parse_post(v: &Value, path: &str) -> Result<Vec<PostStep>> {
                             "B" => 1,
                             other => {
                                 return Err(Error::format(format!(
-                                    "{at}: unknown sequence {other:?}"
+                                    "{at}: unknown sequence {}",
+                                    quoted(other)
                                 )))
                             }
                         };

@@ -5,6 +5,7 @@ use super::json::{as_bool, as_str, field, kind};
 use crate::encode::{Matcher, SplitBehavior, Step};
 use crate::pretokenize::dialect::pcre_to_onig;
 use crate::pretokenize::regex::Regex;
+use crate::util::error::quoted;
 use crate::{Error, Result};
 use serde_json::{json, Value};
 
@@ -122,7 +123,8 @@ fn parse_behavior(v: &Value, path: &str) -> Result<SplitBehavior> {
         "Contiguous" => SplitBehavior::Contiguous,
         other => {
             return Err(Error::format(format!(
-                "{path}: unknown split behavior {other:?}"
+                "{path}: unknown split behavior {}",
+                quoted(other)
             )))
         }
     })
