@@ -9,9 +9,9 @@
 //! pre-tokenizer's piece boundaries depend on at most one character after a token and the probe
 //! alphabet holds a representative of every character class the pattern distinguishes.
 //! The encoding is not run whole: the text is cut into pieces, and the piece that holds the
-//! split is checked with the pairwise merge check (`PairValidity::is_valid_pair`: does `tau`
-//! pair with the tokens on either side of it) instead of being merged; a cut that was already
-//! decided for a token is not decided again for another continuation.
+//! split is checked with the pairwise merge check (`Vocab::is_valid_pair`: does `tau` pair with
+//! the tokens on either side of it) instead of being merged; a cut that was already decided for
+//! a token is not decided again for another continuation.
 //!
 //! `covers_exhaustive` tries every token this way (the definition the grouped search in
 //! `groups` is tested against); `covers_after` memoises the covers by text for both.
@@ -166,7 +166,7 @@ impl ByteModel {
             let piece = &full[start..end];
             // A piece looked up whole may be a token that merging would not make.
             let whole_is_token = vocab.whole_piece_first
-                && self.validity().all_tokens_reached() != Some(true)
+                && vocab.all_tokens_reached() != Some(true)
                 && vocab.id_of(piece).is_some();
             let fast = if o.left == Some(true) && !whole_is_token {
                 self.right_pairs(&full[tau_end..end], tau, ids)
@@ -212,8 +212,8 @@ impl ByteModel {
     // A piece `A + tau + B` merges to `enc(A) + [tau] + enc(B)` exactly when `tau` pairs with
     // the last token of `enc(A)` and the first of `enc(B)`: with every token reached by merging
     // its own bytes, a token sequence is the merge result of its bytes when each adjacent pair
-    // is (the `bpe` crate's theorem). The pairwise check (`PairValidity::is_valid_pair`) needs
-    // no merging; `None` where it cannot decide, and the piece is merged instead.
+    // is (the `bpe` crate's theorem). The pairwise check (`Vocab::is_valid_pair`) needs no
+    // merging; `None` where it cannot decide, and the piece is merged instead.
 
     /// The left half: `before` gets `enc(A)`.
     fn left_pairs(&self, a: &[u8], tau: u32, before: &mut Vec<u32>) -> Option<bool> {
@@ -221,10 +221,10 @@ impl ByteModel {
         vocab.encode_piece(a, before);
         match before.last() {
             // (A piece looked up whole may be a token that merging would not make.)
-            Some(&l) if self.validity().is_reached(l) != Some(true) => None,
-            Some(&l) => self.validity().is_valid_pair(vocab, l, tau),
+            Some(&l) if vocab.is_reached(l) != Some(true) => None,
+            Some(&l) => vocab.is_valid_pair(l, tau),
             // Nothing before `tau` in its piece: it must be what merging its bytes makes.
-            None => self.validity().is_reached(tau).filter(|&reached| reached),
+            None => vocab.is_reached(tau).filter(|&reached| reached),
         }
     }
 
@@ -233,8 +233,8 @@ impl ByteModel {
         after.clear();
         self.tok.vocab.encode_piece(b, after);
         match after.first() {
-            Some(&r) if self.validity().is_reached(r) != Some(true) => None,
-            Some(&r) => self.validity().is_valid_pair(&self.tok.vocab, tau, r),
+            Some(&r) if self.tok.vocab.is_reached(r) != Some(true) => None,
+            Some(&r) => self.tok.vocab.is_valid_pair(tau, r),
             None => Some(true),
         }
     }

@@ -8,13 +8,14 @@
 //! continuation (once only, where no continuation can re-cut its tokens:
 //! `empty_continuation_suffices`) and only the pair checks are made per token, against the last
 //! token of the text's last piece through a table of the pairs that can decide them
-//! (`PairValidity::left_pairs`). Tests hold this (`covers_by_groups`) equal to trying every
-//! token with every continuation (`covers_exhaustive`), which other pre-tokenizers still use.
+//! (`Vocab::left_pairs`). Tests hold this (`covers_by_groups`) equal to trying every token with
+//! every continuation (`covers_exhaustive`), which other pre-tokenizers still use.
 
 use super::covers::{Covers, Scratch, Spans};
-use super::{ByteModel, LeftPairs};
+use super::ByteModel;
 use crate::encode::PreTokenizer;
 use crate::pretokenize::lexer::Classes;
+use crate::vocab::LeftPairs;
 use crate::{Error, Result};
 use rayon::prelude::*;
 use rustc_hash::FxHashMap;
@@ -34,7 +35,7 @@ impl ByteModel {
     /// `enc(A + tau) = enc(A) + [tau]`: the empty continuation's cover. Tests hold the grouped
     /// search equal to trying every token with every continuation.
     fn empty_continuation_suffices(&self, tau: u32) -> bool {
-        if self.validity().all_tokens_reached() != Some(true) {
+        if self.tok.vocab.all_tokens_reached() != Some(true) {
             return false;
         }
         let Ok(s) = std::str::from_utf8(self.bytes(tau)) else {
@@ -86,7 +87,7 @@ impl ByteModel {
         // Tokens that continue the text's last piece are checked against the last token of
         // that piece's encoding: one table of the pairs that can decide it, shared by all.
         let left = self.last_piece_token(text)?;
-        let left = left.and_then(|l| self.validity().left_pairs(&self.tok.vocab, l));
+        let left = left.and_then(|l| self.tok.vocab.left_pairs(l));
         let founds: Vec<Result<Found>> = groups
             .par_chunks(64)
             .map(|chunk| {
@@ -249,8 +250,7 @@ impl ByteModel {
         let PreTokenizer::Regex(re) = &self.tok.pre_tokenizer else {
             return Err(Error::value("discover_group needs a regex pre-tokenizer"));
         };
-        let whole_check =
-            vocab.whole_piece_first && self.validity().all_tokens_reached() != Some(true);
+        let whole_check = vocab.whole_piece_first && vocab.all_tokens_reached() != Some(true);
         // Records path `q` for member `m` unless it already has it.
         let mut record = |m: usize, qid: u32, found: &mut Found| {
             if first[m] == qid || more.contains(&(m as u32, qid)) {
@@ -319,13 +319,13 @@ impl ByteModel {
                     // (or where that is undecided).
                     let tau_of = |m: usize| self.sorted[members[m] as usize];
                     let pending: Vec<(u32, Option<bool>)> = match before.last() {
-                        Some(&l) if self.validity().is_reached(l) != Some(true) => {
+                        Some(&l) if vocab.is_reached(l) != Some(true) => {
                             (0..members.len() as u32).map(|m| (m, None)).collect()
                         }
                         Some(&l) => {
                             let check = |tau: u32| match left.filter(|p| p.left() == l) {
                                 Some(pairs) => pairs.check(tau),
-                                None => self.validity().is_valid_pair(vocab, l, tau),
+                                None => vocab.is_valid_pair(l, tau),
                             };
                             (0..members.len())
                                 .filter_map(|m| match check(tau_of(m)) {
@@ -336,15 +336,12 @@ impl ByteModel {
                         }
                         // Nothing before `tau` in its piece: it must be what merging its
                         // bytes makes (undecided where it is not; no lookup when all are).
-                        None if self.validity().all_tokens_reached() == Some(true) => {
+                        None if vocab.all_tokens_reached() == Some(true) => {
                             (0..members.len() as u32).map(|m| (m, Some(true))).collect()
                         }
                         None => (0..members.len())
                             .map(|m| {
-                                let left = self
-                                    .validity()
-                                    .is_reached(tau_of(m))
-                                    .filter(|&reached| reached);
+                                let left = vocab.is_reached(tau_of(m)).filter(|&reached| reached);
                                 (m as u32, left)
                             })
                             .collect(),
@@ -373,7 +370,7 @@ impl ByteModel {
             after.clear();
             vocab.encode_piece(&full[tau_end..end], after);
             let right_first = after.first().copied();
-            let right_reached = right_first.map(|r| self.validity().is_reached(r) == Some(true));
+            let right_reached = right_first.map(|r| vocab.is_reached(r) == Some(true));
             let fast_qid = found.intern(&o.q);
             let (q, head_len) = (&o.q, o.head_len);
             o.pending.retain(|&(m, left)| {
@@ -393,7 +390,7 @@ impl ByteModel {
                     match (right_first, right_reached) {
                         (None, _) => Some(true),
                         (Some(_), Some(false)) => None,
-                        (Some(r), _) => self.validity().is_valid_pair(vocab, tau, r),
+                        (Some(r), _) => vocab.is_valid_pair(tau, r),
                     }
                 } else {
                     None

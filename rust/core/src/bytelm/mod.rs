@@ -15,11 +15,10 @@
 //!   order, probes, the caches the searches fill), and `narrow`, which walks that byte order.
 //! * `covers`: the covers after a text, by trying every token with every probe continuation
 //!   (`covers_exhaustive`, the definition), how validity is decided for one token
-//!   (`discover`), and the cover cache (`covers_after`).
+//!   (`discover`, with the vocabulary's pairwise merge check, `crate::vocab`'s `validity`), and
+//!   the cover cache (`covers_after`).
 //! * `groups`: the same covers for class-based pre-tokenizers, one lexing per group of tokens
 //!   the pattern cannot tell apart (`covers_by_groups`, `lexer_key`).
-//! * `validity`: [`PairValidity`], the pairwise merge check the searches use instead of merging
-//!   pieces (built from the vocabulary on first use).
 //! * `state`: [`ByteState`], the incremental state of one byte stream (token paths, their LM
 //!   rows, next-byte distributions).
 //! * `simd`: the vectorised passes over an LM row (`row_max`, `scale_row`, `exp_nonpositive`).
@@ -34,11 +33,9 @@ mod covers;
 mod groups;
 mod simd;
 mod state;
-mod validity;
 
 use covers::CoverCache;
 pub use state::ByteState;
-pub use validity::{LeftPairs, PairValidity};
 
 /// Index of the end-of-text entry in a next-byte distribution.
 pub const EOS_BIN: usize = 256;
@@ -68,8 +65,6 @@ pub struct ByteModel {
     /// Positions in `sorted` of the tokens that the pre-tokenizer cannot tell apart, one list
     /// per `lexer_key`, for 0, 1 or 2 leading characters kept as they are (built on first use).
     lex_groups: [OnceLock<Vec<Vec<u32>>>; 3],
-    /// The pair checks' tables for the tokenizer's vocabulary (built on the first pair check).
-    validity: OnceLock<PairValidity>,
 }
 
 impl ByteModel {
@@ -152,7 +147,6 @@ impl ByteModel {
             covers: Mutex::new((0, FxHashMap::default())),
             class_based,
             lex_groups: Default::default(),
-            validity: OnceLock::new(),
         })
     }
 
@@ -170,12 +164,6 @@ impl ByteModel {
 
     fn bytes(&self, id: u32) -> &[u8] {
         self.tok.vocab.token(id).unwrap_or(&[])
-    }
-
-    /// The pair checks' tables, made on first use.
-    fn validity(&self) -> &PairValidity {
-        self.validity
-            .get_or_init(|| PairValidity::new(&self.tok.vocab))
     }
 
     /// `[lo, hi)` narrowed to the tokens whose byte at `depth` is `b` (all tokens in the range

@@ -1,7 +1,6 @@
 use super::simd::{exp_nonpositive, row_max, scale_row};
 use super::*;
 use crate::pretokenize::regex::Regex;
-use crate::vocab::tests::random_vocab;
 use crate::vocab::Vocab;
 
 /// The look-ahead example: merges "  ", "aa", " a", "   " under ` ?a+|\s+(?!\S)|\s+`.
@@ -235,11 +234,10 @@ fn grouped_covers_equal_exhaustive_on_reachable_random_vocabularies() {
         // Tokens that merging would not make are dropped (until none is left).
         let vocab = loop {
             let vocab = Vocab::from_ranks(toks.clone()).unwrap();
-            let validity = PairValidity::new(&vocab);
-            if validity.all_tokens_reached() == Some(true) {
+            if vocab.all_tokens_reached() == Some(true) {
                 break vocab;
             }
-            toks.retain(|&(_, id)| validity.is_reached(id) == Some(true));
+            toks.retain(|&(_, id)| vocab.is_reached(id) == Some(true));
         };
         if toks.len() < 256 + 24 + 60 {
             continue;
@@ -334,58 +332,4 @@ fn distributions_sum_to_one_and_bad_input_is_an_error() {
     assert!(st.supply(0, vec![0.0; 3]).is_err());
     assert!(st.push(0x80).is_err()); // a lone continuation byte
     assert!(ByteState::new(lookahead_model(), vec![1 << 30], b"a").is_err());
-}
-
-#[test]
-fn pair_check_equals_merging_the_pair() {
-    let mut seed = 11;
-    let (mut decided, mut valid) = (0, 0);
-    for _ in 0..30 {
-        let v = random_vocab(&mut seed);
-        let pv = PairValidity::new(&v);
-        let ids: Vec<u32> = (97..101).chain(256..v.id_bound() as u32).collect();
-        for &l in &ids {
-            for &r in &ids {
-                let Some(ok) = pv.is_valid_pair(&v, l, r) else {
-                    continue;
-                };
-                let joined = [v.token(l).unwrap(), v.token(r).unwrap()].concat();
-                let mut out = Vec::new();
-                v.encode_piece(&joined, &mut out);
-                assert_eq!(ok, out == [l, r], "{l} {r} {out:?}");
-                decided += 1;
-                valid += ok as usize;
-            }
-        }
-    }
-    // Most pairs are decided, and both answers occur.
-    assert!(
-        decided > 30 * 2000 && valid > decided / 10 && valid < decided,
-        "{decided} {valid}"
-    );
-}
-
-#[test]
-fn left_pairs_equal_the_pair_check() {
-    let mut seed = 23;
-    let (mut fixed, mut compared) = (0, 0);
-    for _ in 0..30 {
-        let v = random_vocab(&mut seed);
-        let pv = PairValidity::new(&v);
-        let ids: Vec<u32> = (97..101).chain(256..v.id_bound() as u32).collect();
-        for &l in &ids {
-            let Some(lp) = pv.left_pairs(&v, l) else {
-                continue;
-            };
-            fixed += 1;
-            for &r in &ids {
-                assert_eq!(lp.check(r), pv.is_valid_pair(&v, l, r), "{l} {r}");
-                compared += 1;
-            }
-        }
-    }
-    assert!(
-        fixed > 30 * 40 && compared > 30 * 2000,
-        "{fixed} {compared}"
-    );
 }

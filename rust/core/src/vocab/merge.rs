@@ -32,7 +32,7 @@ impl Vocab {
     }
 
     /// Merge `piece` into `syms`, applying only pairs whose packed rank is below `limit`.
-    pub(crate) fn merge(&self, piece: &[u8], limit: u64, syms: &mut Vec<Sym>) {
+    pub(super) fn merge(&self, piece: &[u8], limit: u64, syms: &mut Vec<Sym>) {
         syms.clear();
         for (i, &b) in piece.iter().enumerate() {
             let id = match (self.byte_ids[b as usize], self.unk) {

@@ -16,10 +16,9 @@
 //!   the canonical merge of each tiktoken token.
 //! * `cache`: [`PieceEncoder`], which encodes pieces through this thread's direct-mapped
 //!   piece caches (`Vocab::with_encoder`, `Vocab::encode_piece`).
-//! * `tests`: merging and the caches' keys against plain definitions.
-//!
-//! The pairwise merge check (whether two tokens stay apart when their bytes are merged), which
-//! only byte-level probabilities use, lives with them: `crate::bytelm::PairValidity`.
+//! * `validity`: the pairwise merge check that byte-level probabilities use
+//!   (`Vocab::is_valid_pair`, [`LeftPairs`], `Vocab::is_reached`), and its tables.
+//! * `tests`: merging, the caches' keys and the pair checks against plain definitions.
 
 use crate::{Error, Result};
 use rayon::prelude::*;
@@ -27,12 +26,14 @@ use rustc_hash::FxHashMap;
 
 mod cache;
 mod merge;
+mod validity;
 
 pub use cache::PieceEncoder;
+pub use validity::LeftPairs;
+use validity::{BuildTable, PairsByLeft};
 
 pub const NO_TOKEN: u32 = u32::MAX;
-/// The packed rank of a pair that never merges.
-pub(crate) const NO_PAIR: u64 = u64::MAX;
+const NO_PAIR: u64 = u64::MAX;
 
 /// A symbol during merging: a token covering `piece[start..end]`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -75,6 +76,11 @@ pub struct Vocab {
     /// Bit `a << 8 | b` is set when some token holds byte `a` followed by byte `b` (built on the
     /// first long piece): elsewhere no merge can ever join, so long pieces merge in segments.
     joined: std::sync::OnceLock<Box<[u64; 1024]>>,
+    /// How merging builds each token from its own bytes (built on the first pair check;
+    /// `None` for vocabularies that drop bytes or map them to `unk`).
+    builds: std::sync::OnceLock<Option<BuildTable>>,
+    /// The pair table by left token (built on the first `left_pairs`).
+    pairs_by_left: std::sync::OnceLock<PairsByLeft>,
 }
 
 fn next_uid() -> u64 {
@@ -112,9 +118,8 @@ fn load(bytes: &[u8]) -> u64 {
     }
 }
 
-/// Two ids (a pair's, or a rank and an id) packed into one integer, the first one high.
 #[inline]
-pub(crate) fn pack(a: u32, b: u32) -> u64 {
+fn pack(a: u32, b: u32) -> u64 {
     (a as u64) << 32 | b as u64
 }
 
@@ -286,6 +291,8 @@ impl Vocab {
             unk: None,
             uid: next_uid(),
             joined: std::sync::OnceLock::new(),
+            builds: std::sync::OnceLock::new(),
+            pairs_by_left: std::sync::OnceLock::new(),
         })
     }
 
@@ -343,20 +350,12 @@ impl Vocab {
         self.token(id).is_some_and(|t| self.ids.get(t) == Some(&id))
     }
 
-    /// The packed rank `rank << 32 | merged id` at which `left` and `right` merge (`NO_PAIR`:
-    /// never).
     #[inline]
-    pub(crate) fn pair(&self, left: u32, right: u32) -> u64 {
+    fn pair(&self, left: u32, right: u32) -> u64 {
         self.pairs
             .get(&pack(left, right))
             .copied()
             .unwrap_or(NO_PAIR)
-    }
-
-    /// The pair table's entries, `(left << 32 | right, rank << 32 | merged id)`, in the
-    /// table's (arbitrary) order.
-    pub(crate) fn packed_pairs(&self) -> impl Iterator<Item = (u64, u64)> + '_ {
-        self.pairs.iter().map(|(&k, &v)| (k, v))
     }
 
     /// Check that the vocabulary is byte-level with ranks usable as tiktoken ranks: every merged
@@ -384,4 +383,4 @@ impl Vocab {
 }
 
 #[cfg(test)]
-pub(crate) mod tests;
+mod tests;

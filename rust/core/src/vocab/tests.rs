@@ -9,9 +9,8 @@ fn lcg(seed: &mut u64) -> u64 {
     *seed >> 33
 }
 
-/// A small random vocabulary over bytes a..d built by random merges (also the pair checks'
-/// test vocabulary, `crate::bytelm`).
-pub(crate) fn random_vocab(seed: &mut u64) -> Vocab {
+/// A small random vocabulary over bytes a..d built by random merges.
+fn random_vocab(seed: &mut u64) -> Vocab {
     let mut toks: Vec<Vec<u8>> = (0..=255u8).map(|b| vec![b]).collect();
     for _ in 0..60 {
         // Concatenate two random tokens from the letters a..d and the tokens made so far.
@@ -46,6 +45,58 @@ fn empty_piece_encodes_to_nothing() {
     v.encode_piece(b"", &mut out);
     v.encode_piece(b"", &mut out);
     assert!(out.is_empty(), "{out:?}");
+}
+
+#[test]
+fn pair_check_equals_merging_the_pair() {
+    let mut seed = 11;
+    let (mut decided, mut valid) = (0, 0);
+    for _ in 0..30 {
+        let v = random_vocab(&mut seed);
+        let ids: Vec<u32> = (97..101).chain(256..v.id_bound() as u32).collect();
+        for &l in &ids {
+            for &r in &ids {
+                let Some(ok) = v.is_valid_pair(l, r) else {
+                    continue;
+                };
+                let joined = [v.token(l).unwrap(), v.token(r).unwrap()].concat();
+                let mut out = Vec::new();
+                v.encode_piece(&joined, &mut out);
+                assert_eq!(ok, out == [l, r], "{l} {r} {out:?}");
+                decided += 1;
+                valid += ok as usize;
+            }
+        }
+    }
+    // Most pairs are decided, and both answers occur.
+    assert!(
+        decided > 30 * 2000 && valid > decided / 10 && valid < decided,
+        "{decided} {valid}"
+    );
+}
+
+#[test]
+fn left_pairs_equal_the_pair_check() {
+    let mut seed = 23;
+    let (mut fixed, mut compared) = (0, 0);
+    for _ in 0..30 {
+        let v = random_vocab(&mut seed);
+        let ids: Vec<u32> = (97..101).chain(256..v.id_bound() as u32).collect();
+        for &l in &ids {
+            let Some(lp) = v.left_pairs(l) else {
+                continue;
+            };
+            fixed += 1;
+            for &r in &ids {
+                assert_eq!(lp.check(r), v.is_valid_pair(l, r), "{l} {r}");
+                compared += 1;
+            }
+        }
+    }
+    assert!(
+        fixed > 30 * 40 && compared > 30 * 2000,
+        "{fixed} {compared}"
+    );
 }
 
 #[test]
