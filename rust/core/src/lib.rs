@@ -6,14 +6,15 @@
 //! * [`util`]: the process-wide thread pool, flat hash tables, the error type.
 //! * [`pretokenize`]: cutting text into pieces: regexes with each file format's semantics, the
 //!   hand-written lexers behind the fast path, the byte-level (GPT-2) character map.
-//! * [`vocab`]: the BPE model (token bytes, pair table) and the merge that encodes one piece.
+//! * [`vocab`]: the BPE model (token bytes, pair table), the merge that encodes one piece, its
+//!   per-thread caches, and which tokens may stand side by side in a canonical encoding.
 //! * [`encode`]: [`Tokenizer`]: special / added tokens, pre-tokenizer steps, encode and decode.
 //! * [`formats`]: the files users bring and get back: `.tiktoken` rank files and
 //!   `tokenizer.json` (one file per pipeline stage).
 //! * [`count`]: streaming, parallel pre-tokenize-and-count of a corpus into piece tables.
 //! * [`train`]: the BPE merge loop (Hugging Face's tie rule) and SuperBPE's two stages.
-//! * [`bytelm`]: a token-level LM turned into the exact byte-level one (covers, state,
-//!   pair validity, the vectorised row passes).
+//! * [`bytelm`]: a token-level LM turned into the exact byte-level one (covers, grouped cover
+//!   search, state, the vectorised row passes).
 //! * [`dynamic`]: batch-level dynamic merging of already-tokenized sequences.
 //!
 //! Text flows `text -> pieces -> ids` (pretokenize, vocab, encode); a corpus flows
