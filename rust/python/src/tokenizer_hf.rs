@@ -50,7 +50,7 @@ impl CoreTokenizer {
         skip_special_tokens: bool,
     ) -> PyResult<String> {
         let hf = self.hf()?;
-        Ok(run(py, || hf.decode(&self.tok, &ids, skip_special_tokens))?)
+        run(py, || hf.decode(&self.tok, &ids, skip_special_tokens))
     }
 
     #[pyo3(signature = (batch, skip_special_tokens=true, num_threads=None))]
@@ -62,11 +62,11 @@ impl CoreTokenizer {
         num_threads: Option<usize>,
     ) -> PyResult<Vec<String>> {
         let hf = self.hf()?;
-        Ok(run(py, || {
+        run(py, || {
             pool::map_ordered(&batch, num_threads, |ids| {
                 hf.decode(&self.tok, ids, skip_special_tokens)
             })
-        })?)
+        })
     }
 
     fn token_to_id(&self, token: &str) -> PyResult<Option<u32>> {
