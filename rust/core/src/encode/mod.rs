@@ -8,7 +8,8 @@
 
 use crate::pretokenize::steps::step_pieces;
 pub use crate::pretokenize::steps::{Matcher, Piece, PreTokenizer, SplitBehavior, Step};
-use crate::vocab::{Sym, Vocab};
+use crate::util::error::quoted;
+use crate::vocab::{check_id_space, Sym, Vocab};
 use crate::{Error, Result};
 use aho_corasick::{AhoCorasick, MatchKind};
 use rustc_hash::FxHashMap;
@@ -55,12 +56,31 @@ impl Tokenizer {
     ) -> Result<Tokenizer> {
         let mut added_by_content = FxHashMap::default();
         let mut added_by_id = FxHashMap::default();
+        let bound = added
+            .iter()
+            .map(|t| t.id as usize + 1)
+            .fold(vocab.id_bound(), usize::max);
+        check_id_space(bound, vocab.len() + added.len())?;
+        let tiktoken = matches!(pre_tokenizer, PreTokenizer::Regex(_));
         for (i, t) in added.iter().enumerate() {
             if t.content.is_empty() {
                 return Err(Error::format(format!(
                     "special token with id {} has empty content",
                     t.id
                 )));
+            }
+            // A tiktoken special token stands for its text: an ordinary token with the same id
+            // and other bytes would make that id decode two ways. (A tokenizer.json may list an
+            // added token that is also in its vocabulary, under the same id.)
+            if let Some(bytes) = vocab.token(t.id).filter(|_| tiktoken) {
+                if bytes != t.content.as_bytes() {
+                    return Err(Error::format(format!(
+                        "special token {} has id {}, which is the ordinary token {}",
+                        quoted(&t.content),
+                        t.id,
+                        quoted(&String::from_utf8_lossy(bytes))
+                    )));
+                }
             }
             added_by_content.insert(t.content.clone(), i);
             added_by_id.insert(t.id, i);

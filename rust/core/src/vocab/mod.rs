@@ -33,6 +33,30 @@ pub use validity::LeftPairs;
 use validity::{BuildTable, PairsByLeft};
 
 pub const NO_TOKEN: u32 = u32::MAX;
+/// Ids are below this (tables indexed by id stay addressable, and `u32::MAX` stays free).
+pub const MAX_ID: u32 = 1 << 31;
+/// Ids a vocabulary may leave unused beyond its number of tokens (gaps, as before special
+/// tokens): tables are indexed by id, so a sparse id space would cost memory for nothing.
+const SPARE_IDS: usize = 1 << 20;
+
+/// Checks that ids `0..bound` can be held in tables indexed by id for `tokens` tokens: every id
+/// below [`MAX_ID`], and at most [`SPARE_IDS`] more ids than twice the tokens.
+pub fn check_id_space(bound: usize, tokens: usize) -> Result<()> {
+    if bound > MAX_ID as usize {
+        return Err(Error::format(format!(
+            "token id {} is too large: ids must be below 2^31",
+            bound - 1
+        )));
+    }
+    if bound > 2 * tokens + SPARE_IDS {
+        return Err(Error::format(format!(
+            "token ids are too sparse: the largest is {} for {tokens} tokens (toksmith keeps tables \
+             indexed by id; renumber the ids so that at most {SPARE_IDS} go unused)",
+            bound - 1
+        )));
+    }
+    Ok(())
+}
 const NO_PAIR: u64 = u64::MAX;
 
 /// A symbol during merging: a token covering `piece[start..end]`.
@@ -254,6 +278,7 @@ impl Vocab {
             .map(|(_, id)| id as usize + 1)
             .max()
             .unwrap_or(0);
+        check_id_space(n, ids.len())?;
         let mut by_id: Vec<Option<&[u8]>> = vec![None; n];
         for (bytes, id) in tokens {
             if by_id[id as usize].replace(bytes).is_some() {

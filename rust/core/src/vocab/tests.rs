@@ -176,3 +176,47 @@ fn duplicate_tokens_are_rejected() {
         .message
         .contains("twice"));
 }
+
+/// Ids that tables indexed by id cannot hold (past 2^31, or a sparse id space) are refused
+/// before anything is allocated for them; gaps as large as real vocabularies have are fine.
+#[test]
+fn huge_or_sparse_ids_are_refused() {
+    let bytes = || (0..=255u8).map(|b| (vec![b], b as u32)).collect::<Vec<_>>();
+    for id in [u32::MAX - 1, 1 << 31, 50_000_000] {
+        let mut toks = bytes();
+        toks.push((b"ab".to_vec(), id));
+        let err = Vocab::from_ranks(toks).err().expect("refused");
+        assert_eq!(err.kind, crate::ErrorKind::Format);
+        assert!(err.message.contains(&id.to_string()), "{}", err.message);
+    }
+    let mut toks = bytes();
+    toks.push((b"ab".to_vec(), 100_000));
+    assert!(Vocab::from_ranks(toks).is_ok());
+}
+
+/// A tiktoken special token whose id is an ordinary token's is refused (it would decode two
+/// ways); one beside the vocabulary is fine.
+#[test]
+fn special_ids_do_not_collide_with_tokens() {
+    use crate::encode::{AddedToken, PreTokenizer, Tokenizer};
+    use crate::pretokenize::regex::Regex;
+    let special = |id| AddedToken {
+        content: "<|end|>".into(),
+        id,
+        special: true,
+        normalized: false,
+    };
+    let make = |id| {
+        let vocab = Vocab::from_ranks((0..=255u8).map(|b| (vec![b], b as u32)).collect()).unwrap();
+        let pre = PreTokenizer::Regex(Regex::tiktoken(r"\S+|\s+").unwrap());
+        Tokenizer::new("t", vocab, pre, vec![special(id)])
+    };
+    let err = make(97).err().expect("refused");
+    assert!(
+        err.message.contains("ordinary token \"a\""),
+        "{}",
+        err.message
+    );
+    assert!(make(256).is_ok());
+    assert!(make(u32::MAX - 1).is_err());
+}
