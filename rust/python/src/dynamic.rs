@@ -5,7 +5,7 @@ use pyo3::prelude::*;
 use pyo3::types::PyBytes;
 use toksmith_core::dynamic::{self, Boundaries};
 
-use crate::errors::{invalid, run_engine};
+use crate::errors::{interrupted, invalid, run_engine};
 use crate::tokenizer::{flatten, CoreTokenizer};
 
 #[pymethods]
@@ -62,7 +62,7 @@ impl CoreTokenizer {
                 target_length,
                 target_reduction,
             };
-            let result = dynamic::merge_batch(&|t| tok.token_bytes(t), &seqs, stop, &|| false)?;
+            let result = dynamic::merge_batch(&|t| tok.token_bytes(t), &seqs, stop, &interrupted)?;
             Ok((
                 seqs.into_iter().map(|s| s.tokens).collect::<Vec<_>>(),
                 result,

@@ -75,3 +75,21 @@ pub(crate) fn run_engine<T: Send>(
 pub(crate) fn invalid(message: impl Into<String>) -> PyErr {
     toksmith_error("InvalidInputError", message.into(), PyValueError::new_err)
 }
+
+/// Whether Ctrl-C (or another signal with a Python handler that raises) is pending; callable
+/// from engine work with the GIL released (it takes the GIL for the check). Checks at most every
+/// `EVERY_MS` milliseconds, so callers may ask as often as they like.
+pub(crate) fn interrupted() -> bool {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    use std::time::{SystemTime, UNIX_EPOCH};
+    const EVERY_MS: u64 = 50;
+    static LAST: AtomicU64 = AtomicU64::new(0);
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64);
+    if now.saturating_sub(LAST.load(Ordering::Relaxed)) < EVERY_MS {
+        return false;
+    }
+    LAST.store(now, Ordering::Relaxed);
+    Python::attach(|py| py.check_signals().is_err())
+}

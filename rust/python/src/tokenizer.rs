@@ -3,6 +3,7 @@
 //! dynamic merging in `dynamic.rs`).
 
 use numpy::{IntoPyArray, PyArray1};
+use pyo3::exceptions::PyKeyboardInterrupt;
 use pyo3::prelude::*;
 use pyo3::pybacked::PyBackedStr;
 use pyo3::sync::PyOnceLock;
@@ -15,7 +16,7 @@ use toksmith_core::pretokenize::regex::Regex;
 use toksmith_core::util::pool;
 use toksmith_core::{AddedToken, PreTokenizer, Tokenizer, Vocab};
 
-use crate::errors::{invalid, run, run_engine, to_py};
+use crate::errors::{interrupted, invalid, run, run_engine, to_py};
 
 /// The engine object behind `toksmith.Encoding` and `toksmith.Tokenizer`.
 #[pyclass(frozen, module = "toksmith._toksmith")]
@@ -81,13 +82,25 @@ impl CoreTokenizer {
         };
         self.id_list(py, &[])?; // builds the int table now, not on a worker's first result
         let mut failed: Option<PyErr> = None;
+        // Set on Ctrl-C or an error: the texts not started yet are skipped.
+        let stop = std::sync::atomic::AtomicBool::new(false);
         run(py, || {
             pool::map_streaming(
                 texts,
                 num_threads,
-                |t| encode(t),
+                |t| {
+                    if stop.load(std::sync::atomic::Ordering::Relaxed) {
+                        return Ok(Vec::new());
+                    }
+                    encode(t)
+                },
                 |i, ids| {
                     if failed.is_some() {
+                        return;
+                    }
+                    if interrupted() {
+                        failed = Some(PyKeyboardInterrupt::new_err("interrupted"));
+                        stop.store(true, std::sync::atomic::Ordering::Relaxed);
                         return;
                     }
                     Python::attach(|py| {
@@ -101,7 +114,10 @@ impl CoreTokenizer {
                                     list.into_ptr(),
                                 );
                             },
-                            Err(e) => failed = Some(e),
+                            Err(e) => {
+                                failed = Some(e);
+                                stop.store(true, std::sync::atomic::Ordering::Relaxed);
+                            }
                         }
                     })
                 },

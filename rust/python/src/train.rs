@@ -5,7 +5,7 @@ use toksmith_core::count;
 use toksmith_core::train::{self, superbpe, SuperBpeSettings, SuperBpeStart};
 
 use crate::counts::CorePieceCounts;
-use crate::errors::{invalid, run, run_engine, to_py};
+use crate::errors::{interrupted, invalid, run, run_engine, to_py};
 use crate::tokenizer::CoreTokenizer;
 use toksmith_core::count::{PieceCounts, StageSpec};
 
@@ -59,10 +59,6 @@ fn release_free_memory() {
     unsafe {
         libc::malloc_trim(0);
     }
-}
-
-fn interrupted() -> bool {
-    Python::attach(|py| py.check_signals().is_err())
 }
 
 fn bar(show: bool, total: u64, message: &'static str) -> indicatif::ProgressBar {
