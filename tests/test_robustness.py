@@ -399,3 +399,13 @@ def test_saved_files_are_replaced_whole_or_not_at_all(tmp_path, monkeypatch):
     assert link.is_symlink() and toksmith.Encoding.from_tiktoken_file(
         str(target), pat_str=ENC.pattern).encode("hello world") == ENC.encode("hello world")
     TOK.save("/dev/null")
+
+
+def test_thread_counts_are_checked_and_zero_means_all_cores():
+    units = ["the cat sat on the mat\n"] * 5
+    expected = toksmith.count_pieces(iterator=units, progress=False)
+    assert toksmith.count_pieces(iterator=units, progress=False, num_threads=0) == expected
+    with pytest.raises(toksmith.InvalidInputError, match="num_threads must be at least 0"):
+        toksmith.count_pieces(iterator=units, progress=False, num_threads=-1)
+    with pytest.raises(toksmith.ToksmithTypeError, match="num_threads must be an int"):
+        toksmith.count_pieces(iterator=units, progress=False, num_threads=1.5)

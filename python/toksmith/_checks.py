@@ -73,10 +73,10 @@ def count(value: object, argument: str, minimum: int) -> int:
 
 
 def threads(value: object, argument: str = "num_threads") -> int | None:
-    """``None`` (all cores) or a positive number of threads."""
+    """``None`` or 0 (all cores, the engine's rule), or a number of threads."""
     if value is None:
         return None
-    return count(value, argument, 1)
+    return count(value, argument, 0)
 
 
 def path(value: object, argument: str) -> str:

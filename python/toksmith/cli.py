@@ -86,13 +86,13 @@ def _pattern_option(value: str) -> str:
     )
 
 
-def _positive_int(value: str) -> int:
+def _threads_option(value: str) -> int:
     try:
         n = int(value)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{value!r} is not a whole number") from None
-    if n < 1:
-        raise argparse.ArgumentTypeError(f"{n} must be at least 1")
+    if n < 0:
+        raise argparse.ArgumentTypeError(f"{n} threads: give 0 (all cores) or more")
     return n
 
 
@@ -361,7 +361,7 @@ def _parser() -> argparse.ArgumentParser:
     def vocab_options(p: argparse.ArgumentParser) -> None:
         p.add_argument("--encoding", default="o200k_base", help="bundled encoding (default: o200k_base)")
         p.add_argument("--tokenizer", metavar="JSON", help="a tokenizer.json file instead of --encoding")
-        p.add_argument("--threads", type=_positive_int, default=None, help="worker threads (default: all cores)")
+        p.add_argument("--threads", type=_threads_option, default=None, help="worker threads (default or 0: all cores)")
 
     p = sub.add_parser("encode", help="text to token ids")
     p.add_argument("text", nargs="?", help="text to encode")
@@ -382,7 +382,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--pattern", type=_pattern_option, default="o200k", help=f"pre-tokenizer: {pattern_help}")
     p.add_argument("--special-token", action="append", default=[], help="a special token (repeatable)")
     p.add_argument("--min-frequency", type=int, default=1)
-    p.add_argument("--threads", type=_positive_int, default=None)
+    p.add_argument("--threads", type=_threads_option, default=None, help="worker threads (default or 0: all cores)")
     p.add_argument("-o", "--output", default=None,
                    help=f"where to write the tokenizer.json (default: {DEFAULT_OUTPUT} in the current directory, "
                         "which is never overwritten unless named with -o); written whole or not at all")
