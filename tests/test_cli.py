@@ -91,7 +91,7 @@ def test_train_superbpe_and_compare(tmp_path, capsys):
     held.write_text(text[300_000:])
     bpe, sup = tmp_path / "bpe.json", tmp_path / "sup.json"
     assert main(["train", str(corpus), "--vocab-size", "2000", "-o", str(bpe), "-q",
-                 "--pattern", toksmith.patterns.O200K_NO_CONTRACTIONS]) == 0
+                 "--pattern", "regex:" + toksmith.patterns.O200K_NO_CONTRACTIONS]) == 0
     assert main(["train", str(corpus), "--vocab-size", "2000", "--superbpe", "--transition", "0.7",
                  "-o", str(sup), "-q"]) == 0
     out = capsys.readouterr().out
@@ -119,3 +119,258 @@ def test_compare_reads_a_tiktoken_file_with_a_pattern(tmp_path, capsys):
                  "--text", str(held)]) == 0
     rows = capsys.readouterr().out.splitlines()[-2:]
     assert rows[0].split()[1] == rows[1].split()[1] and rows[1].endswith("+0.0%")
+
+
+# --------------------------------------------------------------------- options
+
+
+def test_version_is_printed(capsys):
+    with pytest.raises(SystemExit) as info:
+        main(["--version"])
+    assert info.value.code == 0
+    assert capsys.readouterr().out.strip() == f"toksmith {toksmith.__version__}"
+
+
+def test_pattern_names_are_checked_and_regexes_are_explicit(tmp_path, capsys):
+    corpus = tmp_path / "corpus.txt"
+    corpus.write_text("the cat sat on the mat\n" * 20)
+    with pytest.raises(SystemExit) as info:
+        main(["train", str(corpus), "--pattern", "o300k", "-o", str(tmp_path / "t.json"), "-q"])
+    assert info.value.code == 2
+    err = capsys.readouterr().err
+    assert "unknown pattern name 'o300k'" in err and "o200k" in err and "cl100k" in err and "regex:REGEX" in err
+    assert not (tmp_path / "t.json").exists()
+    with pytest.raises(SystemExit):
+        main(["compare", "o200k_base", "--text", str(corpus), "--pattern", "gtp2"])
+    assert "unknown pattern name 'gtp2'" in capsys.readouterr().err
+    # a regex of one's own, with the prefix: whole words only, so "the" and " cat" never meet
+    assert main(["train", str(corpus), "--pattern", r"regex:\S+|\s+", "--vocab-size", "300",
+                 "-o", str(tmp_path / "t.json"), "-q"]) == 0
+    tok = toksmith.Tokenizer.from_file(tmp_path / "t.json")
+    assert tok.encode("the cat").tokens == ["the", "Ġ", "cat"]
+    assert main(["train", str(corpus), "--pattern", "gpt2", "--vocab-size", "300",
+                 "-o", str(tmp_path / "t.json"), "-q"]) == 0
+
+
+def test_compare_splits_a_tiktoken_file_with_the_pattern_it_names(tmp_path, capsys):
+    toksmith.get_encoding("o200k_base").save_tiktoken(tmp_path / "o2.tiktoken")
+    held = tmp_path / "held.txt"
+    held.write_text("Some text, and 12345 more text.\n\nA second document.\n")
+    assert main(["compare", "o200k_base", str(tmp_path / "o2.tiktoken"), "--text", str(held)]) == 0
+    captured = capsys.readouterr()
+    rows = captured.out.splitlines()[-2:]
+    assert rows[0].split()[1] == rows[1].split()[1] and rows[1].endswith("+0.0%")
+    assert "holds no pattern" in captured.err and "--pattern o200k" in captured.err
+    # a pattern that matches nothing gives no tokens: reported, not a crash
+    assert main(["compare", str(tmp_path / "o2.tiktoken"), "--text", str(held), "--pattern", "regex:xyz"]) == 0
+    captured = capsys.readouterr()
+    assert captured.out.splitlines()[-1].split()[1:3] == ["0", "n/a"]
+    assert "gives no tokens" in captured.err
+
+
+def test_encode_keeps_line_endings_and_decode_reports_bad_ids(tmp_path, capsys):
+    path = tmp_path / "crlf.txt"
+    path.write_bytes(b"one\r\ntwo\r\n")
+    assert main(["encode", "-f", str(path)]) == 0
+    enc = toksmith.get_encoding("o200k_base")
+    lines = capsys.readouterr().out.splitlines()
+    assert [[int(i) for i in line.split()] for line in lines] == [enc.encode("one\r\n"), enc.encode("two\r\n")]
+    assert main(["decode", "--", "24912", "-1"]) == 1
+    assert capsys.readouterr().err == "toksmith decode: token id -1 at position 1 is out of range (0..200018)\n"
+    assert main(["decode", "1.5"]) == 1
+    assert "'1.5' is not a token id" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["encode", "x", "--threads", "-1"])
+
+
+# --------------------------------------------------------------------- train output
+
+
+def _corpus(tmp_path):
+    corpus = tmp_path / "corpus.txt"
+    corpus.write_text("the quick brown fox jumps over the lazy dog\n" * 50)
+    return corpus
+
+
+def test_train_checks_the_output_before_training(tmp_path, capsys, monkeypatch):
+    def no_training(*args, **kwargs):
+        raise AssertionError("trained before checking the output")
+
+    monkeypatch.setattr(toksmith, "train_bpe", no_training)
+    corpus = _corpus(tmp_path)
+    assert main(["train", str(corpus), "-o", str(tmp_path / "missing" / "t.json"), "-q"]) == 1
+    assert "no such directory" in capsys.readouterr().err
+    assert main(["train", str(corpus), "-o", str(corpus / "t.json"), "-q"]) == 1  # a file as directory
+    assert main(["train", str(corpus), "-o", str(tmp_path), "-q"]) == 1
+    assert "is a directory" in capsys.readouterr().err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["corpus.txt"]
+
+
+def test_train_without_output_writes_tokenizer_json_here_and_never_over_a_file(tmp_path, capsys, monkeypatch):
+    corpus = _corpus(tmp_path)
+    monkeypatch.chdir(tmp_path)
+    assert main(["train", str(corpus), "--vocab-size", "300", "-q"]) == 0
+    target = tmp_path / "tokenizer.json"
+    assert f"saved {target}" in capsys.readouterr().out  # the absolute path
+    first = target.read_text()
+    assert main(["train", str(corpus), "--vocab-size", "290", "-q"]) == 1
+    assert "exists: pass -o tokenizer.json to overwrite it" in capsys.readouterr().err
+    assert target.read_text() == first
+    assert main(["train", str(corpus), "--vocab-size", "270", "-q", "-o", "tokenizer.json"]) == 0
+    assert target.read_text() != first
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["corpus.txt", "tokenizer.json"]
+
+
+@pytest.mark.parametrize("phase", ["training", "writing"])
+def test_ctrl_c_while_training_or_writing_exits_130_and_leaves_no_file(tmp_path, capsys, monkeypatch, phase):
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    if phase == "training":
+        monkeypatch.setattr(toksmith, "train_bpe", interrupted)
+    else:
+        monkeypatch.setattr(toksmith.Tokenizer, "save", interrupted)
+    corpus = _corpus(tmp_path)
+    assert main(["train", str(corpus), "--vocab-size", "300", "-q", "-o", str(tmp_path / "t.json")]) == 130
+    assert capsys.readouterr().err == "toksmith train: interrupted\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["corpus.txt"]
+
+
+# --------------------------------------------------------------------- Ctrl-C from outside
+
+# The command runs in a child process that gets a real SIGINT. It is started through a
+# launcher that installs Python's SIGINT handler even where the test runner ignores SIGINT
+# (a child inherits an ignored signal, and Python then leaves it ignored).
+LAUNCH = ("import signal, sys; signal.signal(signal.SIGINT, signal.default_int_handler); "
+          "from toksmith.cli import main; sys.exit(main(sys.argv[1:]))")
+
+
+def _start(tmp_path, *args, **kwargs):
+    import subprocess
+
+    return subprocess.Popen([sys.executable, "-c", LAUNCH, *args], cwd=tmp_path, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, **kwargs)
+
+
+def _wait_for(condition, what, timeout=8.0):
+    import time
+
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.005)
+
+
+def _training_started(out_dir):
+    # the temporary output file is made before reading any input
+    return lambda: any(p.name.startswith(".toksmith-") for p in out_dir.iterdir())
+
+
+def _interrupt(proc, out_dir):
+    import signal
+    import subprocess
+
+    proc.send_signal(signal.SIGINT)
+    try:
+        out, err = proc.communicate(timeout=8)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.communicate()
+        raise AssertionError("Ctrl-C did not stop the command") from None
+    assert proc.returncode == 130, err
+    assert err == "toksmith train: interrupted\n"  # one line, no traceback
+    assert not any(p.name == "t.json" or p.name.startswith(".toksmith-") for p in out_dir.iterdir())
+
+
+needs_fifos = pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs FIFOs")
+
+
+@needs_fifos
+def test_ctrl_c_while_waiting_for_a_fifo_writer_exits_130(tmp_path):
+    import time
+
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    out_dir = tmp_path / "out"
+    out_dir.mkdir()
+    proc = _start(tmp_path, "train", str(fifo), "-q", "-o", str(out_dir / "t.json"))
+    _wait_for(_training_started(out_dir), "training to start")
+    time.sleep(0.3)  # into open(), which waits for a writer that never comes
+    _interrupt(proc, out_dir)
+
+
+@needs_fifos
+def test_ctrl_c_while_reading_a_slow_pipe_exits_130(tmp_path):
+    import errno
+    import time
+
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    out_dir = tmp_path / "out"
+    out_dir.mkdir()
+    proc = _start(tmp_path, "train", str(fifo), "-q", "-o", str(out_dir / "t.json"))
+
+    def reader_opened():
+        try:
+            fd = os.open(fifo, os.O_WRONLY | os.O_NONBLOCK)  # ENXIO until the reader is there
+        except OSError as e:
+            assert e.errno == errno.ENXIO
+            return None
+        return fd
+
+    fds = []
+    _wait_for(lambda: fds.append(reader_opened()) or fds[-1] is not None, "toksmith to open the FIFO")
+    fd = fds[-1]
+    try:
+        for i in range(3):  # a few lines, then nothing: the reader waits in read()
+            os.write(fd, b"some text arriving slowly %d\n" % i)
+            time.sleep(0.05)
+        time.sleep(0.2)
+        _interrupt(proc, out_dir)
+    finally:
+        os.close(fd)
+
+
+def test_ctrl_c_while_reading_standard_input_exits_130(tmp_path):
+    import subprocess
+    import time
+
+    out_dir = tmp_path / "out"
+    out_dir.mkdir()
+    proc = _start(tmp_path, "train", "-", "-q", "-o", str(out_dir / "t.json"), stdin=subprocess.PIPE)
+    try:
+        _wait_for(_training_started(out_dir), "training to start")
+        proc.stdin.write("a line of text on standard input\n" * 10)
+        proc.stdin.flush()
+        time.sleep(0.3)
+        _interrupt(proc, out_dir)
+    finally:
+        proc.stdin.close()
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self/fd"), reason="needs /proc to see the file being counted")
+def test_ctrl_c_while_counting_a_big_file_exits_130(tmp_path):
+    import random
+
+    rng = random.Random(0)
+    words = ["".join(rng.choice("abcdefghijklmnopqrstuvwxyz") for _ in range(rng.randint(2, 9))) for _ in range(5000)]
+    block = "".join(" ".join(rng.choice(words) for _ in range(12)) + f" {rng.randint(0, 10**6)}\n"
+                    for _ in range(20_000)).encode()
+    big = tmp_path / "big.txt"
+    with open(big, "wb") as f:  # about 120 MB: a second or more of counting on one thread
+        for _ in range(120_000_000 // len(block)):
+            f.write(block)
+    out_dir = tmp_path / "out"
+    out_dir.mkdir()
+    proc = _start(tmp_path, "train", str(big), "-q", "--threads", "1", "-o", str(out_dir / "t.json"))
+    fd_dir = f"/proc/{proc.pid}/fd"
+
+    def counting():
+        try:
+            return any(os.readlink(os.path.join(fd_dir, fd)) == str(big) for fd in os.listdir(fd_dir))
+        except OSError:  # a descriptor closed while listing
+            return False
+
+    _wait_for(counting, "the engine to open the big file")
+    _interrupt(proc, out_dir)

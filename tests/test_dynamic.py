@@ -137,8 +137,6 @@ def test_texts_with_a_real_tokenizer():
 @pytest.mark.parametrize(
     "kwargs, error",
     [
-        ({"batch": []}, "empty"),
-        ({"batch": [[97, 98], []], "boundaries": "words"}, "sequence 1 is empty"),
         ({"batch": [[97, 98]], "word_ids": [[0]]}, "ragged|2 tokens but 1 word ids"),
         ({"batch": [[97, 98]], "word_ids": [[0, 0], [0]]}, "1 sequences but 2 word-id lists"),
         ({"batch": [[97, 10**6]], "boundaries": "words"}, "out of range"),

@@ -7,6 +7,8 @@
 * :func:`train_bpe`, :func:`train_superbpe`, :func:`count_pieces` / :class:`PieceCounts`
   (count tables that add up across shards; ``client=`` counts on a Dask cluster).
 * :mod:`toksmith.reference`: slow, obviously-correct pure-Python twins of the algorithms.
+* :mod:`toksmith.errors`: every error is a :class:`ToksmithError` (and the builtin exception
+  expected there: ``ValueError``, ``TypeError``, ``KeyError``, ``OSError``).
 
 >>> import toksmith
 >>> enc = toksmith.get_encoding("o200k_base")
@@ -25,11 +27,23 @@ from toksmith.bytelm import ByteEnsemble, ByteLM
 from toksmith.counts import PieceCounts
 from toksmith.dynamic import DynamicBatch, merge_batch
 from toksmith.encoding import Encoding, HFEncoding, Tokenizer
+from toksmith.errors import (
+    FormatError,
+    InternalError,
+    InvalidInputError,
+    ToksmithError,
+    ToksmithFileNotFoundError,
+    ToksmithKeyError,
+    ToksmithOSError,
+    ToksmithTypeError,
+    UnsupportedError,
+)
 from toksmith.registry import get_encoding, list_encoding_names
 from toksmith.train import count_pieces, count_superbpe_pieces, train_bpe, train_superbpe
 
 __all__ = [
     "ByteEnsemble", "ByteLM", "DynamicBatch", "merge_batch", "Encoding", "HFEncoding", "Tokenizer", "get_encoding",
     "list_encoding_names", "patterns", "PieceCounts", "count_pieces", "count_superbpe_pieces", "train_bpe",
-    "train_superbpe", "__version__",
+    "train_superbpe", "__version__", "ToksmithError", "InvalidInputError", "FormatError", "UnsupportedError",
+    "ToksmithTypeError", "ToksmithKeyError", "ToksmithOSError", "ToksmithFileNotFoundError", "InternalError",
 ]

@@ -1,4 +1,4 @@
-"""The ``toksmith`` command line.
+r"""The ``toksmith`` command line.
 
     toksmith encode "some text"                    ids, one line (o200k_base by default)
     toksmith encode -f FILE --count                token count of a file, streamed
@@ -6,17 +6,29 @@
     toksmith decode 9906 1917                      text of ids
     toksmith list                                  bundled encodings
     toksmith train [FILES...] --vocab-size N --pattern o200k -o tokenizer.json
-                                                   (no FILES: the Python standard library's sources)
+                                                   (no FILES: the Python standard library's sources;
+                                                   '-': standard input)
+    toksmith train FILES --pattern 'regex:\S+|\s+'  a regex of your own (regex: prefix)
     toksmith train FILES --superbpe --transition 0.8 --vocab-size N [--base o200k_base]
     toksmith compare TOKENIZER... --text FILE       bytes per token, tokens per document
+    toksmith --version
+
+Errors are one line on stderr and exit status 1 (2 for a bad option); Ctrl-C exits with
+status 130 and leaves no partial output file.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from collections.abc import Callable, Iterator
+
+#: A regex given on the command line starts with this prefix; anything else must be a name.
+REGEX_PREFIX = "regex:"
+#: Where ``train`` writes without ``-o`` (in the current directory; never over an existing file).
+DEFAULT_OUTPUT = "tokenizer.json"
 
 EncodeBatch = Callable[[list[str]], list[list[int]]]
 Decode = Callable[[list[int]], str]
@@ -35,17 +47,62 @@ def _encoder(args: argparse.Namespace) -> tuple[EncodeBatch, Decode]:
 
 
 def _read_chunks(path: str, chunk_lines: int = 4096) -> Iterator[list[str]]:
-    """Yields lists of lines, so big files never sit whole in memory."""
-    stream = sys.stdin if path == "-" else open(path, encoding="utf-8", errors="replace")
+    """Yields lists of lines, so big files never sit whole in memory. Lines end at ``\n`` and
+    keep their endings exactly (``\r\n`` stays); invalid UTF-8 becomes U+FFFD."""
+    stream = sys.stdin.buffer if path == "-" else open(path, "rb")
     with stream:
         batch = []
         for line in stream:
-            batch.append(line)
+            batch.append(line.decode("utf-8", errors="replace"))
             if len(batch) == chunk_lines:
                 yield batch
                 batch = []
         if batch:
             yield batch
+
+
+def _read_text(path: str) -> str:
+    """A whole text file, line endings kept exactly, invalid UTF-8 as U+FFFD."""
+    with open(path, encoding="utf-8", errors="replace", newline="") as f:
+        return f.read()
+
+
+def _pattern_option(value: str) -> str:
+    """A ``--pattern`` value: a known name, or ``regex:REGEX``. Anything else (a typo such as
+    ``o300k``) is an error, not a literal regex that would train with the wrong pre-tokenizer."""
+    from toksmith import patterns
+
+    if value.startswith(REGEX_PREFIX):
+        regex = value[len(REGEX_PREFIX):]
+        if not regex:
+            raise argparse.ArgumentTypeError(f"empty regex after {REGEX_PREFIX!r}")
+        return regex
+    if value in patterns.BY_NAME:
+        return value
+    shown = value if len(value) <= 60 else value[:57] + "..."
+    raise argparse.ArgumentTypeError(
+        f"unknown pattern name {shown!r}: known names are {', '.join(patterns.BY_NAME)}; "
+        f"give a regex of your own as {REGEX_PREFIX}REGEX"
+    )
+
+
+def _threads_option(value: str) -> int:
+    try:
+        n = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a whole number") from None
+    if n < 0:
+        raise argparse.ArgumentTypeError(f"{n} threads: give 0 (all cores) or more")
+    return n
+
+
+def _transition_option(value: str) -> float | int:
+    try:
+        return float(value) if "." in value else int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{value!r} is neither a vocabulary size (int) nor a fraction of --vocab-size (e.g. 0.8)"
+        ) from None
 
 
 def cmd_encode(args: argparse.Namespace) -> int:
@@ -73,8 +130,16 @@ def cmd_encode(args: argparse.Namespace) -> int:
 
 
 def cmd_decode(args: argparse.Namespace) -> int:
+    from toksmith.errors import InvalidInputError
+
     _, decode = _encoder(args)
-    print(decode([int(i) for i in args.ids]))
+    ids = []
+    for i in args.ids:
+        try:
+            ids.append(int(i))
+        except ValueError:
+            raise InvalidInputError(f"{i[:60]!r} is not a token id") from None
+    print(decode(ids))
     return 0
 
 
@@ -102,53 +167,80 @@ def _peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def _output_paths(output: str | None) -> tuple[str, str]:
+    """``(target, temporary file)``: checks that the output can be written and creates the
+    temporary file next to it now, so that a bad ``-o`` fails before training, not after."""
+    from toksmith._files import temporary_next_to
+    from toksmith.errors import InvalidInputError, ToksmithFileNotFoundError, ToksmithIsADirectoryError
+
+    target = os.path.abspath(output if output is not None else DEFAULT_OUTPUT)
+    if os.path.isdir(target):
+        raise ToksmithIsADirectoryError(f"{target}: is a directory; give a file name with -o")
+    if output is None and os.path.lexists(target):
+        raise InvalidInputError(
+            f"{target} exists: pass -o {DEFAULT_OUTPUT} to overwrite it, or -o another path"
+        )
+    out_dir = os.path.dirname(target)
+    if not os.path.isdir(out_dir):
+        raise ToksmithFileNotFoundError(f"{out_dir}: no such directory (for -o {output or DEFAULT_OUTPUT})")
+    return target, temporary_next_to(target)
+
+
 def cmd_train(args: argparse.Namespace) -> int:
-    import os
-    import tempfile
+    import stat
 
     import toksmith
 
-    files = args.files or _stdlib_sources()
-    # Every 20th file is held out to measure bytes per token on text the trainer never saw.
-    held_out = files[::20] if len(files) >= 20 else []
+    files = [("/dev/stdin" if f == "-" else f) for f in args.files] or _stdlib_sources()
+
+    def regular(f: str) -> bool:
+        try:
+            return stat.S_ISREG(os.stat(f).st_mode)
+        except OSError:
+            return False  # training reports it
+
+    # Every 20th regular file is held out to measure bytes per token on text the trainer never
+    # saw (pipes and FIFOs can be read only once: they are always trained on).
+    held_out = [f for f in files if regular(f)][::20] if len(files) >= 20 else []
     train_files = [f for f in files if f not in set(held_out)]
-    size = sum(os.path.getsize(f) for f in train_files if os.path.isfile(f))
-    start = time.perf_counter()
-    if args.superbpe:
-        transition = float(args.transition) if "." in args.transition else int(args.transition)
-        tok = toksmith.train_superbpe(train_files, vocab_size=args.vocab_size, transition=transition,
-                                      preset=args.preset, stage1_pattern=args.stage1_pattern,
-                                      stage2_pattern=args.stage2_pattern, max_words_per_token=args.max_words or None,
-                                      base=args.base, stage2_sample=args.stage2_sample,
-                                      special_tokens=args.special_token,
-                                      min_frequency=args.min_frequency, num_threads=args.threads,
-                                      progress=not args.quiet)
-        report = tok.training_report
-        assert report is not None  # train_superbpe always reports
-        print(f"SuperBPE: {report['stage1_merges']} stage-1 merges, {len(tok.merges) - report['stage1_merges']} "
-              f"stage-2 merges; {len(report['unused_stage1_merges'])} stage-1 merges unused in stage 2")
-    else:
-        tok = toksmith.train_bpe(train_files, vocab_size=args.vocab_size, pattern=args.pattern,
-                                 special_tokens=args.special_token, min_frequency=args.min_frequency,
-                                 num_threads=args.threads, progress=not args.quiet)
-    seconds = time.perf_counter() - start
-    # Write next to the target, then rename: no partial file is ever left behind.
-    out_dir = os.path.dirname(os.path.abspath(args.output))
-    fd, tmp = tempfile.mkstemp(dir=out_dir, prefix=".toksmith-", suffix=".json")
-    os.close(fd)
-    umask = os.umask(0)
-    os.umask(umask)
+    size = sum(os.path.getsize(f) for f in train_files if regular(f))
+    # Written to a temporary file next to the target, then renamed: no partial file is ever
+    # left behind, whatever stops training (an error, Ctrl-C); the file exists from here on,
+    # so a target that cannot be written fails now, before training.
+    target, tmp = _output_paths(args.output)
     try:
-        os.chmod(tmp, 0o666 & ~umask)
-        tok.save(tmp)
-        os.replace(tmp, args.output)
+        start = time.perf_counter()
+        if args.superbpe:
+            tok = toksmith.train_superbpe(train_files, vocab_size=args.vocab_size, transition=args.transition,
+                                          preset=args.preset, stage1_pattern=args.stage1_pattern,
+                                          stage2_pattern=args.stage2_pattern,
+                                          max_words_per_token=args.max_words or None,
+                                          base=args.base, stage2_sample=args.stage2_sample,
+                                          special_tokens=args.special_token,
+                                          min_frequency=args.min_frequency, num_threads=args.threads,
+                                          progress=not args.quiet)
+            report = tok.training_report
+            assert report is not None  # train_superbpe always reports
+            summary = (f"SuperBPE: {report['stage1_merges']} stage-1 merges, "
+                       f"{len(tok.merges) - report['stage1_merges']} stage-2 merges; "
+                       f"{len(report['unused_stage1_merges'])} stage-1 merges unused in stage 2")
+        else:
+            tok = toksmith.train_bpe(train_files, vocab_size=args.vocab_size, pattern=args.pattern,
+                                     special_tokens=args.special_token, min_frequency=args.min_frequency,
+                                     num_threads=args.threads, progress=not args.quiet)
+            summary = ""
+        seconds = time.perf_counter() - start
+        tok.save(tmp)  # itself whole or not at all; then renamed over the target
+        os.replace(tmp, target)
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
+    if summary:
+        print(summary)
     print(f"trained {len(tok.merges)} merges on {len(train_files)} files, {size / 1e6:.1f} MB, in {seconds:.1f} s; "
-          f"peak memory {_peak_rss_mb():.0f} MB; saved {args.output}")
+          f"peak memory {_peak_rss_mb():.0f} MB; saved {target}")
     if held_out:
-        text = "".join(open(f, encoding="utf-8", errors="replace").read() for f in held_out)
+        text = "".join(_read_text(f) for f in held_out)
         n = sum(len(e.ids) for e in tok.encode_batch(text.splitlines(keepends=True), add_special_tokens=False))
         print(f"held-out slice ({len(held_out)} files, {len(text.encode()) / 1e6:.1f} MB): "
               f"{len(text.encode()) / max(n, 1):.2f} bytes per token")
@@ -158,27 +250,29 @@ def cmd_train(args: argparse.Namespace) -> int:
 def _load_any(spec: str, pattern: str = "o200k") -> tuple[CountTokens, str]:
     """A token-counting function and a label for a tokenizer.json path, a .tiktoken file (split
     with ``pattern``: the file holds no pattern) or an encoding name."""
-    import os
-
     import toksmith
+    from toksmith.errors import ToksmithFileNotFoundError
 
     if spec in toksmith.list_encoding_names():
         enc = toksmith.get_encoding(spec)
         return (lambda docs: [len(ids) for ids in enc.encode_ordinary_batch(docs)]), spec
     if not os.path.exists(spec):
-        raise FileNotFoundError(
+        raise ToksmithFileNotFoundError(
             f"{spec}: no such tokenizer file (nor a bundled encoding: {toksmith.list_encoding_names()})"
         )
     if spec.endswith(".json"):
         tok = toksmith.Tokenizer.from_file(spec)
         return (lambda docs: [len(e.ids) for e in tok.encode_batch(docs, add_special_tokens=False)]), spec
+    shown = pattern if pattern in toksmith.patterns.BY_NAME else REGEX_PREFIX + pattern
+    print(f"{spec}: a rank file holds no pattern; its text is split with --pattern {shown}", file=sys.stderr)
     enc = toksmith.Encoding.from_tiktoken_file(spec, pat_str=toksmith.patterns.resolve(pattern))
     return (lambda docs: [len(ids) for ids in enc.encode_ordinary_batch(docs)]), spec
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
-    with open(args.text, encoding="utf-8", errors="replace") as f:
-        text = f.read()
+    from toksmith.errors import InvalidInputError
+
+    text = _read_text(args.text)
     # Documents: blocks separated by blank lines (each keeps its text exactly; nothing is lost).
     docs, current = [], []
     for line in text.splitlines(keepends=True):
@@ -190,7 +284,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
     if current:
         docs.append("".join(current))
     if not docs:
-        raise ValueError(f"{args.text}: no text")
+        raise InvalidInputError(f"{args.text}: no text")
     n_bytes = len(text.encode("utf-8"))
     rows = []
     for spec in args.tokenizers:
@@ -202,19 +296,72 @@ def cmd_compare(args: argparse.Namespace) -> int:
     print(f"{args.text}: {n_bytes / 1e6:.2f} MB, {len(docs)} documents")
     print(f"{'tokenizer':<{width}}  {'tokens':>10}  {'bytes/token':>11}  {'tokens/doc':>10}  {'vs first':>8}")
     for label, total, per_doc in rows:
-        print(f"{label:<{width}}  {total:>10}  {n_bytes / max(total, 1):>11.3f}  {per_doc:>10.1f}  "
-              f"{(total / first - 1) * 100:>+7.1f}%")
+        change = f"{(total / first - 1) * 100:>+7.1f}%" if first else "     n/a"
+        per_token = f"{n_bytes / total:>11.3f}" if total else f"{'n/a':>11}"
+        print(f"{label:<{width}}  {total:>10}  {per_token}  {per_doc:>10.1f}  {change}")
+    for label, total, _ in rows:
+        if not total:
+            print(f"toksmith compare: {label} gives no tokens for this text (does its pattern match it?)",
+                  file=sys.stderr)
     return 0
 
 
+def _message(e: BaseException) -> str:
+    # KeyError's str() quotes its argument; a message reads better without the quotes.
+    if isinstance(e, KeyError) and len(e.args) == 1 and isinstance(e.args[0], str):
+        return e.args[0]
+    return str(e)
+
+
 def main(argv: list[str] | None = None) -> int:
+    """The ``toksmith`` command; returns the exit status. Errors are one line on stderr (status
+    1; 2 for a bad option, from argparse); Ctrl-C in any phase is status 130 with one line."""
+    command = ["toksmith"]
+    try:
+        return _main(argv, command)
+    except KeyboardInterrupt:  # also one that arrives while an error message is printed
+        print(f"{command[-1]}: interrupted", file=sys.stderr)
+        return 130
+
+
+def _main(argv: list[str] | None, command: list[str]) -> int:
+    try:
+        parser = _parser()
+        args = parser.parse_args(argv)
+        command.append(f"toksmith {args.command}")
+        run: Callable[[argparse.Namespace], int] = args.run
+        return run(args)
+    except BrokenPipeError:
+        # The reader of our output went away (`toksmith encode -f big | head`): stop quietly,
+        # with the status a shell gives a process killed by SIGPIPE.
+        try:
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+        except (OSError, ValueError):
+            pass
+        return 141
+    except (ValueError, KeyError, TypeError, OSError, RuntimeError) as e:
+        from toksmith.errors import ToksmithError
+
+        if isinstance(e, (TypeError, RuntimeError)) and not isinstance(e, ToksmithError):
+            raise  # not an input error: a bug, whose traceback is what a report needs
+        print(f"{command[-1]}: {_message(e)}", file=sys.stderr)
+        return 1
+
+
+def _parser() -> argparse.ArgumentParser:
+    from toksmith import __version__
+
     parser = argparse.ArgumentParser(prog="toksmith", description="Exact, fast byte-level BPE tokenization.")
+    parser.add_argument("--version", action="version", version=f"toksmith {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
+    pattern_help = ("gpt2, r50k, cl100k, o200k, llama3, qwen2, or a regex of your own written "
+                    f"{REGEX_PREFIX}REGEX (tiktoken / PCRE syntax)")
 
     def vocab_options(p: argparse.ArgumentParser) -> None:
         p.add_argument("--encoding", default="o200k_base", help="bundled encoding (default: o200k_base)")
         p.add_argument("--tokenizer", metavar="JSON", help="a tokenizer.json file instead of --encoding")
-        p.add_argument("--threads", type=int, default=None, help="worker threads (default: all cores)")
+        p.add_argument("--threads", type=_threads_option, default=None, help="worker threads (default or 0: all cores)")
 
     p = sub.add_parser("encode", help="text to token ids")
     p.add_argument("text", nargs="?", help="text to encode")
@@ -229,20 +376,25 @@ def main(argv: list[str] | None = None) -> int:
     p.set_defaults(run=cmd_decode)
 
     p = sub.add_parser("train", help="train a byte-level BPE (or SuperBPE) tokenizer")
-    p.add_argument("files", nargs="*", help="text files (default: the Python standard library's sources)")
+    p.add_argument("files", nargs="*",
+                   help="text files, FIFOs, '-' for standard input (default: the Python standard library's sources)")
     p.add_argument("--vocab-size", type=int, default=8192, help="vocabulary size, bytes and specials included")
-    p.add_argument("--pattern", default="o200k", help="gpt2, cl100k, o200k, llama3, qwen2 or a regex")
+    p.add_argument("--pattern", type=_pattern_option, default="o200k", help=f"pre-tokenizer: {pattern_help}")
     p.add_argument("--special-token", action="append", default=[], help="a special token (repeatable)")
     p.add_argument("--min-frequency", type=int, default=1)
-    p.add_argument("--threads", type=int, default=None)
-    p.add_argument("-o", "--output", default="tokenizer.json")
+    p.add_argument("--threads", type=_threads_option, default=None, help="worker threads (default or 0: all cores)")
+    p.add_argument("-o", "--output", default=None,
+                   help=f"where to write the tokenizer.json (default: {DEFAULT_OUTPUT} in the current directory, "
+                        "which is never overwritten unless named with -o); written whole or not at all")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
     p.add_argument("--superbpe", action="store_true", help="train SuperBPE (superword tokens across spaces)")
-    p.add_argument("--transition", default="0.8",
+    p.add_argument("--transition", type=_transition_option, default=0.8,
                    help="SuperBPE: vocabulary size where stage 2 starts, or a fraction of --vocab-size (default 0.8)")
     p.add_argument("--preset", default="2025", choices=["2025", "paper"], help="SuperBPE pre-tokenizer preset")
-    p.add_argument("--stage1-pattern", default=None, help="SuperBPE: stage-1 regex (overrides the preset)")
-    p.add_argument("--stage2-pattern", default=None, help="SuperBPE: stage-2 regex (overrides the preset)")
+    p.add_argument("--stage1-pattern", type=_pattern_option, default=None,
+                   help="SuperBPE: stage-1 pre-tokenizer, a name or regex:REGEX (overrides the preset)")
+    p.add_argument("--stage2-pattern", type=_pattern_option, default=None,
+                   help="SuperBPE: stage-2 pre-tokenizer, a name or regex:REGEX (overrides the preset)")
     p.add_argument("--max-words", type=int, default=4, help="SuperBPE: most words per stage-2 token (0: no limit)")
     p.add_argument("--base", default=None,
                    help="SuperBPE: extend this tokenizer (encoding name, tokenizer.json, .tiktoken) instead of stage 1")
@@ -254,23 +406,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("tokenizers", nargs="+", metavar="TOKENIZER",
                    help="tokenizer.json files, .tiktoken files or bundled encoding names")
     p.add_argument("--text", required=True, help="held-out text (documents separated by blank lines)")
-    p.add_argument("--pattern", default="o200k",
-                   help=".tiktoken files hold no pattern: split their text with this one (gpt2, cl100k, o200k, "
-                        "llama3, qwen2 or a regex; default o200k)")
+    p.add_argument("--pattern", type=_pattern_option, default="o200k",
+                   help=f".tiktoken files hold no pattern: split their text with this one ({pattern_help}; "
+                        "default o200k)")
     p.set_defaults(run=cmd_compare)
 
     p = sub.add_parser("list", help="bundled encodings")
     p.set_defaults(run=cmd_list)
-
-    args = parser.parse_args(argv)
-    run: Callable[[argparse.Namespace], int] = args.run
-    try:
-        return run(args)
-    except (ValueError, KeyError, OSError) as e:
-        print(f"toksmith {args.command}: {e}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        return 130
+    return parser
 
 
 if __name__ == "__main__":

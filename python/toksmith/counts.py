@@ -13,6 +13,7 @@ import os
 from collections.abc import Callable
 
 from toksmith._toksmith import CorePieceCounts
+from toksmith.errors import InvalidInputError, ToksmithTypeError
 
 # zlib level for pickling (Dask moves tables between processes): fast over small.
 _PICKLE_LEVEL = 1
@@ -51,7 +52,7 @@ class PieceCounts:
 
     def __init__(self, core: CorePieceCounts) -> None:
         if not isinstance(core, CorePieceCounts):
-            raise TypeError(
+            raise ToksmithTypeError(
                 "PieceCounts are made by toksmith.count_pieces / count_superbpe_pieces, PieceCounts.load or from_bytes"
             )
         self._core = core
@@ -97,9 +98,9 @@ class PieceCounts:
         and of those the ``top_k`` most frequent (ties to the smaller bytes). Approximate:
         training on it may differ from training on the full table."""
         if min_frequency < 1:
-            raise ValueError("min_frequency must be at least 1")
+            raise InvalidInputError("min_frequency must be at least 1")
         if top_k is not None and top_k < 1:
-            raise ValueError("top_k must be at least 1 (or None)")
+            raise InvalidInputError("top_k must be at least 1 (or None)")
         return PieceCounts(self._core.pruned(min_frequency, top_k))
 
     def to_bytes(self, level: int = 6) -> bytes:

@@ -25,6 +25,13 @@ from typing import TYPE_CHECKING
 
 from toksmith._toksmith import CoreTrainer
 from toksmith.counts import PieceCounts
+from toksmith.errors import (
+    InvalidInputError,
+    ToksmithError,
+    ToksmithFileNotFoundError,
+    ToksmithIsADirectoryError,
+    shorten,
+)
 
 if TYPE_CHECKING:  # an optional dependency (the dask extra)
     from distributed import Client
@@ -40,7 +47,7 @@ DEFAULT_SHARD_SIZE = 128 << 20
 _BLOCK = 8 << 20
 
 
-class WorkerLostError(RuntimeError):
+class WorkerLostError(ToksmithError, RuntimeError):
     """Dask workers kept dying while counting a shard (out of memory, killed)."""
 
 
@@ -60,7 +67,7 @@ def shards(files: Files, shard_size: int | None = DEFAULT_SHARD_SIZE, n_workers:
         n = max(1, -(-n // n_workers) * n_workers)
         shard_size = max(1, -(-total // n))
     if isinstance(shard_size, bool) or not isinstance(shard_size, int) or shard_size < 1:
-        raise ValueError(f"shard_size must be a positive number of bytes, got {shard_size!r}")
+        raise InvalidInputError(f"shard_size must be a positive number of bytes, got {shorten(shard_size)}")
     out: list[tuple[str, int, int]] = []
     for path, size in sizes:
         n = max(1, -(-size // shard_size))
@@ -71,14 +78,14 @@ def shards(files: Files, shard_size: int | None = DEFAULT_SHARD_SIZE, n_workers:
 def _sizes(files: Files) -> list[tuple[str, int]]:
     paths = [os.fspath(f) for f in ([files] if isinstance(files, (str, os.PathLike)) else files)]
     if not paths:
-        raise ValueError("no files to count")
+        raise InvalidInputError("no files to count")
     out: list[tuple[str, int]] = []
     for path in paths:
         if _is_local(path):
             if not os.path.exists(path):
-                raise FileNotFoundError(f"{path}: no such file")
+                raise ToksmithFileNotFoundError(f"{path}: no such file")
             if os.path.isdir(path):
-                raise IsADirectoryError(f"{path}: is a directory, not a text file")
+                raise ToksmithIsADirectoryError(f"{path}: is a directory, not a text file")
             size = os.path.getsize(path)
         else:
             import fsspec
@@ -87,9 +94,9 @@ def _sizes(files: Files) -> list[tuple[str, int]]:
             try:
                 info = fs.info(p)
             except FileNotFoundError as e:
-                raise FileNotFoundError(f"{path}: no such file") from e
+                raise ToksmithFileNotFoundError(f"{path}: no such file") from e
             if info.get("type") == "directory":
-                raise IsADirectoryError(f"{path}: is a directory, not a text file")
+                raise ToksmithIsADirectoryError(f"{path}: is a directory, not a text file")
             size = int(info["size"])
         out.append((path, size))
     return out
@@ -191,9 +198,9 @@ def count_on_cluster(
     from distributed.scheduler import KilledWorker
 
     if min_frequency < 1:
-        raise ValueError("shard_min_frequency must be at least 1")
+        raise InvalidInputError("shard_min_frequency must be at least 1")
     if top_k is not None and top_k < 1:
-        raise ValueError("shard_top_k must be at least 1 (or None)")
+        raise InvalidInputError("shard_top_k must be at least 1 (or None)")
     CoreTrainer(stages, False, False)  # a bad pattern fails here, once, not on every worker
     parts = shards(files, shard_size, n_workers=max(1, sum(client.nthreads().values())))
     token = uuid.uuid4().hex[:12]

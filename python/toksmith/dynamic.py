@@ -7,13 +7,20 @@ naive twin in :mod:`toksmith.reference.dynamic`.
 
 from __future__ import annotations
 
+import math
+import operator
 from collections.abc import Sequence
+from typing import TypeVar
 
 import numpy as np
 import numpy.typing as npt
 
+from toksmith import _checks
 from toksmith._toksmith import CoreDynamic
-from toksmith.encoding import Encoding, Tokenizer
+from toksmith.encoding import Encoding, Tokenizer, _core_of, _ids
+from toksmith.errors import InvalidInputError, ToksmithTypeError, shorten
+
+_T = TypeVar("_T", bound=np.generic)
 
 
 class DynamicBatch:
@@ -26,6 +33,9 @@ class DynamicBatch:
     * ``base_ids``: per sequence, an ``int64`` array: a token's base id if it was not merged, else -1.
     * ``log``: the merges in order, as ``(left bytes, right bytes, count)``.
     * ``lengths``: total batch length before any merge and after each merge of the log.
+
+    Empty texts (or id sequences) stay empty: their ``ids`` are empty arrays; an empty batch
+    gives an empty result.
     """
 
     def __init__(
@@ -39,10 +49,13 @@ class DynamicBatch:
         offsets: npt.NDArray[np.int64],
         log: list[tuple[int, int, int, int]],
         lengths: npt.NDArray[np.int64],
-        core: CoreDynamic,
+        core: CoreDynamic | None,
     ) -> None:
         self._tokenizer = tokenizer
         self._core = core
+        #: With empty sequences left out of the engine's batch: the batch size and the positions
+        #: of the sequences the engine got (see ``_with_empty``); ``None`` otherwise.
+        self._present: list[int] | None = None
         self.vocab: list[bytes] = vocab
         cuts = offsets[1:-1]
         self.ids = np.split(ids, cuts)
@@ -57,6 +70,25 @@ class DynamicBatch:
         self.log: list[tuple[bytes, bytes, int]] = [(vocab[a], vocab[b], count) for a, b, _, count in log]
         self.lengths = lengths
 
+    @classmethod
+    def _empty(cls, tokenizer: Encoding | Tokenizer, n: int) -> DynamicBatch:
+        """The result for ``n`` empty sequences (no engine run: nothing can merge)."""
+        out = cls.__new__(cls)
+        out._tokenizer, out._core, out._present = tokenizer, None, None
+        out.vocab, out.log, out.lengths = [], [], np.zeros(1, dtype=np.int64)
+        out.ids, out.spans, out._inputs, out.base_ids = [], [], [], []
+        return out._with_empty([], n)
+
+    def _with_empty(self, present: list[int], n: int) -> DynamicBatch:
+        """Puts back the empty sequences that were left out: this result is for the sequences
+        at ``present`` of a batch of ``n``."""
+        self._present = present
+        self.ids = _spread(self.ids, present, n, np.zeros(0, dtype=np.uint32))
+        self.spans = _spread(self.spans, present, n, np.zeros((0, 2), dtype=np.int64))
+        self._inputs = _spread(self._inputs, present, n, np.zeros(0, dtype=np.uint32))
+        self.base_ids = _spread(self.base_ids, present, n, np.zeros(0, dtype=np.int64))
+        return self
+
     def curve(self) -> npt.NDArray[np.int64]:
         """Total batch length after m merges, for m = 0 .. len(log): the merges → length curve."""
         return self.lengths
@@ -68,14 +100,29 @@ class DynamicBatch:
         sequence ``i`` (an int: the same budget for all). Exact: the merge list for m merges is a
         prefix of the one for m + 1, so no re-run is needed."""
         if isinstance(budgets, (int, np.integer)):
-            per_sequence = [int(budgets)] * len(self.ids)
+            per_sequence = [_checks.integer(budgets, "budgets")] * len(self.ids)
         else:
-            per_sequence = [int(b) for b in budgets]
+            if isinstance(budgets, (str, bytes)):
+                raise ToksmithTypeError("budgets must be an int or a sequence of int (one per sequence)")
+            per_sequence = [_checks.integer(b, "each budget") for b in budgets]
         if any(b < 0 for b in per_sequence):
-            raise ValueError("budgets must be >= 0")
-        ids, starts, ends, offsets = self._core.replay(per_sequence)
+            raise InvalidInputError("budgets must be >= 0")
+        if self._present is not None:
+            if len(per_sequence) != len(self.ids):
+                raise InvalidInputError(f"{len(self.ids)} sequences but {len(per_sequence)} budgets")
+            per_sequence = [per_sequence[i] for i in self._present]
+        if self._core is None:
+            ids, starts, ends = np.zeros(0, np.uint32), np.zeros(0, np.int64), np.zeros(0, np.int64)
+            offsets = np.zeros(1, np.int64)
+        else:
+            ids, starts, ends, offsets = self._core.replay(per_sequence)
         cuts = offsets[1:-1]
-        return np.split(ids, cuts), np.split(np.stack([starts, ends], axis=1), cuts)
+        seqs, spans = np.split(ids, cuts), np.split(np.stack([starts, ends], axis=1), cuts)
+        if self._present is not None:
+            n = len(self.ids)
+            seqs = _spread(seqs, self._present, n, np.zeros(0, dtype=np.uint32))
+            spans = _spread(spans, self._present, n, np.zeros((0, 2), dtype=np.int64))
+        return seqs, spans
 
     def decode(self, i: int) -> bytes:
         """The bytes of sequence ``i`` (equal to the base tokens' bytes)."""
@@ -151,25 +198,77 @@ def merge_batch(
     >>> batch.decode(1)
     b'detokenizers detokenize tokens'
     """
-    core = tokenizer._core
-    items: list[str | Sequence[int]] = list(batch)
+    core = _core_of(tokenizer)
+    if isinstance(batch, (str, bytes, bytearray)):
+        raise ToksmithTypeError(
+            f"batch must be a list of texts or of token-id sequences, not a single {type(batch).__name__} "
+            f"(for one text, pass [{shorten(batch)}])"
+        )
+    if boundaries not in ("pretokens", "words"):
+        raise InvalidInputError(f'boundaries must be "pretokens" or "words", not {shorten(boundaries)}')
+    merges = None if merges is None else _checks.count(merges, "merges", 0)
+    target_length = None if target_length is None else _checks.count(target_length, "target_length", 0)
+    if target_reduction is not None:
+        if isinstance(target_reduction, bool) or not isinstance(target_reduction, (int, float, np.floating)):
+            raise ToksmithTypeError(f"target_reduction must be a float, not {type(target_reduction).__name__}")
+        if not (math.isfinite(target_reduction) and 0.0 <= target_reduction < 1.0):
+            raise InvalidInputError(f"target_reduction must be in [0, 1), got {target_reduction}")
+    try:
+        items: list[str | Sequence[int]] = list(batch)
+    except TypeError:
+        raise ToksmithTypeError(f"batch must be a list of texts or of token-id sequences, not "
+                                f"{type(batch).__name__}") from None
+    if word_ids is not None and len(word_ids) != len(items):
+        raise InvalidInputError(f"{len(items)} sequences but {len(word_ids)} word-id lists")
     texts = [x for x in items if isinstance(x, str)]
-    sequences = [x for x in items if not isinstance(x, (str, bytes))]
     if items and len(texts) == len(items):
         if word_ids is not None:
-            raise ValueError("word_ids go with id sequences, not texts")
-        result = core.merge_batch(texts=texts, boundaries=boundaries, max_merges=merges,
+            raise InvalidInputError("word_ids go with id sequences, not texts")
+        present = [i for i, t in enumerate(texts) if t]
+        if not present:
+            return DynamicBatch._empty(tokenizer, len(items))
+        kept = texts if len(present) == len(texts) else [texts[i] for i in present]
+        result = core.merge_batch(texts=kept, boundaries=boundaries, max_merges=merges,
                                   target_length=target_length, target_reduction=target_reduction)
-    elif len(sequences) == len(items):
+    elif not texts and not any(isinstance(x, (bytes, bytearray)) for x in items):
         if boundaries == "pretokens" and word_ids is None and items:
-            raise ValueError('id sequences need word_ids=..., or boundaries="words"')
-        ids = [[int(t) for t in seq] for seq in sequences]
+            raise InvalidInputError('id sequences need word_ids=..., or boundaries="words"')
+        ids = [_ids(seq) for seq in items]
         for i, seq in enumerate(ids):
-            if any(t < 0 or t >= 2**32 for t in seq):
-                raise ValueError(f"sequence {i}: token ids must be in [0, 2**32)")
-        words = None if word_ids is None else [[int(w) for w in ws] for ws in word_ids]
+            for j, t in enumerate(seq):
+                try:
+                    v = operator.index(t)
+                except TypeError:
+                    raise ToksmithTypeError(f"sequence {i}: token ids must be int, not {type(t).__name__} "
+                                            f"({shorten(t)} at position {j})") from None
+                if not 0 <= v < 2**32:
+                    raise InvalidInputError(f"sequence {i}: token ids must be in [0, 2**32); {v} at position {j}")
+        words = None if word_ids is None else [[_checks.integer(w, "word_ids") for w in ws] for ws in word_ids]
+        present = [i for i, seq in enumerate(ids) if seq]
+        if words is not None:
+            for i, (seq, ws) in enumerate(zip(ids, words)):
+                if not seq and ws:
+                    raise InvalidInputError(f"sequence {i}: 0 tokens but {len(ws)} word ids")
+        if not present:
+            return DynamicBatch._empty(tokenizer, len(items))
+        if len(present) < len(ids):
+            ids = [ids[i] for i in present]
+            words = None if words is None else [words[i] for i in present]
         result = core.merge_batch(ids=ids, word_ids=words, max_merges=merges,
                                   target_length=target_length, target_reduction=target_reduction)
     else:
-        raise TypeError("batch must hold only texts (str) or only token-id sequences")
-    return DynamicBatch(tokenizer, *result)
+        raise ToksmithTypeError("batch must hold only texts (str) or only token-id sequences")
+    out = DynamicBatch(tokenizer, *result)
+    if len(present) < len(items):
+        out._with_empty(present, len(items))
+    return out
+
+
+def _spread(
+    parts: list[npt.NDArray[_T]], present: list[int], n: int, empty: npt.NDArray[_T]
+) -> list[npt.NDArray[_T]]:
+    """``parts`` (one per present sequence) at their positions among ``n``, empty arrays elsewhere."""
+    out = [empty.copy() for _ in range(n)]
+    for i, part in zip(present, parts):
+        out[i] = part
+    return out

@@ -11,16 +11,28 @@ They live in one module because each converts to the other (:meth:`Encoding.to_t
 from __future__ import annotations
 
 import functools
+import operator
 import re
 from collections.abc import Callable, Collection, Sequence
 from collections.abc import Set as AbstractSet
 from pathlib import Path
-from typing import Any, Concatenate, Literal, ParamSpec, TypeVar
+from typing import Any, Concatenate, Literal, ParamSpec, TypeVar, cast
 
 import numpy as np
 import numpy.typing as npt
 
+from toksmith import _checks, _files
 from toksmith._toksmith import CoreTokenizer
+from toksmith.errors import (
+    FormatError,
+    InvalidInputError,
+    ToksmithError,
+    ToksmithKeyError,
+    ToksmithNotImplementedError,
+    ToksmithTypeError,
+    os_error,
+    shorten,
+)
 
 _P = ParamSpec("_P")
 _R = TypeVar("_R")
@@ -31,8 +43,24 @@ TokenIds = Sequence[int] | npt.NDArray[np.integer[Any]]
 
 def _check_text(text: object, argument: str = "text") -> str:
     if not isinstance(text, str):
-        raise TypeError(f"{argument} must be str, not {type(text).__name__}")
+        hint = " (decode bytes first, e.g. text.decode('utf-8'))" if isinstance(text, (bytes, bytearray)) else ""
+        raise ToksmithTypeError(f"{argument} must be str, not {type(text).__name__}{hint}")
     return text
+
+
+def _read_text(path: str) -> str:
+    try:
+        return Path(path).read_text(encoding="utf-8")
+    except OSError as e:
+        raise os_error(e) from None
+    except UnicodeDecodeError as e:
+        raise FormatError(f"{path}: not UTF-8 text (byte {e.start})") from None
+
+
+def _write_text(path: str, text: str) -> None:
+    """Writes a file whole or not at all (see :mod:`toksmith._files`)."""
+    with _files.replacing(path) as tmp:
+        Path(tmp).write_text(text, encoding="utf-8")
 
 
 def _without_surrogates(text: str) -> str:
@@ -50,11 +78,37 @@ def _call_with_text(fn: Callable[Concatenate[str, _P], _R], text: str, *args: _P
 def _call_with_texts(
     fn: Callable[Concatenate[list[str], _P], _R], texts: Sequence[str], *args: _P.args, **kwargs: _P.kwargs
 ) -> _R:
-    checked = [_check_text(t, "each text") for t in texts]
+    checked = _checks.texts(texts, "text")
     try:
         return fn(checked, *args, **kwargs)
     except UnicodeEncodeError:
         return fn([_without_surrogates(t) for t in checked], *args, **kwargs)
+
+
+def _special_set(value: object, argument: str) -> Literal["all"] | Collection[str]:
+    """``"all"``, or a set (or list, tuple) of special-token strings; refuses any other string,
+    which would otherwise be taken as a set of characters."""
+    kind = type(value)
+    if kind is frozenset or kind is set:  # the common case first (encode pays this per call)
+        if not value or all(type(t) is str for t in value):  # type: ignore[attr-defined]
+            return value  # type: ignore[return-value]
+    elif kind is str and value == "all":
+        return "all"
+    if isinstance(value, str):
+        if value == "all":
+            return "all"
+        raise InvalidInputError(
+            f'{argument} must be "all" or a set of special-token strings, not the string {shorten(value)} '
+            f"(for one token, pass {{{shorten(value)}}})"
+        )
+    if not isinstance(value, (AbstractSet, list, tuple)):
+        raise ToksmithTypeError(
+            f'{argument} must be "all" or a set of special-token strings, not {type(value).__name__}'
+        )
+    for t in value:
+        if not isinstance(t, str):
+            raise ToksmithTypeError(f"{argument} must hold only str, not {type(t).__name__} ({shorten(t)})")
+    return value
 
 
 @functools.lru_cache(maxsize=128)
@@ -88,10 +142,10 @@ class Encoding:
         self.max_token_value = max(_core.n_vocab - 1, 0)
         if explicit_n_vocab is not None:
             if _core.n_mergeable + len(self._special_tokens) != explicit_n_vocab:
-                raise ValueError(f"{name}: expected {explicit_n_vocab} tokens, found "
-                                 f"{_core.n_mergeable + len(self._special_tokens)}")
+                raise InvalidInputError(f"{name}: expected {explicit_n_vocab} tokens, found "
+                                        f"{_core.n_mergeable + len(self._special_tokens)}")
             if self.max_token_value != explicit_n_vocab - 1:
-                raise ValueError(
+                raise InvalidInputError(
                     f"{name}: the largest token id is {self.max_token_value}, expected {explicit_n_vocab - 1}"
                 )
 
@@ -111,6 +165,33 @@ class Encoding:
         core = CoreTokenizer.from_tiktoken_file(str(path), pat_str, special_tokens, name, expected_sha256)
         return cls(name, pat_str=pat_str, mergeable_ranks={}, special_tokens=special_tokens, _core=core)
 
+    @classmethod
+    def from_tiktoken(cls, encoding: Any) -> Encoding:  # Any: a tiktoken.Encoding, duck-typed
+        r"""The same encoding as a ``tiktoken.Encoding`` (its ranks, pattern, special tokens and
+        name), as a toksmith :class:`Encoding`; tiktoken need not be installed here, the object
+        is read through its attributes.
+
+        >>> import toksmith
+        >>> class FakeTiktoken:  # what tiktoken.get_encoding("...") returns has these attributes
+        ...     name, _pat_str = "tiny", r"\S+|\s+"
+        ...     _mergeable_ranks = {bytes([b]): b for b in range(256)} | {b"ab": 256}
+        ...     _special_tokens = {"<|end|>": 257}
+        >>> enc = toksmith.Encoding.from_tiktoken(FakeTiktoken())
+        >>> enc, enc.encode("abc <|end|>", allowed_special="all")
+        (<Encoding 'tiny'>, [256, 99, 32, 257])
+        """
+        if isinstance(encoding, Encoding):
+            return encoding
+        try:
+            name, pat_str = encoding.name, encoding._pat_str
+            ranks, specials = encoding._mergeable_ranks, encoding._special_tokens
+        except AttributeError:
+            raise ToksmithTypeError(
+                f"expected a tiktoken.Encoding (with name, _pat_str, _mergeable_ranks, _special_tokens), "
+                f"not {type(encoding).__name__}"
+            ) from None
+        return cls(str(name), pat_str=pat_str, mergeable_ranks=dict(ranks), special_tokens=dict(specials))
+
     def __repr__(self) -> str:
         return f"<Encoding {self.name!r}>"
 
@@ -124,7 +205,9 @@ class Encoding:
         texts: Sequence[str] | None = None,
     ) -> tuple[list[str], bool]:
         """tiktoken's rules, returning the engine's (allowed, reject_others) arguments."""
-        allowed: AbstractSet[str] = self.special_tokens_set if allowed_special == "all" else allowed_special
+        allowed_special = _special_set(allowed_special, "allowed_special")  # type: ignore[assignment]
+        disallowed_special = _special_set(disallowed_special, "disallowed_special")
+        allowed = self.special_tokens_set if allowed_special == "all" else allowed_special
         if disallowed_special == "all":
             reject_others = bool(self.special_tokens_set - set(allowed))
         else:
@@ -134,7 +217,7 @@ class Encoding:
                 pattern = _special_token_regex(frozenset(disallowed_special))
                 for t in [text] if texts is None else texts:
                     if isinstance(t, str) and (m := pattern.search(t)):
-                        raise ValueError(CoreTokenizer.disallowed_message(m.group()))
+                        raise InvalidInputError(CoreTokenizer.disallowed_message(m.group()))
         return list(allowed), reject_others
 
     def encode_ordinary(self, text: str) -> list[int]:
@@ -168,10 +251,11 @@ class Encoding:
         [24912, 220, 199999]
         >>> enc.encode("hello <|endoftext|>", disallowed_special=())
         [24912, 464, 91, 419, 1440, 919, 91, 29]
-        >>> enc.encode("hello <|endoftext|>")
-        Traceback (most recent call last):
-        ...
-        toksmith.errors.InvalidInputError: Encountered text corresponding to disallowed special token '<|endoftext|>'...
+        >>> try:
+        ...     enc.encode("hello <|endoftext|>")
+        ... except ValueError as e:
+        ...     print(str(e).splitlines()[0])
+        Encountered text corresponding to disallowed special token '<|endoftext|>'.
         """
         _check_text(text)
         allowed, reject = self._special_args(allowed_special, disallowed_special, text)
@@ -196,6 +280,7 @@ class Encoding:
 
     def encode_ordinary_batch(self, text: list[str], *, num_threads: int | None = None) -> list[list[int]]:
         """Encodes many texts in parallel on the engine's thread pool (default: all cores)."""
+        text = _checks.texts(text, "text")
         return _call_with_texts(self._core.encode_ordinary_batch, text, num_threads)
 
     def encode_batch(
@@ -212,6 +297,7 @@ class Encoding:
         >>> toksmith.get_encoding("o200k_base").encode_batch(["hello world", "goodbye"])
         [[24912, 2375], [30744, 43571]]
         """
+        text = _checks.texts(text, "text")
         allowed, reject = self._special_args(allowed_special, disallowed_special, None, text)
         return _call_with_texts(self._core.encode_batch, text, allowed, reject, num_threads)
 
@@ -231,22 +317,41 @@ class Encoding:
         >>> ids.tolist(), offsets.tolist()
         ([24912, 2375, 30744, 43571], [0, 2, 4])
         """
+        text = _checks.texts(text, "text")
         allowed, reject = self._special_args(allowed_special, disallowed_special, None, text)
         return _call_with_texts(self._core.encode_batch_to_numpy, text, allowed, reject, num_threads)
 
     def encode_single_token(self, text_or_bytes: str | bytes) -> int:
         """The id of one token given by its text or bytes; ``KeyError`` if it is not one token."""
-        key = text_or_bytes.encode("utf-8") if isinstance(text_or_bytes, str) else bytes(text_or_bytes)
+        if isinstance(text_or_bytes, str):
+            key = text_or_bytes.encode("utf-8", "surrogatepass")
+        elif isinstance(text_or_bytes, (bytes, bytearray, memoryview)):
+            key = bytes(text_or_bytes)
+        else:
+            raise ToksmithTypeError(f"expected the token as str or bytes, not {type(text_or_bytes).__name__}")
         token = self._core.token_id(key)
         if token is None:
-            raise KeyError(text_or_bytes)
+            # tiktoken's KeyError holds the value; a long one is shortened to keep messages short
+            raise ToksmithKeyError(text_or_bytes if len(key) <= 64 else shorten(text_or_bytes))
         return token
 
     # ------------------------------------------------------------------ decoding
 
     def decode_bytes(self, tokens: TokenIds) -> bytes:
-        """The bytes of a token sequence; ``KeyError`` for an unknown id."""
-        return self._core.decode_bytes(_ids(tokens))
+        """The bytes of a token sequence; ``KeyError`` for an unknown id, ``TypeError`` for an
+        id that is not an int.
+
+        >>> import toksmith
+        >>> toksmith.get_encoding("o200k_base").decode_bytes([24912, -1])
+        Traceback (most recent call last):
+        ...
+        toksmith.errors.ToksmithKeyError: 'token id -1 at position 1 is out of range (0..200018)'
+        """
+        ids = tokens if type(tokens) is list else _ids(tokens)
+        try:
+            return self._core.decode_bytes(ids)
+        except (TypeError, OverflowError, KeyError) as e:
+            raise _bad_id(ids, self.n_vocab, self._core.token_bytes) or e from None
 
     def decode(self, tokens: TokenIds, errors: str = "replace") -> str:
         r"""The text of a token sequence; invalid UTF-8 is handled by ``errors`` (``str.decode``).
@@ -263,15 +368,28 @@ class Encoding:
         return self.decode_bytes(tokens).decode("utf-8", errors=errors)
 
     def decode_single_token_bytes(self, token: int) -> bytes:
-        out = self._core.token_bytes(int(token)) if 0 <= int(token) < 2**32 else None
+        t = _checks.integer(token, "token")
+        out = self._core.token_bytes(t) if 0 <= t < 2**32 else None
         if out is None:
-            raise KeyError(f"invalid token for decoding: {token}")
+            raise ToksmithKeyError(_unknown_id_message(t, None, self.n_vocab))
         return out
 
-    def decode_tokens_bytes(self, tokens: Sequence[int]) -> list[bytes]:
-        return [self.decode_single_token_bytes(t) for t in tokens]
+    def decode_tokens_bytes(self, tokens: TokenIds) -> list[bytes]:
+        out = []
+        for i, t in enumerate(_ids(tokens)):
+            try:
+                v = operator.index(t)
+            except TypeError:
+                raise ToksmithTypeError(
+                    f"token ids must be int, not {type(t).__name__} ({shorten(t)} at position {i})"
+                ) from None
+            b = self._core.token_bytes(v) if 0 <= v < 2**32 else None
+            if b is None:
+                raise ToksmithKeyError(_unknown_id_message(v, i, self.n_vocab))
+            out.append(b)
+        return out
 
-    def decode_with_offsets(self, tokens: Sequence[int]) -> tuple[str, list[int]]:
+    def decode_with_offsets(self, tokens: TokenIds) -> tuple[str, list[int]]:
         r"""The text and, per token, the index of the first character holding its bytes.
 
         >>> import toksmith
@@ -294,7 +412,11 @@ class Encoding:
         return [b.decode("utf-8", errors=errors) for b in self.decode_bytes_batch(batch, num_threads=num_threads)]
 
     def decode_bytes_batch(self, batch: Sequence[TokenIds], *, num_threads: int | None = None) -> list[bytes]:
-        return self._core.decode_batch_bytes([_ids(b) for b in batch], num_threads)
+        sequences = _id_batch(batch)
+        try:
+            return self._core.decode_batch_bytes(sequences, num_threads)
+        except (TypeError, OverflowError, KeyError) as e:
+            raise _bad_id_in_batch(sequences, self.n_vocab, self._core.token_bytes) or e from None
 
     # ------------------------------------------------------------------ properties
 
@@ -304,7 +426,10 @@ class Encoding:
 
     @property
     def eot_token(self) -> int:
-        return self._special_tokens["<|endoftext|>"]
+        try:
+            return self._special_tokens["<|endoftext|>"]
+        except KeyError:
+            raise ToksmithKeyError(f"{self.name} has no <|endoftext|> special token") from None
 
     @functools.cached_property
     def special_tokens_set(self) -> set[str]:
@@ -340,13 +465,13 @@ class Encoding:
 
     def save(self, path: str) -> None:
         """Saves as ``tokenizer.json``."""
-        with open(path, "w", encoding="utf-8") as f:
-            f.write(self._core.to_hf_str(pretty=True))
+        _write_text(_checks.path(path, "path"), self._core.to_hf_str(pretty=True))
 
     def save_tiktoken(self, path: str) -> None:
         """Saves the ranks as a ``.tiktoken`` file (pattern and special tokens are not part of
         that format: keep them with :attr:`pattern` and ``special_tokens_set``)."""
-        self._core.save_tiktoken(str(path))
+        with _files.replacing(_checks.path(path, "path")) as tmp:
+            self._core.save_tiktoken(tmp)
 
     def __getstate__(self) -> object:
         return {
@@ -361,11 +486,87 @@ class Encoding:
                           special_tokens=value["special_tokens"])
 
 
-def _ids(tokens: TokenIds) -> list[int]:
+def _ids(tokens: object) -> list[int]:
+    """Token ids as a list for the engine. Integer numpy arrays are converted exactly (any
+    integer dtype); float arrays and strings are refused rather than truncated or split."""
     if isinstance(tokens, np.ndarray):
-        ids: list[int] = tokens.astype(np.int64).tolist()
+        if tokens.dtype.kind not in "iub" or tokens.ndim != 1:
+            raise ToksmithTypeError(
+                f"token ids must be a 1-D array of integers, not a {tokens.ndim}-D array of {tokens.dtype}"
+            )
+        ids: list[int] = tokens.tolist()
         return ids
-    return list(tokens)
+    if isinstance(tokens, (str, bytes, bytearray)):
+        raise ToksmithTypeError(f"token ids must be a sequence of int, not {type(tokens).__name__}")
+    if type(tokens) is list:
+        return cast(list[int], tokens)  # items are checked where the engine refuses them
+    try:
+        out: list[int] = list(tokens)  # type: ignore[call-overload]  # checked here
+    except TypeError:
+        raise ToksmithTypeError(f"token ids must be a sequence of int, not {type(tokens).__name__}") from None
+    return out
+
+
+def _id_batch(batch: object) -> list[list[int]]:
+    if isinstance(batch, np.ndarray) and batch.ndim == 2:
+        return [_ids(row) for row in batch]
+    if isinstance(batch, (str, bytes, bytearray, np.ndarray)):
+        raise ToksmithTypeError(f"a batch must be a sequence of token-id sequences, not {type(batch).__name__}")
+    try:
+        return [_ids(b) for b in batch]  # type: ignore[attr-defined]  # checked here
+    except TypeError as e:
+        if isinstance(e, ToksmithError):
+            raise
+        raise ToksmithTypeError(
+            f"a batch must be a sequence of token-id sequences, not {type(batch).__name__}"
+        ) from None
+
+
+def _unknown_id_message(token: int, position: int | None, n_vocab: int) -> str:
+    where = "" if position is None else f" at position {position}"
+    if not 0 <= token < n_vocab:
+        return f"token id {token}{where} is out of range (0..{n_vocab - 1})"
+    return f"token id {token}{where} is not in the vocabulary (an unused id)"
+
+
+def _bad_id(
+    ids: Sequence[object], n_vocab: int, token_bytes: Callable[[int], bytes | None] | None
+) -> ToksmithError | None:
+    """The first id of ``ids`` that cannot be decoded, as a typed error naming it and its
+    position; ``None`` if every id is fine. Called only after the engine refused the ids, so
+    decoding valid ids pays nothing for it. ``token_bytes``: whether an id is known (``None``:
+    the ``tokenizer.json`` rule, where ids of no token are skipped and only ids that are not
+    32-bit are refused)."""
+    limit = n_vocab if token_bytes is not None else 2**32
+    for i, t in enumerate(ids):
+        try:
+            v = operator.index(t)  # type: ignore[arg-type]  # checked here
+        except TypeError:
+            return ToksmithTypeError(f"token ids must be int, not {type(t).__name__} ({shorten(t)} at position {i})")
+        if not 0 <= v < limit or (token_bytes is not None and token_bytes(v) is None):
+            return ToksmithKeyError(_unknown_id_message(v, i, n_vocab))
+    return None
+
+
+def _bad_id_in_batch(
+    sequences: list[list[int]], n_vocab: int, token_bytes: Callable[[int], bytes | None] | None
+) -> ToksmithError | None:
+    for s, ids in enumerate(sequences):
+        e = _bad_id(ids, n_vocab, token_bytes)
+        if e is not None:
+            return type(e)(f"sequence {s}: {e.args[0]}")
+    return None
+
+
+def _core_of(tokenizer: object, argument: str = "tokenizer") -> CoreTokenizer:
+    """The engine tokenizer of a toksmith :class:`Encoding` or :class:`Tokenizer`; a tokenizer of
+    another library is refused with a message that says how to convert it."""
+    if isinstance(tokenizer, (Encoding, Tokenizer)):
+        return tokenizer._core
+    raise ToksmithTypeError(
+        f"{argument} must be a toksmith Encoding or Tokenizer, not {type(tokenizer).__module__}."
+        f"{type(tokenizer).__name__}{_checks.foreign_tokenizer_hint(tokenizer)}"
+    )
 
 
 
@@ -417,7 +618,10 @@ class Tokenizer:
 
     def __init__(self, core: CoreTokenizer) -> None:
         if not isinstance(core, CoreTokenizer):
-            raise TypeError("use Tokenizer.from_file, Tokenizer.from_str or Tokenizer.from_encoding")
+            raise ToksmithTypeError(
+                "use Tokenizer.from_file, Tokenizer.from_str or Tokenizer.from_encoding"
+                + _checks.foreign_tokenizer_hint(core)
+            )
         self._core = core
 
     @classmethod
@@ -438,27 +642,37 @@ class Tokenizer:
         >>> tok.decode(tok.encode("hello world").ids)
         'hello world'
         """
-        text = Path(path).read_text(encoding="utf-8")
+        name = _checks.path(path, "path")
+        text = _read_text(name)
         try:
-            return cls(CoreTokenizer.from_hf_str(text, Path(path).stem))
+            return cls(CoreTokenizer.from_hf_str(text, Path(name).stem))
         except ValueError as e:
-            raise ValueError(f"{path}: {e}") from None
+            # the engine's own class where it has one (FormatError, UnsupportedError, ...)
+            kind = type(e) if isinstance(e, ToksmithError) else FormatError
+            raise kind(f"{name}: {e}") from None
 
     @classmethod
     def from_encoding(cls, encoding: Encoding) -> Tokenizer:
-        """The tokenizer.json equivalent of a tiktoken-style :class:`Encoding`."""
+        """The tokenizer.json equivalent of a tiktoken-style :class:`Encoding` (for a
+        ``tiktoken.Encoding``: ``Tokenizer.from_encoding(Encoding.from_tiktoken(enc))``)."""
+        if not isinstance(encoding, Encoding):
+            raise ToksmithTypeError(
+                f"encoding must be a toksmith Encoding, not {type(encoding).__name__}"
+                + _checks.foreign_tokenizer_hint(encoding)
+            )
         return encoding.to_tokenizer()
 
     def to_str(self, pretty: bool = False) -> str:
         return self._core.to_hf_str(pretty)
 
     def save(self, path: str | Path, pretty: bool = True) -> None:
-        Path(path).write_text(self.to_str(pretty), encoding="utf-8")
+        _write_text(_checks.path(path, "path"), self.to_str(pretty))
 
     def save_tiktoken(self, path: str | Path) -> None:
         """Saves the ranks as a ``.tiktoken`` file, where the vocabulary allows it (see
         :meth:`to_encoding`); the pattern is :attr:`Encoding.pattern` of ``to_encoding()``."""
-        self._core.save_tiktoken(str(path))
+        with _files.replacing(_checks.path(path, "path")) as tmp:
+            self._core.save_tiktoken(tmp)
 
     def to_encoding(self, name: str | None = None) -> Encoding:
         """The tiktoken-style :class:`Encoding` of this vocabulary, where the vocabulary allows it
@@ -472,7 +686,7 @@ class Tokenizer:
     def encode(self, sequence: str, pair: str | None = None, is_pretokenized: bool = False,
                add_special_tokens: bool = True) -> HFEncoding:
         if is_pretokenized:
-            raise NotImplementedError("is_pretokenized=True is not supported; pass the text")
+            raise ToksmithNotImplementedError("is_pretokenized=True is not supported; pass the text")
         _check_text(sequence, "sequence")
         if pair is not None:
             _check_text(pair, "pair")
@@ -480,15 +694,25 @@ class Tokenizer:
 
     def encode_batch(self, inputs: Sequence[str], add_special_tokens: bool = True,
                      num_threads: int | None = None) -> list[HFEncoding]:
-        texts = [_check_text(t, "each input") for t in inputs]
+        texts = _checks.texts(inputs, "inputs")
         return [HFEncoding(*e) for e in self._core.hf_encode_batch(texts, add_special_tokens, num_threads)]
 
-    def decode(self, ids: Sequence[int], skip_special_tokens: bool = True) -> str:
-        return self._core.hf_decode(list(ids), skip_special_tokens)
+    def decode(self, ids: TokenIds, skip_special_tokens: bool = True) -> str:
+        """The text of ids; like ``tokenizers``, ids of no token are skipped, and an id that is
+        not an int or is negative raises (``TypeError``, ``KeyError``)."""
+        seq = _ids(ids)
+        try:
+            return self._core.hf_decode(seq, skip_special_tokens)
+        except (TypeError, OverflowError, KeyError) as e:
+            raise _bad_id(seq, self._core.n_vocab, None) or e from None
 
-    def decode_batch(self, sequences: Sequence[Sequence[int]], skip_special_tokens: bool = True,
+    def decode_batch(self, sequences: Sequence[TokenIds], skip_special_tokens: bool = True,
                      num_threads: int | None = None) -> list[str]:
-        return self._core.hf_decode_batch([list(s) for s in sequences], skip_special_tokens, num_threads)
+        batch = _id_batch(sequences)
+        try:
+            return self._core.hf_decode_batch(batch, skip_special_tokens, num_threads)
+        except (TypeError, OverflowError, KeyError) as e:
+            raise _bad_id_in_batch(batch, self._core.n_vocab, None) or e from None
 
     # ------------------------------------------------------------------ vocabulary
 
@@ -502,7 +726,8 @@ class Tokenizer:
         return self._core.token_to_id(token)
 
     def id_to_token(self, id: int) -> str | None:
-        return self._core.id_to_token(id) if 0 <= id < 2**32 else None
+        i = _checks.integer(id, "id")
+        return self._core.id_to_token(i) if 0 <= i < 2**32 else None
 
     @property
     def merges(self) -> list[tuple[bytes, bytes]]:

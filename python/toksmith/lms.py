@@ -18,6 +18,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from toksmith.errors import InvalidInputError
+
 
 class NGramLM:
     """A token n-gram LM: ``p(w | h) = (c(h, w) + T(h) p(w | shorter h)) / (c(h) + T(h))``
@@ -29,10 +31,10 @@ class NGramLM:
 
     def __init__(self, n_vocab: int, order: int = 3, *, bos: int, eos: int) -> None:
         if order < 1:
-            raise ValueError("order must be >= 1")
+            raise InvalidInputError("order must be >= 1")
         for name, t in (("bos", bos), ("eos", eos)):
             if not 0 <= t < n_vocab:
-                raise ValueError(f"{name} id {t} is outside the vocabulary (size {n_vocab})")
+                raise InvalidInputError(f"{name} id {t} is outside the vocabulary (size {n_vocab})")
         self.n_vocab, self.order, self.bos, self.eos = n_vocab, order, bos, eos
         # context tuple (length 0..order-1) -> {next token: count}
         self._counts: dict[tuple[int, ...], dict[int, int]] = defaultdict(lambda: defaultdict(int))
@@ -126,9 +128,9 @@ class HFCausalLM:
         rows = []
         for prefix in prefixes:
             if not prefix:
-                raise ValueError("HFCausalLM needs a non-empty prefix (give ByteLM context_tokens=[bos_id])")
+                raise InvalidInputError("HFCausalLM needs a non-empty prefix (give ByteLM context_tokens=[bos_id])")
             logits = self._advance([int(t) for t in prefix])
             if logits.shape[0] < self.n_vocab:
-                raise ValueError(f"the model has {logits.shape[0]} logits, the tokenizer {self.n_vocab} ids")
+                raise InvalidInputError(f"the model has {logits.shape[0]} logits, the tokenizer {self.n_vocab} ids")
             rows.append(torch.log_softmax(logits[: self.n_vocab].double(), dim=-1).cpu().numpy())
         return np.stack(rows)

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from toksmith import patterns
 from toksmith.encoding import Encoding
+from toksmith.errors import FormatError, InvalidInputError, ToksmithFileNotFoundError, ToksmithTypeError, shorten
 
 _DIR = Path(__file__).parent / "encodings"
 
@@ -43,7 +44,7 @@ def _sha256(name: str) -> str:
         digest, file = line.split()
         if file == f"{name}.tiktoken":
             return digest
-    raise FileNotFoundError(f"{_DIR / 'SHA256SUMS'} lists no checksum for {name}")
+    raise ToksmithFileNotFoundError(f"{_DIR / 'SHA256SUMS'} lists no checksum for {name}")
 
 
 @functools.cache
@@ -57,7 +58,7 @@ def _load(name: str) -> Encoding:
         expected_sha256=_sha256(name),
     )
     if enc.n_vocab != n_vocab:
-        raise ValueError(f"{name}: expected {n_vocab} ids, the bundled file gives {enc.n_vocab}")
+        raise FormatError(f"{name}: expected {n_vocab} ids, the bundled file gives {enc.n_vocab}")
     return enc
 
 
@@ -70,7 +71,11 @@ def get_encoding(name: str) -> Encoding:
     >>> get_encoding("cl100k_base") is enc
     True
     """
+    if not isinstance(name, str):
+        raise ToksmithTypeError(f"the encoding name must be str, not {type(name).__name__}")
     if name not in _SPECS:
-        raise ValueError(f"Unknown encoding {name!r}. Plugins found: none. Known: {', '.join(list_encoding_names())}")
+        raise InvalidInputError(
+            f"Unknown encoding {shorten(name)}. Plugins found: none. Known: {', '.join(list_encoding_names())}"
+        )
     with _lock:
         return _load(name)

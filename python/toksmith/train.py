@@ -9,14 +9,23 @@ from __future__ import annotations
 
 import json
 import os
+import stat
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING
 
-from toksmith import distributed, patterns
+from toksmith import _checks, distributed, patterns
 from toksmith._toksmith import CoreTokenizer, CoreTrainer
 from toksmith.counts import PieceCounts
 from toksmith.distributed import Files, Stage
 from toksmith.encoding import Encoding, Tokenizer
+from toksmith.errors import (
+    InvalidInputError,
+    ToksmithFileNotFoundError,
+    ToksmithIsADirectoryError,
+    ToksmithTypeError,
+    os_error,
+    shorten,
+)
 from toksmith.patterns import PreTokenizerSpec
 from toksmith.registry import get_encoding, list_encoding_names
 
@@ -24,6 +33,9 @@ if TYPE_CHECKING:  # an optional dependency (the dask extra)
     from distributed import Client
 
 _BATCH = 20_000
+#: Streams that are not regular files (pipes, FIFOs, /dev/stdin) are read here in blocks of
+#: whole lines of about this size and handed to the engine block by block.
+_STREAM_BLOCK = 8 << 20
 
 
 def _stage(spec: object, argument: str) -> Stage:
@@ -33,7 +45,7 @@ def _stage(spec: object, argument: str) -> Stage:
         return ("regex", patterns.resolve(spec))
     if isinstance(spec, dict):
         return ("pre_tokenizer", json.dumps(spec))
-    raise TypeError(
+    raise ToksmithTypeError(
         f"{argument} must be a regex string, a known name or a pre_tokenizer dict, got {type(spec).__name__}"
     )
 
@@ -47,28 +59,81 @@ def _trainer(
 def count_into(
     trainer: CoreTrainer, files: Files | None, iterator: Iterable[str] | None, num_threads: int | None
 ) -> None:
-    """Feeds files (lines are the units) and/or an iterator of texts (items are the units)."""
+    """Feeds files (lines are the units) and/or an iterator of texts (items are the units).
+
+    Regular files are read by the engine. Other files (pipes, FIFOs, ``/dev/stdin``) are read
+    here, in blocks of whole lines: Python's reads and opens wait in a way that Ctrl-C can
+    interrupt (an open of a FIFO waits for a writer) and are retried when another signal
+    interrupts them; the engine counts each block exactly as it would count the file."""
     if files is None and iterator is None:
-        raise ValueError("give files=[...] or iterator=...")
+        raise InvalidInputError("give files=[...] or iterator=...")
+    num_threads = _checks.threads(num_threads)
     if files is not None:
-        paths = [os.fspath(f) for f in ([files] if isinstance(files, (str, os.PathLike)) else files)]
+        paths = _paths(files)
+        regular = []
         for p in paths:
-            if not os.path.exists(p):
-                raise FileNotFoundError(f"{p}: no such file")
-            if os.path.isdir(p):
-                raise IsADirectoryError(f"{p}: is a directory, not a text file")
-        trainer.add_files(paths, num_threads)
+            try:
+                mode = os.stat(p).st_mode
+            except FileNotFoundError:
+                raise ToksmithFileNotFoundError(f"{p}: no such file") from None
+            except OSError as e:
+                raise os_error(e) from None
+            if stat.S_ISDIR(mode):
+                raise ToksmithIsADirectoryError(f"{p}: is a directory, not a text file")
+            if stat.S_ISREG(mode):
+                regular.append(p)
+        if regular:
+            trainer.add_files(regular, num_threads)
+        for p in paths:
+            if p not in regular:
+                _count_stream(trainer, p, num_threads)
     if iterator is not None:
         batch: list[str] = []
-        for item in iterator:
+        for item in _checks.text_iterator(iterator, "iterator"):
             if not isinstance(item, str):
-                raise TypeError(f"the iterator must yield str, got {type(item).__name__}")
+                raise ToksmithTypeError(f"the iterator must yield str, got {type(item).__name__}")
             batch.append(item)
             if len(batch) == _BATCH:
                 trainer.add_units(batch, num_threads)
                 batch = []
         if batch:
             trainer.add_units(batch, num_threads)
+
+
+def _paths(files: Files) -> list[str]:
+    if isinstance(files, (str, os.PathLike)):
+        return [os.fspath(files)]
+    if isinstance(files, (bytes, bytearray)):
+        raise ToksmithTypeError("files must be a path or a list of paths (str or os.PathLike), not bytes")
+    try:
+        return [_checks.path(f, "each file") for f in files]
+    except TypeError as e:
+        if isinstance(e, ToksmithTypeError):
+            raise
+        raise ToksmithTypeError(f"files must be a path or a list of paths, not {type(files).__name__}") from None
+
+
+def _count_stream(trainer: CoreTrainer, path: str, num_threads: int | None) -> None:
+    """Counts a file that is not a regular file (a pipe, a FIFO, a character device) by reading
+    it here in blocks of whole lines."""
+    try:
+        with open(path, "rb") as f:  # buffered: read(n) waits for n bytes or the end
+            carry = b""
+            while True:
+                data = f.read(_STREAM_BLOCK)
+                if not data:
+                    break
+                block = carry + data
+                cut = block.rfind(b"\n") + 1
+                if cut:
+                    trainer.add_block(path, block[:cut], num_threads)
+                    carry = block[cut:]
+                else:
+                    carry = block  # no line end yet: a line longer than a block
+            if carry:
+                trainer.add_block(path, carry, num_threads)
+    except OSError as e:
+        raise os_error(e) from None
 
 
 def _counted(
@@ -87,12 +152,12 @@ def _counted(
     """The count table of files / an iterator: in-process, or on a Dask cluster (``client``)."""
     if client is not None:
         if iterator is not None:
-            raise ValueError(
+            raise InvalidInputError(
                 "client= counts files (paths or fsspec URLs) on the cluster; count iterators with count_pieces "
                 "per partition and add the tables"
             )
         if files is None:
-            raise ValueError("give files=[...] to count on the cluster")
+            raise InvalidInputError("give files=[...] to count on the cluster")
         return distributed.count_on_cluster(
             client, files, kind=kind, stages=stages, shard_size=shard_size,
             min_frequency=shard_min_frequency, top_k=shard_top_k, progress=progress,
@@ -155,14 +220,14 @@ def count_pieces(
 
 def _check_counts(counts: object, kind: str, stages: list[Stage], argument_given: bool) -> None:
     if not isinstance(counts, PieceCounts):
-        raise TypeError(f"counts must be a toksmith.PieceCounts, got {type(counts).__name__}")
+        raise ToksmithTypeError(f"counts must be a toksmith.PieceCounts, got {type(counts).__name__}")
     if counts.kind != kind:
         maker = "count_pieces" if kind == "bpe" else "count_superbpe_pieces"
-        raise ValueError(
+        raise InvalidInputError(
             f"counts were made for {counts.kind!r} training, not {kind!r}: count them with toksmith.{maker}"
         )
     if argument_given and counts.stages != stages:
-        raise ValueError(
+        raise InvalidInputError(
             f"counts were made with pre-tokenizer stages {counts.stages}, not the ones asked for here {stages}: "
             "leave the pattern arguments out to use the table's"
         )
@@ -212,17 +277,12 @@ def train_bpe(
     >>> tok.encode("the cat").tokens
     ['the', 'Ġ', 'cat']
     """
-    if vocab_size < 256 + len(special_tokens):
-        raise ValueError(
-            f"vocab_size {vocab_size} is too small: 256 byte tokens + {len(special_tokens)} special tokens"
-        )
-    if len(set(special_tokens)) != len(special_tokens):
-        raise ValueError("special_tokens has duplicates")
+    special_tokens, min_frequency = _check_training(vocab_size, special_tokens, min_frequency)
     stages = [_stage(pattern if pattern is not None else "o200k", "pattern")]
     ours = False  # a table counted here is handed to the trainer without a copy
     if counts is not None:
         if files is not None or iterator is not None or client is not None:
-            raise ValueError("give counts= or files/iterator/client, not both")
+            raise InvalidInputError("give counts= or files/iterator/client, not both")
         _check_counts(counts, "bpe", stages, pattern is not None)
     elif client is not None or shard_min_frequency > 1 or shard_top_k is not None:
         counts = _counted(
@@ -245,18 +305,34 @@ def train_bpe(
     else:
         trainer = _trainer(stages, progress)
         count_into(trainer, files, iterator, num_threads)
-    return Tokenizer(trainer.train(vocab_size, list(special_tokens), min_frequency))
+    return Tokenizer(trainer.train(vocab_size, special_tokens, min_frequency))
+
+
+def _check_training(vocab_size: object, special_tokens: object, min_frequency: object) -> tuple[list[str], int]:
+    """Checks the arguments every trainer takes; returns the special tokens as a list and
+    ``min_frequency``."""
+    size = _checks.integer(vocab_size, "vocab_size")
+    specials = _checks.texts(special_tokens, "special_tokens")
+    if size < 256 + len(specials):
+        raise InvalidInputError(
+            f"vocab_size {size} is too small: 256 byte tokens + {len(specials)} special tokens"
+        )
+    if len(set(specials)) != len(specials):
+        raise InvalidInputError("special_tokens has duplicates")
+    if "" in specials:
+        raise InvalidInputError("special_tokens holds an empty string")
+    return specials, _checks.count(min_frequency, "min_frequency", 0)
 
 
 def _transition_size(transition: float | int, vocab_size: int) -> int:
     if isinstance(transition, bool) or not isinstance(transition, (int, float)):
-        raise TypeError("transition must be a vocabulary size (int) or a fraction of vocab_size (float)")
+        raise ToksmithTypeError("transition must be a vocabulary size (int) or a fraction of vocab_size (float)")
     if isinstance(transition, float):
         if not 0.0 <= transition <= 1.0:
-            raise ValueError(f"transition {transition} as a fraction must lie in [0, 1]")
+            raise InvalidInputError(f"transition {transition} as a fraction must lie in [0, 1]")
         return round(transition * vocab_size)
     if transition > vocab_size:
-        raise ValueError(f"transition {transition} is larger than vocab_size {vocab_size}")
+        raise InvalidInputError(f"transition {transition} is larger than vocab_size {vocab_size}")
     return transition
 
 
@@ -272,14 +348,17 @@ def _base_core(base: Tokenizer | Encoding | str | os.PathLike[str]) -> CoreToken
         if name in list_encoding_names():
             return get_encoding(name)._core
         if not os.path.exists(name):
-            raise FileNotFoundError(
-                f"{name}: base tokenizer not found (not a file, nor one of {list_encoding_names()})"
+            raise ToksmithFileNotFoundError(
+                f"{shorten(name)}: base tokenizer not found (not a file, nor one of {list_encoding_names()})"
             )
         if name.endswith(".json"):
             return Tokenizer.from_file(name)._core
         # A .tiktoken file holds no pattern; a base lends only its vocabulary and merges.
         return Encoding.from_tiktoken_file(name, pat_str=patterns.O200K)._core
-    raise TypeError(f"base must be a Tokenizer, an Encoding, an encoding name or a path, got {type(base).__name__}")
+    raise ToksmithTypeError(
+        f"base must be a toksmith Tokenizer, an Encoding, an encoding name or a path, got {type(base).__name__}"
+        + _checks.foreign_tokenizer_hint(base)
+    )
 
 
 def train_superbpe(
@@ -336,16 +415,11 @@ def train_superbpe(
     pre-tokenizer and loads in Hugging Face ``tokenizers``; its
     ``training_report`` says where stage 2 began and which stage-1 merges it never used.
     """
-    if vocab_size < 256 + len(special_tokens):
-        raise ValueError(
-            f"vocab_size {vocab_size} is too small: 256 byte tokens + {len(special_tokens)} special tokens"
-        )
-    if len(set(special_tokens)) != len(special_tokens):
-        raise ValueError("special_tokens has duplicates")
+    special_tokens, min_frequency = _check_training(vocab_size, special_tokens, min_frequency)
     if not 0.0 < stage2_sample <= 1.0:
-        raise ValueError(f"stage2_sample {stage2_sample} must lie in (0, 1]")
-    if max_words_per_token is not None and max_words_per_token < 1:
-        raise ValueError("max_words_per_token must be at least 1 (or None for no limit)")
+        raise InvalidInputError(f"stage2_sample {stage2_sample} must lie in (0, 1]")
+    if max_words_per_token is not None and _checks.integer(max_words_per_token, "max_words_per_token") < 1:
+        raise InvalidInputError("max_words_per_token must be at least 1 (or None for no limit)")
     if base is not None:
         core_base = _base_core(base)
         t = 0
@@ -353,26 +427,26 @@ def train_superbpe(
         core_base = None
         t = _transition_size(transition, vocab_size)
         if t < 256 + len(special_tokens):
-            raise ValueError(
+            raise InvalidInputError(
                 f"transition {t} is smaller than the 256 byte tokens + {len(special_tokens)} special tokens"
             )
     given = preset is not None or stage1_pattern is not None or stage2_pattern is not None
     if counts is not None:
         if files is not None or iterator is not None or client is not None:
-            raise ValueError("give counts= or files/iterator/client, not both")
+            raise InvalidInputError("give counts= or files/iterator/client, not both")
         if not isinstance(counts, PieceCounts):
-            raise TypeError(f"counts must be a toksmith.PieceCounts, got {type(counts).__name__}")
+            raise ToksmithTypeError(f"counts must be a toksmith.PieceCounts, got {type(counts).__name__}")
         # A table with both stages also serves `base=` (which needs the stage-2 chunks only).
         stages = _superbpe_stages(preset, stage1_pattern, stage2_pattern, with_stage1=len(counts.stages) == 2)
         _check_counts(counts, "superbpe", stages, given)
         if base is None and len(counts.stages) < 2:
-            raise ValueError(
+            raise InvalidInputError(
                 "these counts hold the stage-2 chunks only (counted for base=...): give base=, "
                 "or count with stage1=True"
             )
     if stage2_sample < 1.0 and (counts is not None or client is not None or shard_min_frequency > 1
                                 or shard_top_k is not None):
-        raise ValueError("stage2_sample applies to in-process counting; it cannot re-sample a count table "
+        raise InvalidInputError("stage2_sample applies to in-process counting; it cannot re-sample a count table "
                          "(counts=, client=, shard pruning)")
     ours = False  # a table counted here is handed to the trainer without a copy
     if counts is None:
@@ -402,7 +476,7 @@ def train_superbpe(
     core, stage1_len, unused = trainer.train_superbpe(
         vocab_size,
         t,
-        list(special_tokens),
+        special_tokens,
         min_frequency,
         max_words_per_token,
         reject_colon_space,
@@ -423,7 +497,9 @@ def _superbpe_stages(
     """The SuperBPE counting stages: stage 1 (unless only stage-2 chunks are needed), stage 2."""
     preset = "2025" if preset is None else preset
     if preset not in patterns.SUPERBPE_PRESETS:
-        raise ValueError(f"unknown preset {preset!r}: expected one of {sorted(patterns.SUPERBPE_PRESETS)}")
+        raise InvalidInputError(
+            f"unknown preset {shorten(preset)}: expected one of {sorted(patterns.SUPERBPE_PRESETS)}"
+        )
     default1, default2 = patterns.SUPERBPE_PRESETS[preset]
     stage2 = _stage(stage2_pattern if stage2_pattern is not None else default2, "stage2_pattern")
     if not with_stage1:
