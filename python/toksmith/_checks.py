@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import operator
 import os
+import warnings
 from collections.abc import Iterable
 from typing import Any
 
@@ -73,10 +74,16 @@ def count(value: object, argument: str, minimum: int) -> int:
 
 
 def threads(value: object, argument: str = "num_threads") -> int | None:
-    """``None`` or 0 (all cores, the engine's rule), or a number of threads."""
+    """``None`` or 0 (all cores, the engine's rule), or a number of threads; more than the
+    machine's cores runs on the cores (with a warning: the engine never starts more threads)."""
     if value is None:
         return None
-    return count(value, argument, 0)
+    n = count(value, argument, 0)
+    cores = os.cpu_count() or 1
+    if n > cores:
+        warnings.warn(f"{argument}={n} is more than the {cores} cores here; using {cores}", stacklevel=3)
+        return cores
+    return n
 
 
 def path(value: object, argument: str) -> str:

@@ -281,7 +281,7 @@ class Encoding:
     def encode_ordinary_batch(self, text: list[str], *, num_threads: int | None = None) -> list[list[int]]:
         """Encodes many texts in parallel on the engine's thread pool (default: all cores)."""
         text = _checks.texts(text, "text")
-        return _call_with_texts(self._core.encode_ordinary_batch, text, num_threads)
+        return _call_with_texts(self._core.encode_ordinary_batch, text, _checks.threads(num_threads))
 
     def encode_batch(
         self,
@@ -299,7 +299,7 @@ class Encoding:
         """
         text = _checks.texts(text, "text")
         allowed, reject = self._special_args(allowed_special, disallowed_special, None, text)
-        return _call_with_texts(self._core.encode_batch, text, allowed, reject, num_threads)
+        return _call_with_texts(self._core.encode_batch, text, allowed, reject, _checks.threads(num_threads))
 
     def encode_batch_to_numpy(
         self,
@@ -319,7 +319,7 @@ class Encoding:
         """
         text = _checks.texts(text, "text")
         allowed, reject = self._special_args(allowed_special, disallowed_special, None, text)
-        return _call_with_texts(self._core.encode_batch_to_numpy, text, allowed, reject, num_threads)
+        return _call_with_texts(self._core.encode_batch_to_numpy, text, allowed, reject, _checks.threads(num_threads))
 
     def encode_single_token(self, text_or_bytes: str | bytes) -> int:
         """The id of one token given by its text or bytes; ``KeyError`` if it is not one token."""
@@ -414,7 +414,7 @@ class Encoding:
     def decode_bytes_batch(self, batch: Sequence[TokenIds], *, num_threads: int | None = None) -> list[bytes]:
         sequences = _id_batch(batch)
         try:
-            return self._core.decode_batch_bytes(sequences, num_threads)
+            return self._core.decode_batch_bytes(sequences, _checks.threads(num_threads))
         except (TypeError, OverflowError, KeyError) as e:
             raise _bad_id_in_batch(sequences, self.n_vocab, self._core.token_bytes) or e from None
 
@@ -695,7 +695,8 @@ class Tokenizer:
     def encode_batch(self, inputs: Sequence[str], add_special_tokens: bool = True,
                      num_threads: int | None = None) -> list[HFEncoding]:
         texts = _checks.texts(inputs, "inputs")
-        return [HFEncoding(*e) for e in self._core.hf_encode_batch(texts, add_special_tokens, num_threads)]
+        encoded = self._core.hf_encode_batch(texts, add_special_tokens, _checks.threads(num_threads))
+        return [HFEncoding(*e) for e in encoded]
 
     def decode(self, ids: TokenIds, skip_special_tokens: bool = True) -> str:
         """The text of ids; like ``tokenizers``, ids of no token are skipped, and an id that is
@@ -710,7 +711,7 @@ class Tokenizer:
                      num_threads: int | None = None) -> list[str]:
         batch = _id_batch(sequences)
         try:
-            return self._core.hf_decode_batch(batch, skip_special_tokens, num_threads)
+            return self._core.hf_decode_batch(batch, skip_special_tokens, _checks.threads(num_threads))
         except (TypeError, OverflowError, KeyError) as e:
             raise _bad_id_in_batch(batch, self._core.n_vocab, None) or e from None
 

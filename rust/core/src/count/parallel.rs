@@ -377,10 +377,11 @@ impl Blocks<'_> {
         buf.resize(start + Self::SIZE, 0);
         let mut filled = start;
         while filled < buf.len() {
-            let n = self
-                .reader
-                .read(&mut buf[filled..])
-                .map_err(|e| Error::io(self.name, &e))?;
+            let n = match self.reader.read(&mut buf[filled..]) {
+                // A signal arrived (Ctrl-C is seen at the next progress call): read on.
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                other => other.map_err(|e| Error::io(self.name, &e))?,
+            };
             if n == 0 {
                 self.eof = true;
                 break;
