@@ -464,6 +464,23 @@ impl std::fmt::Debug for PieceTable {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Counts are 64-bit: a merge that would pass 2^64 - 1 is an error (and saturates), never a
+    /// silent wrap-around.
+    #[test]
+    fn merged_counts_past_2_64_are_an_error() {
+        let mut a = PieceTable::default();
+        a.add(b"hi", u64::MAX - 1);
+        a.add(b"ok", 5);
+        let mut b = PieceTable::default();
+        b.add(b"hi", 2);
+        b.add(b"ok", 1);
+        let err = a.merge(b).unwrap_err();
+        assert!(err.message.contains("\"hi\""), "{}", err.message);
+        assert_eq!(a.get(b"hi"), Some(u64::MAX));
+        assert_eq!(a.get(b"ok"), Some(6));
+        assert_eq!(a.total(), u64::MAX);
+    }
     use std::collections::HashMap;
 
     /// A small xorshift generator: the tests need no crate.

@@ -41,6 +41,15 @@ pub(super) fn as_u32(v: &Value, path: &str) -> Result<u32> {
         })
 }
 
+/// The `type` of a component. Messages quote it whole ("unsupported decoder X"), so a name
+/// longer than any component's is refused here, quoted briefly.
 pub(super) fn kind<'a>(v: &'a Value, path: &str) -> Result<&'a str> {
-    as_str(field(v, path, "type")?, &format!("{path}.type"))
+    let name = as_str(field(v, path, "type")?, &format!("{path}.type"))?;
+    if name.chars().count() > 64 {
+        return Err(Error::unsupported(format!(
+            "{path}.type: unknown component type {}",
+            crate::util::error::quoted(name)
+        )));
+    }
+    Ok(name)
 }
