@@ -229,25 +229,29 @@ class _Subject:
         self.special = len(added)
         lengths = np.zeros(n, dtype=np.int64)
         ordinary = np.zeros(n, dtype=bool)
-        valid = np.zeros(n, dtype=bool)
-        script = np.zeros(n, dtype=np.int64)
         self.token_bytes: list[bytes] = []
         for i in range(n):
             b = core.token_bytes(i)
             self.token_bytes.append(b or b"")
-            if b is None:
-                continue
-            lengths[i] = len(b)
-            ordinary[i] = i not in added
-            try:
-                s = b.decode("utf-8")
-            except UnicodeDecodeError:
-                script[i] = _script_index("invalid")
-                continue
-            valid[i] = True
-            script[i] = _script_index(_token_script(s))
-        self.lengths, self.ordinary, self.valid, self.script = lengths, ordinary, valid, script
+            if b is not None:
+                lengths[i] = len(b)
+                ordinary[i] = i not in added
+        self.lengths, self.ordinary = lengths, ordinary
+        # Per id, filled on demand (only for ids that occur): valid UTF-8, script index (-1: not yet).
+        self.valid = np.zeros(n, dtype=bool)
+        self.script = np.full(n, -1, dtype=np.int64)
         self.vocab_size = int(ordinary.sum())
+
+    def classify(self, ids: IntArray) -> None:
+        """Fills :attr:`valid` and :attr:`script` for ``ids``."""
+        for i in ids[self.script[ids] < 0].tolist():
+            try:
+                text = self.token_bytes[i].decode("utf-8")
+            except UnicodeDecodeError:
+                self.script[i] = _script_index("invalid")
+                continue
+            self.valid[i] = True
+            self.script[i] = _script_index(_token_script(text))
 
     def encode(self, pieces: list[str], threads: int | None) -> npt.NDArray[np.uint32]:
         if isinstance(self.tok, Encoding):
@@ -333,6 +337,7 @@ def _token_script(text: str) -> str:
 
 # Whitespace: the code points below U+3001 that str.isspace() accepts (U+3000 is the last).
 _WS_TABLE = np.array([chr(c).isspace() for c in range(0x3001)], dtype=bool)
+_BYTE_WS = _WS_TABLE[:256].copy()
 # Characters that are a word each: Han, kana, bopomofo, CJK punctuation, fullwidth forms.
 _CJK_RANGES = [(0x3001, 0x30FF), (0x3100, 0x312F), (0x31A0, 0x31FF), (0x3400, 0x4DBF), (0x4E00, 0x9FFF),
                (0xF900, 0xFAFF), (0xFF00, 0xFFEF), (0x20000, 0x3FFFF)]
@@ -344,13 +349,21 @@ class _Words:
 
     def __init__(self, text: str) -> None:
         cps = np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32)
-        nbytes = 1 + (cps >= 0x80).astype(np.int64) + (cps >= 0x800) + (cps >= 0x10000)
-        char_end = np.cumsum(nbytes)
+        # Mostly ASCII text: the non-ASCII characters are handled apart, on their own positions.
+        high = np.flatnonzero(cps >= 0x80)
+        h = cps[high]
+        nbytes = np.ones(len(cps), dtype=np.int32)  # a group holds far fewer than 2**31 bytes
+        nbytes[high] = 2 + (h >= 0x800).astype(np.int32) + (h >= 0x10000)
+        char_end = np.cumsum(nbytes, dtype=np.int64)
         self.n_bytes = int(char_end[-1]) if len(cps) else 0
-        ws = _WS_TABLE[np.minimum(cps, 0x3000)] & (cps <= 0x3000)
+        low = np.frombuffer(text.encode("latin-1", "replace"), dtype=np.uint8)  # code points < 256
+        ws = _BYTE_WS[low]
+        ws[high] = _WS_TABLE[np.minimum(h, 0x3000)] & (h <= 0x3000)
         cjk = np.zeros(len(cps), dtype=bool)
+        in_cjk = np.zeros(len(h), dtype=bool)
         for lo, hi in _CJK_RANGES:
-            cjk |= (cps >= lo) & (cps <= hi)
+            in_cjk |= (h >= lo) & (h <= hi)
+        cjk[high] = in_cjk
         boundary = ws | cjk  # a word starts after these and ends before them
         prev = np.concatenate(([True], boundary[:-1]))
         nxt = np.concatenate((boundary[1:], [True]))
@@ -398,10 +411,7 @@ class _Acc:
         whole = first == last
         self.words_whole += int(whole.sum())
         # Tokens touched by exactly one word, which lies wholly inside the token.
-        touches = np.zeros(t + 1, dtype=np.int64)
-        np.add.at(touches, first, 1)
-        np.add.at(touches, last + 1, -1)
-        touches = np.cumsum(touches)[:t]
+        touches = np.cumsum(np.bincount(first, minlength=t + 1) - np.bincount(last + 1, minlength=t + 1))[:t]
         inside = np.bincount(first[whole], minlength=t)
         self.whole_word_tokens += int(((touches == 1) & (inside == 1)).sum())
 
@@ -438,7 +448,8 @@ def _finish(subject: _Subject, corpus: str, acc: _Acc, top: int) -> Metrics:
     total = int(acc.counts.sum())
     used_ids = np.flatnonzero((acc.counts > 0) & subject.ordinary)
     slope, curve = _zipf(acc.counts)
-    by_script = np.bincount(subject.script, weights=acc.counts, minlength=len(_SCRIPTS))
+    subject.classify(np.flatnonzero(acc.counts))
+    by_script = np.bincount(np.maximum(subject.script, 0), weights=acc.counts, minlength=len(_SCRIPTS))
     scripts = {_SCRIPTS[i]: float(v / total) for i, v in enumerate(by_script) if v and total}
     pure = (acc.counts * (subject.valid & (subject.script != _script_index("mixed")))).sum()
 
