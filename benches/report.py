@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 
 import toksmith
-from toksmith.report import _cut, _groups
+from toksmith.report import _groups, _pieces
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -57,8 +57,8 @@ def main() -> None:
         max_bytes = max(size, 1)
         start = time.perf_counter()
         tokens = 0
-        for text in _groups(path, max_bytes, [False]):
-            ids, _ = enc.encode_batch_to_numpy(_cut(text), num_threads=args.threads, disallowed_special=())
+        for pieces in _groups(_pieces(path, max_bytes, [False])):
+            ids, _ = enc.encode_batch_to_numpy(pieces, num_threads=args.threads, disallowed_special=())
             tokens += len(ids)
         encode_s = time.perf_counter() - start
         start = time.perf_counter()

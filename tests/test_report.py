@@ -54,6 +54,16 @@ def test_bytes_utf8_and_cjk_words(tiny):
     assert m.script_shares["invalid"] == pytest.approx(8 / 10)
 
 
+def test_words_never_run_across_texts_or_files(tiny, tmp_path):
+    m = report_fn([tiny], {"t": ["hello", "hell", "x"]}).metric("tiny", "t")
+    assert (m.tokens, m.words, m.words_whole_share) == (3, 3, 1.0)
+    (tmp_path / "d").mkdir()
+    (tmp_path / "d" / "1.txt").write_text("hello")
+    (tmp_path / "d" / "2.txt").write_text("hell")
+    m = report_fn([tiny], {"d": tmp_path / "d"}).metric("tiny", "d")
+    assert (m.tokens, m.words, m.whole_word_token_share) == (2, 2, 1.0)
+
+
 def test_trained_tokenizer_json(tmp_path):
     lines = ["the cat sat on the mat\n", "the dog sat on the log\n"] * 20
     tok = toksmith.train_bpe(iterator=lines, vocab_size=280, progress=False)
@@ -64,7 +74,7 @@ def test_trained_tokenizer_json(tmp_path):
     m = r.metric(str(path), "s")
     n = len(tok.encode(text, add_special_tokens=False).ids)
     assert m.tokens == n and m.bytes_per_token == pytest.approx(len(text.encode()) / n)
-    assert m.words == 7 and r.tokenizers[0].kind == "tokenizer.json"
+    assert m.words == 7 and r.tokenizers[0].kind == "tokenizer.json" and m.aligned_bytes_share == 1.0
     assert r.corpora[0].source == "1 texts"
 
 
@@ -170,3 +180,38 @@ def test_api_bad_inputs_are_typed_errors(tmp_path):
         report_fn([], {"a": ["x"]})
     with pytest.raises(toksmith.InvalidInputError):
         report_fn(["o200k_base"], {"a": ["x"]}, max_bytes=0)
+
+
+def _reference_words(text: str, cuts: set[int]) -> list[tuple[int, int]]:
+    """Word byte spans the slow way (docs/report.md: whitespace runs, CJK characters alone)."""
+    from toksmith.report import _CJK_RANGES
+
+    def cjk(ch: str) -> bool:
+        return any(lo <= ord(ch) <= hi for lo, hi in _CJK_RANGES)
+
+    spans, start, pos = [], None, 0
+    for i, ch in enumerate(text):
+        if start is not None and (ch.isspace() or cjk(ch) or i in cuts or cjk(text[i - 1])):
+            spans.append((start, pos))
+            start = None
+        if start is None and not ch.isspace():
+            start = pos
+        pos += len(ch.encode("utf-8"))
+    if start is not None:
+        spans.append((start, pos))
+    return spans
+
+
+def test_word_spans_match_the_slow_definition():
+    import numpy as np
+
+    from toksmith.report import _Words
+
+    rng = np.random.default_rng(7)
+    alphabet = list("ab cd\n\t.,1") + ["é", "ж", "日", "本", "の", "カ", "\u3000", "\xa0", "。", "한", "😀", "\u2003"]
+    for _ in range(300):
+        text = "".join(rng.choice(alphabet, size=int(rng.integers(0, 40))))
+        cuts = sorted({int(c) for c in rng.integers(1, max(len(text), 2), size=3)} & set(range(1, len(text))))
+        w = _Words(text, np.array(cuts, dtype=np.int64))
+        assert list(zip(w.start.tolist(), w.end.tolist())) == _reference_words(text, set(cuts)), (text, cuts)
+        assert w.n_bytes == len(text.encode("utf-8"))

@@ -26,11 +26,13 @@ import dataclasses
 import functools
 import html
 import io
+import itertools
 import json
 import os
 import time
 import unicodedata
 from collections.abc import Iterator, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Union
@@ -38,6 +40,8 @@ from typing import Any, Union
 import numpy as np
 import numpy.typing as npt
 
+from toksmith import _checks, patterns
+from toksmith._toksmith import __version__
 from toksmith.encoding import Encoding, Tokenizer
 from toksmith.errors import (
     InvalidInputError,
@@ -46,6 +50,7 @@ from toksmith.errors import (
     os_error,
     shorten,
 )
+from toksmith.registry import get_encoding, list_encoding_names
 
 __all__ = [
     "report", "Report", "TokenizerSummary", "CorpusSummary", "Metrics", "DigitGrouping", "load_tokenizer",
@@ -267,9 +272,6 @@ def load_tokenizer(spec: TokenizerSpec, pattern: str = "o200k") -> tuple[str, En
     """``(label, tokenizer)`` for a bundled encoding name, a ``tokenizer.json`` file, a
     ``.tiktoken`` file (split with ``pattern``, a name of :mod:`toksmith.patterns` or a regex:
     the file holds none) or a toksmith :class:`Encoding` / :class:`Tokenizer` object."""
-    import toksmith
-    from toksmith import patterns
-
     if isinstance(spec, Encoding):
         return spec.name, spec
     if isinstance(spec, Tokenizer):
@@ -278,12 +280,12 @@ def load_tokenizer(spec: TokenizerSpec, pattern: str = "o200k") -> tuple[str, En
         raise ToksmithTypeError(f"a tokenizer must be a name, a path, an Encoding or a Tokenizer, "
                                 f"not {type(spec).__name__}")
     text = os.fspath(spec)
-    if isinstance(spec, str) and text in toksmith.list_encoding_names():
-        return text, toksmith.get_encoding(text)
+    if isinstance(spec, str) and text in list_encoding_names():
+        return text, get_encoding(text)
     if not os.path.exists(text):
         if isinstance(spec, str) and os.sep not in text and "." not in text:
             raise InvalidInputError(f"unknown tokenizer {shorten(text)}: neither a bundled encoding "
-                                    f"({', '.join(toksmith.list_encoding_names())}) nor a file")
+                                    f"({', '.join(list_encoding_names())}) nor a file")
         raise ToksmithFileNotFoundError(f"{text}: no such tokenizer file")
     if text.endswith(".json"):
         return text, Tokenizer.from_file(text)
@@ -345,9 +347,10 @@ _CJK_RANGES = [(0x3001, 0x30FF), (0x3100, 0x312F), (0x31A0, 0x31FF), (0x3400, 0x
 
 class _Words:
     """The words of a text as UTF-8 byte spans: maximal runs of non-whitespace characters,
-    except that each CJK character (see ``_CJK_RANGES``) is a word of its own."""
+    except that each CJK character (see ``_CJK_RANGES``) is a word of its own. ``cuts``: character
+    offsets where a new document or piece starts (no word runs across them)."""
 
-    def __init__(self, text: str) -> None:
+    def __init__(self, text: str, cuts: IntArray | None = None) -> None:
         cps = np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32)
         # Mostly ASCII text: the non-ASCII characters are handled apart, on their own positions.
         high = np.flatnonzero(cps >= 0x80)
@@ -359,19 +362,27 @@ class _Words:
         low = np.frombuffer(text.encode("latin-1", "replace"), dtype=np.uint8)  # code points < 256
         ws = _BYTE_WS[low]
         ws[high] = _WS_TABLE[np.minimum(h, 0x3000)] & (h <= 0x3000)
-        cjk = np.zeros(len(cps), dtype=bool)
         in_cjk = np.zeros(len(h), dtype=bool)
         for lo, hi in _CJK_RANGES:
             in_cjk |= (h >= lo) & (h <= hi)
-        cjk[high] = in_cjk
-        boundary = ws | cjk  # a word starts after these and ends before them
-        prev = np.concatenate(([True], boundary[:-1]))
-        nxt = np.concatenate((boundary[1:], [True]))
-        starts = ~ws & (prev | cjk)
-        ends = ~ws & (nxt | cjk)
-        self.start: IntArray = (char_end - nbytes)[starts]
-        self.end: IntArray = char_end[ends]
-
+        # Runs of non-whitespace: where the word flag steps up (start) and down (end, exclusive).
+        n = len(cps)
+        edge = np.zeros(n + 2, dtype=np.int8)
+        edge[1:-1] = ~ws
+        step = np.diff(edge)
+        starts = np.flatnonzero(step == 1)
+        ends = np.flatnonzero(step == -1)
+        # Forced splits inside runs: before and after each CJK character, and at the cuts.
+        cjk_at = high[in_cjk]
+        forced = [cjk_at, cjk_at + 1] + ([cuts] if cuts is not None else [])
+        splits = np.unique(np.concatenate(forced)).astype(np.int64)
+        splits = splits[(splits > 0) & (splits < n)]
+        splits = splits[~ws[splits - 1] & ~ws[splits]]
+        if len(splits):
+            starts = np.sort(np.concatenate((starts, splits)))
+            ends = np.sort(np.concatenate((ends, splits)))
+        self.start: IntArray = char_end[starts] - nbytes[starts]
+        self.end: IntArray = char_end[ends - 1]
 
 @dataclass
 class _Acc:
@@ -565,13 +576,18 @@ def _cut(text: str) -> list[str]:
     return pieces
 
 
-def _read(spec: CorpusSpec, max_bytes: int, truncated: list[bool]) -> Iterator[str]:
-    """Text of a corpus in blocks of about GROUP_CHARS characters, at most ``max_bytes`` bytes
-    in all (``truncated[0]`` is set when the cap cut it)."""
+def _pieces(spec: CorpusSpec, max_bytes: int, truncated: list[bool]) -> Iterator[str]:
+    """The text of a corpus as pieces of about PIECE_CHARS characters (see :func:`_cut`), at most
+    ``max_bytes`` bytes in all (``truncated[0]`` is set when the cap cut it). A file is read in
+    blocks; a piece never spans two files or two texts of a list."""
     if isinstance(spec, (str, os.PathLike)):
         left = max_bytes
         for name in _files(os.fspath(spec)):
+            if left <= 0:
+                truncated[0] = True
+                break
             decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+            carry = ""
             try:
                 with open(name, "rb") as f:
                     while left > 0:
@@ -579,18 +595,19 @@ def _read(spec: CorpusSpec, max_bytes: int, truncated: list[bool]) -> Iterator[s
                         if not block:
                             break
                         left -= len(block)
-                        text = decoder.decode(block)
-                        if text:
-                            yield text
+                        text = carry + decoder.decode(block)
+                        cut = text.rfind("\n") + 1
+                        if cut == 0 and len(text) < GROUP_CHARS:
+                            carry = text  # no complete line yet
+                            continue
+                        cut = cut or len(text)
+                        carry = text[cut:]
+                        yield from _cut(text[:cut])
                     if left <= 0 and f.read(1):
                         truncated[0] = True
-                    tail = decoder.decode(b"", final=True)
-                    if tail:
-                        yield tail
             except OSError as e:
                 raise os_error(e) from None
-            if left <= 0:
-                break
+            yield from _cut(carry + decoder.decode(b"", final=True))
         return
     if not isinstance(spec, Sequence) or not all(isinstance(t, str) for t in spec):
         raise ToksmithTypeError(f"a corpus must be a path or a list of str, not {type(spec).__name__}")
@@ -601,24 +618,21 @@ def _read(spec: CorpusSpec, max_bytes: int, truncated: list[bool]) -> Iterator[s
         if size > max_bytes:
             truncated[0] = True
             break
-        yield text
+        yield from _cut(text)
 
 
-def _groups(spec: CorpusSpec, max_bytes: int, truncated: list[bool]) -> Iterator[str]:
-    """Blocks cut at a newline (the remainder carried into the next block)."""
-    carry = ""
-    for text in _read(spec, max_bytes, truncated):
-        text = carry + text
-        cut = text.rfind("\n") + 1
-        if cut == 0 and len(text) < GROUP_CHARS:
-            carry = text
-            continue
-        if cut == 0:
-            cut = len(text)
-        carry = text[cut:]
-        yield text[:cut]
-    if carry:
-        yield carry
+def _groups(pieces: Iterator[str]) -> Iterator[list[str]]:
+    """Pieces in groups of about GROUP_CHARS characters (analysed together)."""
+    group: list[str] = []
+    size = 0
+    for piece in pieces:
+        group.append(piece)
+        size += len(piece)
+        if size >= GROUP_CHARS:
+            yield group
+            group, size = [], 0
+    if group:
+        yield group
 
 
 # --------------------------------------------------------------------------- report
@@ -638,8 +652,6 @@ def report(
     of a file or directory, or a list of texts}``; default: the bundled samples). A
     ``.tiktoken`` file is split with ``pattern``. At most ``max_bytes`` bytes are read from each
     corpus. Returns a :class:`Report`."""
-    from toksmith import __version__, _checks
-
     start = time.perf_counter()
     if isinstance(tokenizers, (str, os.PathLike, Encoding, Tokenizer)):
         tokenizers = [tokenizers]
@@ -671,23 +683,40 @@ def report(
 
     summaries: list[CorpusSummary] = []
     accs = [[_Acc(np.zeros(s.n_ids, dtype=np.int64)) for _ in corpora] for s in subjects]
-    for c, (name, spec) in enumerate(corpora.items()):
-        truncated = [False]
-        chars = words = nbytes = 0
-        for text in _groups(spec, max_bytes, truncated):
-            pieces = _cut(text)
-            w = _Words(text)
-            chars += len(text)
-            nbytes += w.n_bytes
-            words += len(w.start)
-            for s, subject in enumerate(subjects):
-                t0 = time.perf_counter()
-                ids = subject.encode(pieces, threads)
-                accs[s][c].seconds += time.perf_counter() - t0
-                accs[s][c].add(subject, ids, w, len(text))
-        source = os.fspath(spec) if isinstance(spec, (str, os.PathLike)) else f"{len(spec)} texts"
-        summaries.append(CorpusSummary(name=name, source=source, bytes=nbytes, chars=chars, words=words,
-                                       truncated=truncated[0]))
+    def encode_all(pieces: list[str]) -> list[tuple[npt.NDArray[np.uint32], float]]:
+        out = []
+        for subject in subjects:
+            t0 = time.perf_counter()
+            ids = subject.encode(pieces, threads)
+            out.append((ids, time.perf_counter() - t0))
+        return out
+
+    # The engine encodes the next group on a worker thread (it releases the GIL) while this
+    # thread does the numpy work of the current one.
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="toksmith-report")
+    try:
+        for c, (name, spec) in enumerate(corpora.items()):
+            truncated = [False]
+            chars = words = nbytes = 0
+            pending: tuple[list[str], Future[list[tuple[npt.NDArray[np.uint32], float]]]] | None = None
+            for pieces in itertools.chain(_groups(_pieces(spec, max_bytes, truncated)), [None]):
+                submitted = None if pieces is None else (pieces, pool.submit(encode_all, pieces))
+                if pending is not None:
+                    done, future = pending
+                    text = "".join(done)
+                    w = _Words(text, np.cumsum([len(p) for p in done[:-1]], dtype=np.int64))
+                    chars += len(text)
+                    nbytes += w.n_bytes
+                    words += len(w.start)
+                    for s, (ids, seconds) in enumerate(future.result()):
+                        accs[s][c].seconds += seconds
+                        accs[s][c].add(subjects[s], ids, w, len(text))
+                pending = submitted
+            source = os.fspath(spec) if isinstance(spec, (str, os.PathLike)) else f"{len(spec)} texts"
+            summaries.append(CorpusSummary(name=name, source=source, bytes=nbytes, chars=chars, words=words,
+                                           truncated=truncated[0]))
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
 
     metrics: list[Metrics] = []
     summaries_t: list[TokenizerSummary] = []
