@@ -215,3 +215,16 @@ def test_word_spans_match_the_slow_definition():
         w = _Words(text, np.array(cuts, dtype=np.int64))
         assert list(zip(w.start.tolist(), w.end.tolist())) == _reference_words(text, set(cuts)), (text, cuts)
         assert w.n_bytes == len(text.encode("utf-8"))
+
+
+def test_cli_tiktoken_file_with_a_pattern(tiny, tmp_path, capsys):
+    ranks = tmp_path / "tiny.tiktoken"
+    tiny.save_tiktoken(str(ranks))
+    corpus = tmp_path / "c.txt"
+    corpus.write_text("hello hellx\n")
+    out = tmp_path / "r.json"
+    assert main(["report", str(ranks), "--pattern", r"regex:\S+|\s+", "--corpus", f"c={corpus}",
+                 "--json", str(out)]) == 0
+    assert "a rank file holds no pattern" in capsys.readouterr().err
+    m = json.loads(out.read_text())["metrics"][0]
+    assert (m["tokenizer"], m["tokens"], m["words_whole_share"]) == (str(ranks), 5, 0.5)
