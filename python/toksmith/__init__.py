@@ -6,6 +6,7 @@
   ``tokenizer.json`` files.
 * :func:`train_bpe`, :func:`train_superbpe`, :func:`count_pieces` / :class:`PieceCounts`
   (count tables that add up across shards; ``client=`` counts on a Dask cluster).
+* :func:`report` / :class:`Report`: tokenizer quality side by side (``toksmith report``).
 * :mod:`toksmith.reference`: slow, obviously-correct pure-Python twins of the algorithms.
 * :mod:`toksmith.errors`: every error is a :class:`ToksmithError` (and the builtin exception
   expected there: ``ValueError``, ``TypeError``, ``KeyError``, ``OSError``).
@@ -39,6 +40,7 @@ from toksmith.errors import (
     UnsupportedError,
 )
 from toksmith.registry import get_encoding, list_encoding_names
+from toksmith.report import Report, report
 from toksmith.train import count_pieces, count_superbpe_pieces, train_bpe, train_superbpe
 
 __all__ = [
@@ -46,4 +48,5 @@ __all__ = [
     "list_encoding_names", "patterns", "PieceCounts", "count_pieces", "count_superbpe_pieces", "train_bpe",
     "train_superbpe", "__version__", "ToksmithError", "InvalidInputError", "FormatError", "UnsupportedError",
     "ToksmithTypeError", "ToksmithKeyError", "ToksmithOSError", "ToksmithFileNotFoundError", "InternalError",
+    "report", "Report",
 ]

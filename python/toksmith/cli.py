@@ -11,6 +11,8 @@ r"""The ``toksmith`` command line.
     toksmith train FILES --pattern 'regex:\S+|\s+'  a regex of your own (regex: prefix)
     toksmith train FILES --superbpe --transition 0.8 --vocab-size N [--base o200k_base]
     toksmith compare TOKENIZER... --text FILE       bytes per token, tokens per document
+    toksmith report TOKENIZER... [--corpus NAME=FILE_OR_DIR ...] [--json OUT] [--html OUT]
+                                                   tokenizer quality side by side (docs/report.md)
     toksmith --version
 
 Errors are one line on stderr and exit status 1 (2 for a bad option); Ctrl-C exits with
@@ -306,6 +308,64 @@ def cmd_compare(args: argparse.Namespace) -> int:
     return 0
 
 
+def _corpus_specs(values: list[str]) -> dict[str, str]:
+    """``--corpus NAME=FILE_OR_DIR`` values as ``{name: path}``."""
+    from toksmith.errors import InvalidInputError, ToksmithFileNotFoundError, shorten
+
+    corpora: dict[str, str] = {}
+    for value in values:
+        name, sep, path = value.partition("=")
+        if not sep or not name or not path:
+            raise InvalidInputError(f"--corpus {shorten(value)}: give NAME=FILE_OR_DIR")
+        if name in corpora:
+            raise InvalidInputError(f"--corpus {shorten(name)} is given twice")
+        if not os.path.exists(path):
+            raise ToksmithFileNotFoundError(f"{path}: no such corpus file or directory (--corpus {name})")
+        corpora[name] = path
+    return corpora
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    import toksmith
+    from toksmith.errors import ToksmithError
+    from toksmith.report import default_corpora, load_tokenizer, report
+
+    # Bad arguments (a corpus without NAME=, a missing file, an unknown tokenizer) are usage
+    # errors: one line and status 2, before anything is encoded or written.
+    try:
+        corpora = _corpus_specs(args.corpus) if args.corpus else default_corpora()
+        tokenizers = {}
+        for spec in args.tokenizers:
+            label, tok = load_tokenizer(spec, args.pattern)
+            if not spec.endswith(".json") and spec not in toksmith.list_encoding_names():
+                shown = args.pattern if args.pattern in toksmith.patterns.BY_NAME else REGEX_PREFIX + args.pattern
+                print(f"{spec}: a rank file holds no pattern; its text is split with --pattern {shown}",
+                      file=sys.stderr)
+            tokenizers[label] = tok
+        if args.max_bytes < 1:
+            raise toksmith.InvalidInputError(f"--max-bytes {args.max_bytes}: give 1 or more")
+        for option, path in (("--json", args.json), ("--html", args.html)):
+            out_dir = os.path.dirname(os.path.abspath(path)) if path else ""
+            if path and not os.path.isdir(out_dir):
+                raise toksmith.ToksmithFileNotFoundError(f"{out_dir}: no such directory (for {option} {path})")
+    except (ValueError, KeyError, OSError) as e:
+        if not isinstance(e, ToksmithError):
+            raise
+        print(f"toksmith report: {_message(e)}", file=sys.stderr)
+        return 2
+    result = report(tokenizers, corpora, pattern=args.pattern, num_threads=args.threads,
+                                  max_bytes=args.max_bytes)
+    print(result.table())
+    from toksmith._files import replacing
+
+    for path, text in ((args.json, result.to_json()), (args.html, result.to_html())):
+        if path:
+            with replacing(path) as tmp, open(tmp, "w", encoding="utf-8") as f:
+                f.write(text)
+            print(f"wrote {path}")
+    return 0
+
+
 def _message(e: BaseException) -> str:
     # KeyError's str() quotes its argument; a message reads better without the quotes.
     if isinstance(e, KeyError) and len(e.args) == 1 and isinstance(e.args[0], str):
@@ -410,6 +470,21 @@ def _parser() -> argparse.ArgumentParser:
                    help=f".tiktoken files hold no pattern: split their text with this one ({pattern_help}; "
                         "default o200k)")
     p.set_defaults(run=cmd_compare)
+
+    p = sub.add_parser("report", help="tokenizer quality side by side: bytes/token, fertility, digits, vocabulary")
+    p.add_argument("tokenizers", nargs="+", metavar="TOKENIZER",
+                   help="bundled encoding names, tokenizer.json files or .tiktoken files")
+    p.add_argument("--corpus", action="append", default=[], metavar="NAME=FILE_OR_DIR",
+                   help="a corpus (repeatable; a directory means all its files); default: the bundled samples")
+    p.add_argument("--json", metavar="OUT", help="write all metrics as JSON (schema: docs/report.md)")
+    p.add_argument("--html", metavar="OUT", help="write a self-contained HTML page")
+    p.add_argument("--threads", type=_threads_option, default=None, help="worker threads (default or 0: all cores)")
+    p.add_argument("--max-bytes", type=int, default=50_000_000, help="read at most this many bytes of each corpus "
+                   "(default 50000000)")
+    p.add_argument("--pattern", type=_pattern_option, default="o200k",
+                   help=f".tiktoken files hold no pattern: split their text with this one ({pattern_help}; "
+                        "default o200k)")
+    p.set_defaults(run=cmd_report)
 
     p = sub.add_parser("list", help="bundled encodings")
     p.set_defaults(run=cmd_list)
