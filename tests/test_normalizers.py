@@ -147,7 +147,8 @@ def test_round_trip_and_no_tiktoken_conversion(pairs, tmp_path):
     assert toksmith.Tokenizer.from_file(path).encode("ﬁ①").ids == ours.encode("ﬁ①").ids
     with pytest.raises(ValueError, match="normalizer"):
         ours.to_encoding()
-
+    with pytest.raises(ValueError, match="normalizer"):
+        toksmith.ByteLM(ours, lambda prefixes: None)
 
 @pytest.mark.parametrize(
     "normalizer, message",
