@@ -28,6 +28,8 @@ NORMALIZER_FRAGMENTS = [
     "😀", "👍🏽", "🇫🇷", "  ", " ", "\t", "\n", "▁", "x", "Straße",
     # Compatibility forms added after Unicode 9 (tokenizers normalizes with 9.0 tables): unchanged.
     "\U0001fbf1", "\ua7f2", "\U0001e030",
+    # For BertNormalizer: controls, format and private-use characters, CJK ideographs.
+    "\x00", "\ufffd", "\u200b", "\x07", "\ue000", "\r\n", "中文字", "\U00020001",
 ]
 normalizer_text = st.lists(
     st.one_of(st.sampled_from(NORMALIZER_FRAGMENTS), st.sampled_from(FRAGMENTS), st.text(any_char, max_size=3)),
@@ -73,6 +75,11 @@ NORMALIZERS = {
         [normalizers.NFKD(), normalizers.StripAccents(), normalizers.Lowercase(), normalizers.Strip()]
     ),
     "empty_sequence": lambda: normalizers.Sequence([]),
+    "bert": lambda: normalizers.BertNormalizer(),
+    "bert_cased": lambda: normalizers.BertNormalizer(lowercase=False),
+    "bert_accents_only": lambda: normalizers.BertNormalizer(
+        clean_text=False, handle_chinese_chars=False, strip_accents=True, lowercase=False
+    ),
 }
 
 
@@ -128,7 +135,7 @@ def test_random_text_equals_tokenizers(pairs, name, text):
     _same(ours, theirs, text)
 
 
-@pytest.mark.parametrize("name", ["nfc", "nfkc", "lowercase", "sentencepiece", "bert_like"])
+@pytest.mark.parametrize("name", ["nfc", "nfkc", "lowercase", "sentencepiece", "bert_like", "bert"])
 def test_multilingual_sample_equals_tokenizers(pairs, name):
     ours, theirs = pairs[name]
     docs = documents(samples()["multilingual"], size=500)
@@ -155,8 +162,8 @@ def test_round_trip_and_no_tiktoken_conversion(pairs, tmp_path):
     [
         ({"type": "Precompiled", "precompiled_charsmap": ""}, "normalizer: unsupported normalizer Precompiled"),
         (
-            {"type": "Sequence", "normalizers": [{"type": "NFC"}, {"type": "BertNormalizer"}]},
-            r"normalizer.normalizers\[1\]: unsupported normalizer BertNormalizer",
+            {"type": "Sequence", "normalizers": [{"type": "NFC"}, {"type": "ByteLevel"}]},
+            r"normalizer.normalizers\[1\]: unsupported normalizer ByteLevel",
         ),
         ({"type": "Replace", "pattern": {"Regex": "(a)"}, "content": "$1$1"}, r"normalizer.content"),
         ({"type": "Replace", "pattern": {}, "content": "x"}, r"normalizer.pattern"),

@@ -11,6 +11,7 @@
 
 use super::regex::Regex;
 use crate::Result;
+use unicode_categories::UnicodeCategories;
 use unicode_normalization_alignments::char::is_combining_mark;
 use unicode_normalization_alignments::{
     is_nfc_quick, is_nfd_quick, is_nfkc_quick, is_nfkd_quick, IsNormalized, UnicodeNormalization,
@@ -42,6 +43,13 @@ pub enum Normalizer {
     },
     Prepend(String),
     Sequence(Vec<Normalizer>),
+    /// `BertNormalizer` (`strip_accents` resolved: `null` follows `lowercase`).
+    Bert {
+        clean_text: bool,
+        handle_chinese_chars: bool,
+        strip_accents: bool,
+        lowercase: bool,
+    },
 }
 
 /// A normalized text and, when it differs from the original, its alignment: for each byte, the
@@ -247,25 +255,48 @@ impl Normalizer {
                     n.transform(dest, 0);
                 }
             }
-            Normalizer::Lowercase => {
-                let unchanged = if n.text.is_ascii() {
-                    !n.text.bytes().any(|b| b.is_ascii_uppercase())
-                } else {
-                    n.text.chars().all(|c| {
-                        let mut l = c.to_lowercase();
-                        l.next() == Some(c) && l.next().is_none()
-                    })
-                };
-                if !unchanged {
-                    let mut dest = Vec::with_capacity(n.text.len());
+            Normalizer::Lowercase => lowercase(n),
+            Normalizer::Bert {
+                clean_text,
+                handle_chinese_chars,
+                strip_accents,
+                lowercase: lower,
+            } => {
+                // `tokenizers`' steps, each skipped where it would change nothing.
+                if *clean_text {
+                    let dropped = |c: char| c == '\0' || c == '\u{fffd}' || bert_is_control(c);
+                    if n.text.chars().any(dropped) {
+                        n.filter(|c| !dropped(c));
+                    }
+                    if n.text.chars().any(|c| c != ' ' && bert_is_whitespace(c)) {
+                        let dest: Vec<_> = n
+                            .text
+                            .chars()
+                            .map(|c| (if bert_is_whitespace(c) { ' ' } else { c }, 0))
+                            .collect();
+                        n.transform(dest, 0);
+                    }
+                }
+                if *handle_chinese_chars && n.text.chars().any(is_chinese_char) {
+                    let mut dest = Vec::with_capacity(n.text.len() * 2);
                     for c in n.text.chars() {
-                        dest.extend(
-                            c.to_lowercase()
-                                .enumerate()
-                                .map(|(i, l)| (l, isize::from(i > 0))),
-                        );
+                        if is_chinese_char(c) {
+                            dest.extend([(' ', 0), (c, 1), (' ', 1)]);
+                        } else {
+                            dest.push((c, 0));
+                        }
                     }
                     n.transform(dest, 0);
+                }
+                if *strip_accents && !n.text.is_ascii() {
+                    let dest: Vec<_> = n.text.as_str().nfd().collect();
+                    n.transform(dest, 0);
+                    if n.text.chars().any(|c| c.is_mark_nonspacing()) {
+                        n.filter(|c| !c.is_mark_nonspacing());
+                    }
+                }
+                if *lower {
+                    lowercase(n);
                 }
             }
             Normalizer::Strip { left, right } => n.strip(*left, *right),
@@ -300,6 +331,53 @@ impl Normalizer {
         }
         Ok(())
     }
+}
+
+/// `NormalizedString::lowercase` (each character's `to_lowercase`, extra characters inserted).
+fn lowercase(n: &mut Normalized) {
+    let unchanged = if n.text.is_ascii() {
+        !n.text.bytes().any(|b| b.is_ascii_uppercase())
+    } else {
+        n.text.chars().all(|c| {
+            let mut l = c.to_lowercase();
+            l.next() == Some(c) && l.next().is_none()
+        })
+    };
+    if !unchanged {
+        let mut dest = Vec::with_capacity(n.text.len());
+        for c in n.text.chars() {
+            dest.extend(
+                c.to_lowercase()
+                    .enumerate()
+                    .map(|(i, l)| (l, isize::from(i > 0))),
+            );
+        }
+        n.transform(dest, 0);
+    }
+}
+
+/// `BertNormalizer`'s whitespace: `\t`, `\n`, `\r` and `char::is_whitespace`.
+fn bert_is_whitespace(c: char) -> bool {
+    matches!(c, '\t' | '\n' | '\r') || c.is_whitespace()
+}
+
+/// `BertNormalizer`'s control characters: categories Cc, Cf, Co (`unicode_categories`'
+/// `is_other`, as `tokenizers` uses it), except `\t`, `\n`, `\r`.
+fn bert_is_control(c: char) -> bool {
+    !matches!(c, '\t' | '\n' | '\r') && c.is_other()
+}
+
+/// `BertNormalizer`'s CJK ideographs (the blocks `tokenizers` lists).
+fn is_chinese_char(c: char) -> bool {
+    matches!(c as u32,
+        0x4E00..=0x9FFF
+        | 0x3400..=0x4DBF
+        | 0x20000..=0x2A6DF
+        | 0x2A700..=0x2B73F
+        | 0x2B740..=0x2B81F
+        | 0x2B920..=0x2CEAF
+        | 0xF900..=0xFAFF
+        | 0x2F800..=0x2FA1F)
 }
 
 #[cfg(test)]
@@ -387,6 +465,23 @@ mod tests {
         let dest: Vec<_> = "déjà 한국어".nfc().collect();
         slow.transform(dest, 0);
         assert_eq!(slow.align.unwrap(), identity("déjà 한국어"));
+    }
+
+    #[test]
+    fn bert_spaces_around_ideographs_align_to_them() {
+        let bert = Normalizer::Bert {
+            clean_text: true,
+            handle_chinese_chars: true,
+            strip_accents: true,
+            lowercase: true,
+        };
+        let n = full(&bert, "A\u{200b}中\tÉ");
+        assert_eq!(n.text, "a 中  e");
+        // The zero-width space is gone; both spaces around 中 map to it; the tab stays a space.
+        assert_eq!(n.original_span(1, 2), (4, 7));
+        assert_eq!(n.original_span(5, 6), (4, 7));
+        assert_eq!(n.original_span(6, 7), (7, 8));
+        assert_eq!(n.original_span(7, 8), (8, 10));
     }
 
     #[test]

@@ -1,7 +1,8 @@
 //! Hugging Face `tokenizer.json`: loading, saving, and the post-processing half of encoding.
 //!
 //! Supported: a byte-level BPE model (`ignore_merges`, `unk_token`), a normalizer (`NFC`, `NFD`,
-//! `NFKC`, `NFKD`, `Lowercase`, `Strip`, `StripAccents`, `Replace`, `Prepend`, `Sequence`), a pre-tokenizer
+//! `NFKC`, `NFKD`, `Lowercase`, `Strip`, `StripAccents`, `Replace`, `Prepend`, `BertNormalizer`,
+//! `Sequence`), a pre-tokenizer
 //! made of `Split`, `Digits` and a final `ByteLevel` (alone or in a `Sequence`), added tokens,
 //! `ByteLevel` / `TemplateProcessing` / `Sequence` post-processors and a `ByteLevel` decoder.
 //! Anything else is refused with an error naming the component and its JSON path.

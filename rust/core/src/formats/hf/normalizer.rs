@@ -1,6 +1,6 @@
 //! The `normalizer` of a `tokenizer.json`: `NFC`, `NFD`, `NFKC`, `NFKD`, `Lowercase`, `Strip`,
-//! `StripAccents`, `Replace`, `Prepend`, and a `Sequence` of them. Others (`Precompiled`,
-//! `BertNormalizer`, `ByteLevel`, ...) are refused with their JSON path.
+//! `StripAccents`, `Replace`, `Prepend`, `BertNormalizer`, and a `Sequence` of them. Others
+//! (`Precompiled`, `ByteLevel`, ...) are refused with their JSON path.
 
 use super::json::{as_bool, as_str, field, kind};
 use crate::pretokenize::normalize::{Normalizer, ReplacePattern};
@@ -60,6 +60,24 @@ fn parse(v: &Value, path: &str) -> Result<Normalizer> {
             Normalizer::Replace {
                 pattern,
                 content: content.to_string(),
+            }
+        }
+        "BertNormalizer" => {
+            let lowercase = as_bool(v.get("lowercase"), &format!("{path}.lowercase"), true)?;
+            Normalizer::Bert {
+                clean_text: as_bool(v.get("clean_text"), &format!("{path}.clean_text"), true)?,
+                handle_chinese_chars: as_bool(
+                    v.get("handle_chinese_chars"),
+                    &format!("{path}.handle_chinese_chars"),
+                    true,
+                )?,
+                // null (the default): follow `lowercase`.
+                strip_accents: as_bool(
+                    v.get("strip_accents"),
+                    &format!("{path}.strip_accents"),
+                    lowercase,
+                )?,
+                lowercase,
             }
         }
         "Sequence" => {
