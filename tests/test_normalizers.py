@@ -71,6 +71,8 @@ NORMALIZERS = {
     "sentencepiece": lambda: normalizers.Sequence([normalizers.Prepend("▁"), normalizers.Replace(" ", "▁")]),
     "replace_regex": lambda: normalizers.Replace(Regex(r"\s+"), " "),
     "replace_delete": lambda: normalizers.Replace(Regex(r"[aeiou]"), ""),
+    # tokenizers 0.23 keeps "$1" literally.
+    "replace_dollar": lambda: normalizers.Replace(Regex(r"(o)"), "$1$1"),
     "bert_like": lambda: normalizers.Sequence(
         [normalizers.NFKD(), normalizers.StripAccents(), normalizers.Lowercase(), normalizers.Strip()]
     ),
@@ -165,7 +167,6 @@ def test_round_trip_and_no_tiktoken_conversion(pairs, tmp_path):
             {"type": "Sequence", "normalizers": [{"type": "NFC"}, {"type": "ByteLevel"}]},
             r"normalizer.normalizers\[1\]: unsupported normalizer ByteLevel",
         ),
-        ({"type": "Replace", "pattern": {"Regex": "(a)"}, "content": "$1$1"}, r"normalizer.content"),
         ({"type": "Replace", "pattern": {}, "content": "x"}, r"normalizer.pattern"),
     ],
 )
