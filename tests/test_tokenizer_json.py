@@ -208,7 +208,7 @@ def _doc(**changes):
 @pytest.mark.parametrize(
     "changes, message",
     [
-        ({"normalizer": {"type": "NFC"}}, "normalizer: unsupported normalizer NFC"),
+        ({"normalizer": {"type": "Precompiled"}}, "normalizer: unsupported normalizer Precompiled"),
         ({"model__type": "WordPiece"}, "model: unsupported model type WordPiece"),
         ({"model__dropout": 0.1}, "model.dropout"),
         (

@@ -74,6 +74,12 @@ impl ByteModel {
         probes: Vec<String>,
         depth: usize,
     ) -> Result<ByteModel> {
+        if tok.normalizer().is_some() {
+            // Tokens would spell the normalized text, not the bytes the probabilities are over.
+            return Err(Error::value(
+                "byte-level probabilities do not support a tokenizer.json normalizer",
+            ));
+        }
         if let PreTokenizer::Steps(steps) = &tok.pre_tokenizer {
             // Encoding from a piece boundary inside the text must equal encoding the whole text.
             if steps.iter().any(|s| {

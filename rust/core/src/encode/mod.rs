@@ -3,9 +3,11 @@
 //! Two flavours share it, one per file format:
 //! * tiktoken (`PreTokenizer::Regex`): special tokens split the text only where allowed, the
 //!   pattern's matches are the pieces.
-//! * Hugging Face (`PreTokenizer::Steps`): added tokens always split the text; a sequence of
+//! * Hugging Face (`PreTokenizer::Steps`): added tokens always split the text; an optional
+//!   normalizer rewrites the rest (offsets map back through its alignment); a sequence of
 //!   `Split` / `Digits` / `ByteLevel` steps makes the pieces; tokens carry character offsets.
 
+use crate::pretokenize::normalize::Normalizer;
 use crate::pretokenize::steps::step_pieces;
 pub use crate::pretokenize::steps::{Matcher, Piece, PreTokenizer, SplitBehavior, Step};
 use crate::util::error::quoted;
@@ -20,7 +22,7 @@ pub struct AddedToken {
     pub content: String,
     pub id: u32,
     pub special: bool,
-    /// HF: matched after normalization (no normalizer is supported, so it only sets the phase).
+    /// HF: matched in the normalized text (its content normalized too), not in the raw text.
     pub normalized: bool,
 }
 
@@ -45,6 +47,10 @@ pub struct Tokenizer {
     matcher_tokens: [Vec<usize>; 2],
     added_by_content: FxHashMap<String, usize>,
     added_by_id: FxHashMap<u32, usize>,
+    /// HF: the `normalizer` applied to the text between non-normalized added tokens.
+    normalizer: Option<Normalizer>,
+    /// HF with a normalizer: normalized added tokens' normalized contents, by id (what they match).
+    normalized_contents: FxHashMap<u32, String>,
 }
 
 impl Tokenizer {
@@ -91,16 +97,7 @@ impl Tokenizer {
         for (i, t) in added.iter().enumerate() {
             matcher_tokens[usize::from(hf && t.normalized)].push(i);
         }
-        let build = |ids: &Vec<usize>| -> Result<Option<AhoCorasick>> {
-            if ids.is_empty() {
-                return Ok(None);
-            }
-            AhoCorasick::builder()
-                .match_kind(MatchKind::LeftmostLongest)
-                .build(ids.iter().map(|&i| &added[i].content))
-                .map(Some)
-                .map_err(|e| Error::value(format!("cannot index special tokens: {e}")))
-        };
+        let build = |ids: &Vec<usize>| build_matcher(ids.iter().map(|&i| &added[i].content));
         let matchers = [build(&matcher_tokens[0])?, build(&matcher_tokens[1])?];
         Ok(Tokenizer {
             name: name.to_string(),
@@ -111,7 +108,43 @@ impl Tokenizer {
             matcher_tokens,
             added_by_content,
             added_by_id,
+            normalizer: None,
+            normalized_contents: FxHashMap::default(),
         })
+    }
+
+    /// Sets a Hugging Face normalizer: normalized added tokens are then matched by their
+    /// normalized content (as `tokenizers` indexes them); one that normalizes to nothing is never
+    /// matched.
+    pub fn with_normalizer(mut self, normalizer: Normalizer) -> Result<Tokenizer> {
+        let mut tokens = Vec::new();
+        let mut contents = Vec::new();
+        for &i in &self.matcher_tokens[1] {
+            let content = normalizer.normalize(&self.added[i].content)?.text;
+            if !content.is_empty() {
+                tokens.push(i);
+                self.normalized_contents
+                    .insert(self.added[i].id, content.clone());
+                contents.push(content);
+            }
+        }
+        self.matchers[1] = build_matcher(contents.iter())?;
+        self.matcher_tokens[1] = tokens;
+        self.normalizer = Some(normalizer);
+        Ok(self)
+    }
+
+    pub fn normalizer(&self) -> Option<&Normalizer> {
+        self.normalizer.as_ref()
+    }
+
+    /// The text an added token matches: its content, normalized if it is matched after the
+    /// normalizer (`tokenizers` gives that text as the token's string in an encoding).
+    pub fn added_match_text(&self, id: u32) -> Option<&str> {
+        match self.normalized_contents.get(&id) {
+            Some(c) => Some(c),
+            None => self.added_by_id(id).map(|t| t.content.as_str()),
+        }
     }
 
     pub fn added_tokens(&self) -> &[AddedToken] {
@@ -179,6 +212,14 @@ impl Tokenizer {
             }),
             PreTokenizer::Steps(_) => {
                 let mut syms = Vec::new();
+                let normalized;
+                let text = match &self.normalizer {
+                    Some(n) => {
+                        normalized = n.normalize(text)?;
+                        normalized.text.as_str()
+                    }
+                    None => text,
+                };
                 for t in self.encode_hf_segment(text, 0, 0, &mut syms)? {
                     out.push(t.id);
                 }
@@ -288,6 +329,9 @@ impl Tokenizer {
     /// Encodes text the Hugging Face way: added tokens split first (those not normalized, then
     /// the normalized ones), then the pre-tokenizer steps, then BPE. Offsets are byte offsets.
     pub fn encode_hf(&self, text: &str) -> Result<Vec<SpannedToken>> {
+        if let Some(normalizer) = &self.normalizer {
+            return self.encode_hf_normalized(text, normalizer);
+        }
         let mut segments = vec![(0usize, text.len(), None)];
         for phase in 0..2 {
             if let Some(matcher) = &self.matchers[phase] {
@@ -329,6 +373,79 @@ impl Tokenizer {
                     piece,
                 }),
                 None => out.extend(self.encode_hf_segment(&text[s..e], s, piece, &mut syms)?),
+            }
+        }
+        Ok(out)
+    }
+
+    /// `encode_hf` with a normalizer, as `tokenizers` does it: split on the non-normalized added
+    /// tokens in the raw text, normalize each segment between them, split that on the normalized
+    /// added tokens, pre-tokenize and merge; offsets map back through the alignment.
+    fn encode_hf_normalized(
+        &self,
+        text: &str,
+        normalizer: &Normalizer,
+    ) -> Result<Vec<SpannedToken>> {
+        let mut out: Vec<SpannedToken> = Vec::new();
+        let mut syms = Vec::new();
+        let next_piece = |out: &Vec<SpannedToken>| out.last().map_or(0, |t| t.piece + 1);
+        let added_token = |i: usize, start: usize, end: usize, piece: u32| SpannedToken {
+            id: self.added[i].id,
+            start,
+            end,
+            added: true,
+            piece,
+        };
+        let mut raw = Vec::new();
+        let mut pos = 0;
+        if let Some(matcher) = &self.matchers[0] {
+            for m in matcher.find_iter(text) {
+                raw.push((pos, m.start(), None));
+                raw.push((m.start(), m.end(), Some(m.pattern().as_usize())));
+                pos = m.end();
+            }
+        }
+        raw.push((pos, text.len(), None));
+        for (s, e, added) in raw {
+            if let Some(p) = added {
+                let piece = next_piece(&out);
+                out.push(added_token(self.matcher_tokens[0][p], s, e, piece));
+                continue;
+            }
+            if s == e {
+                continue;
+            }
+            let norm = normalizer.normalize(&text[s..e])?;
+            let nt = norm.text.as_str();
+            let mut segments = Vec::new();
+            let mut npos = 0;
+            if let Some(matcher) = &self.matchers[1] {
+                for m in matcher.find_iter(nt) {
+                    segments.push((npos, m.start(), None));
+                    segments.push((m.start(), m.end(), Some(m.pattern().as_usize())));
+                    npos = m.end();
+                }
+            }
+            segments.push((npos, nt.len(), None));
+            for (a, b, added) in segments {
+                if let Some(p) = added {
+                    let (os, oe) = norm.original_span(a, b);
+                    let piece = next_piece(&out);
+                    out.push(added_token(
+                        self.matcher_tokens[1][p],
+                        s + os,
+                        s + oe,
+                        piece,
+                    ));
+                } else if b > a {
+                    let piece = next_piece(&out);
+                    for mut t in self.encode_hf_segment(&nt[a..b], a, piece, &mut syms)? {
+                        let (os, oe) = norm.original_span(t.start, t.end);
+                        t.start = s + os;
+                        t.end = s + oe;
+                        out.push(t);
+                    }
+                }
             }
         }
         Ok(out)
@@ -391,6 +508,19 @@ impl Tokenizer {
             PreTokenizer::Steps(steps) => step_pieces(steps, text),
         }
     }
+}
+
+/// An Aho-Corasick automaton over added tokens' contents (leftmost-longest), if there are any.
+fn build_matcher<S: AsRef<[u8]>>(contents: impl Iterator<Item = S>) -> Result<Option<AhoCorasick>> {
+    let contents: Vec<S> = contents.collect();
+    if contents.is_empty() {
+        return Ok(None);
+    }
+    AhoCorasick::builder()
+        .match_kind(MatchKind::LeftmostLongest)
+        .build(contents)
+        .map(Some)
+        .map_err(|e| Error::value(format!("cannot index special tokens: {e}")))
 }
 
 /// Documents this long (twice this, in bytes) are encoded in parallel chunks of about this size.

@@ -10,10 +10,13 @@
 //! * [`dialect`]: rewriting patterns between tiktoken's and Oniguruma's readings of `X{n,m}+`.
 //! * `gapped`: SuperBPE's stage-2 pattern `HEAD| +(?!\S)` without look-ahead (used by `regex`).
 //! * [`bytelevel`]: the byte-level (GPT-2) map between bytes and printable characters.
+//! * [`normalize`]: Hugging Face normalizers (NFC, Lowercase, Replace, ...) and the alignment of
+//!   the normalized text back to the original.
 
 pub mod bytelevel;
 pub mod dialect;
 mod gapped;
 pub mod lexer;
+pub mod normalize;
 pub mod regex;
 pub mod steps;

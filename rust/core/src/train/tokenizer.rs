@@ -7,7 +7,7 @@ use super::train;
 use crate::count::PieceTable;
 use crate::encode::Tokenizer;
 use crate::formats::hf::{self, extending_document, trained_document, HfExtras};
-use crate::Result;
+use crate::{Error, Result};
 use serde_json::Value;
 
 /// A trained tokenizer, with the `tokenizer.json` parts the engine does not model itself.
@@ -108,6 +108,11 @@ pub fn train_superbpe_tokenizer(
             (stage1, None, [stage1_total, chunks.len(), stage2_total])
         }
         SuperBpeStart::Base { tokenizer, hf } => {
+            if tokenizer.normalizer().is_some() {
+                return Err(Error::unsupported(
+                    "normalizer: training from a tokenizer with a normalizer is not supported",
+                ));
+            }
             let mut base = base_of(tokenizer, hf);
             let merges = std::mem::take(&mut base.merges);
             let kept = 256 + merges.len() + base.extra + base.new_specials(&special_tokens);

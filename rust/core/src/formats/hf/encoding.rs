@@ -7,10 +7,11 @@ use crate::pretokenize::bytelevel;
 use crate::Result;
 
 impl HfExtras {
-    /// The vocabulary string of a model token id.
+    /// The vocabulary string of a model token id; for an added token, the text it matches (its
+    /// content, normalized if it is matched after the normalizer, as `tokenizers` gives it).
     pub fn token_string(&self, tok: &Tokenizer, id: u32) -> Option<String> {
-        if let Some(t) = tok.added_by_id(id) {
-            return Some(t.content.clone());
+        if let Some(t) = tok.added_match_text(id) {
+            return Some(t.to_string());
         }
         self.token_strings.get(id as usize).cloned().flatten()
     }

@@ -1,6 +1,8 @@
 //! Hugging Face `tokenizer.json`: loading, saving, and the post-processing half of encoding.
 //!
-//! Supported: a byte-level BPE model (`ignore_merges`, `unk_token`), no normalizer, a pre-tokenizer
+//! Supported: a byte-level BPE model (`ignore_merges`, `unk_token`), a normalizer (`NFC`, `NFD`,
+//! `NFKC`, `NFKD`, `Lowercase`, `Strip`, `StripAccents`, `Replace`, `Prepend`, `BertNormalizer`,
+//! `Sequence`), a pre-tokenizer
 //! made of `Split`, `Digits` and a final `ByteLevel` (alone or in a `Sequence`), added tokens,
 //! `ByteLevel` / `TemplateProcessing` / `Sequence` post-processors and a `ByteLevel` decoder.
 //! Anything else is refused with an error naming the component and its JSON path.
@@ -10,6 +12,7 @@
 //!   [`crate::Tokenizer`]: [`HfExtras`] (what encoding does not need) and [`HfEncoding`].
 //! * [`json`]: reading fields with errors that name their JSON path.
 //! * [`model`]: the `model` (byte-level BPE) and `added_tokens`.
+//! * [`normalizer`]: the `normalizer` (the engine's stage is `crate::pretokenize::normalize`).
 //! * [`pre_tokenizer`]: the `pre_tokenizer` (`Split`, `Digits`, `ByteLevel`, `Sequence`).
 //! * [`post_processor`]: the `post_processor` (`ByteLevel`, `TemplateProcessing`, `Sequence`).
 //! * [`encoding`]: Hugging Face's `encode` / `decode` on top of the engine's: token strings,
@@ -20,10 +23,12 @@
 mod encoding;
 mod json;
 mod model;
+mod normalizer;
 mod post_processor;
 mod pre_tokenizer;
 mod write;
 
+pub use normalizer::parse_normalizer;
 pub use post_processor::{PostStep, TemplatePiece};
 pub use pre_tokenizer::{parse_pre_tokenizer, split_pre_tokenizer, GPT2_PATTERN};
 pub use write::{
@@ -85,12 +90,7 @@ pub fn from_document(doc: Value, source: String, name: &str) -> Result<(Tokenize
             )));
         }
     }
-    if let Some(n) = doc.get("normalizer").filter(|v| !v.is_null()) {
-        return Err(Error::unsupported(format!(
-            "normalizer: unsupported normalizer {}",
-            kind(n, "normalizer")?
-        )));
-    }
+    let normalizer = parse_normalizer(doc.get("normalizer").unwrap_or(&Value::Null))?;
     let model = field(&doc, "tokenizer.json", "model")?;
     let (vocab, token_strings) = parse_model(model)?;
     let added = parse_added(doc.get("added_tokens"))?;
@@ -107,7 +107,10 @@ pub fn from_document(doc: Value, source: String, name: &str) -> Result<(Tokenize
             )));
         }
     }
-    let tokenizer = Tokenizer::new(name, vocab, PreTokenizer::Steps(steps), added)?;
+    let mut tokenizer = Tokenizer::new(name, vocab, PreTokenizer::Steps(steps), added)?;
+    if let Some(n) = normalizer {
+        tokenizer = tokenizer.with_normalizer(n)?;
+    }
     let string_ids = token_strings
         .iter()
         .enumerate()

@@ -94,6 +94,11 @@ pub fn to_json(tok: &Tokenizer, extras: Option<&HfExtras>, pretty: bool) -> Resu
 pub type TiktokenParts = (Vec<(Vec<u8>, u32)>, String, Vec<(String, u32)>);
 
 pub fn tiktoken_parts(tok: &Tokenizer) -> Result<TiktokenParts> {
+    if tok.normalizer().is_some() {
+        return Err(Error::value(
+            "cannot convert: this tokenizer has a normalizer, and tiktoken has none",
+        ));
+    }
     let pattern = match &tok.pre_tokenizer {
         PreTokenizer::Regex(re) => re.pattern().to_string(),
         PreTokenizer::Steps(steps) => match steps.as_slice() {
