@@ -2,6 +2,7 @@
 //! inputs each target starts from. Run from `fuzz/`: `cargo run --release --example make_seeds`.
 //! The rest of each corpus is what libFuzzer found and `-merge=1` kept (see README.md).
 
+use std::io::Read;
 use std::path::Path;
 use toksmith_core::count::{count_texts, PieceCounts, PieceTable, Splitter, StageSpec};
 use toksmith_core::encode::{AddedToken, PreTokenizer, Tokenizer};
@@ -211,6 +212,19 @@ fn piece_counts_seeds() {
     big.add(b"b", 1);
     let big = PieceCounts::new("bpe", vec![spec(r"\w+")], vec![big]);
     write("piece_counts", "huge-counts", &big.to_bytes(6));
+    // The same tables' bodies (the target also reads each input as a body it compresses).
+    for (name, table) in [
+        ("one-stage", &one),
+        ("two-stages", &two),
+        ("huge-counts", &big),
+    ] {
+        let mut body = Vec::new();
+        let file = table.to_bytes(6);
+        flate2::read::ZlibDecoder::new(&file[9..])
+            .read_to_end(&mut body)
+            .unwrap();
+        write("piece_counts", &format!("body-{name}"), &body);
+    }
 }
 
 fn text_seeds() {
