@@ -5,7 +5,7 @@ use super::json::{as_bool, as_str, as_u32, field, kind};
 use crate::encode::AddedToken;
 use crate::pretokenize::bytelevel;
 use crate::util::error::quoted;
-use crate::vocab::Vocab;
+use crate::vocab::{check_id_space, Vocab};
 use crate::{Error, Result};
 use serde_json::Value;
 
@@ -43,7 +43,6 @@ pub(super) fn parse_model(model: &Value) -> Result<(Vocab, Vec<Option<String>>)>
         .as_object()
         .ok_or_else(|| Error::format("model.vocab: expected an object of token -> id"))?;
     let mut tokens = Vec::with_capacity(vocab_obj.len());
-    let mut strings: Vec<Option<String>> = Vec::new();
     for (s, id) in vocab_obj {
         let id = as_u32(id, &format!("model.vocab[{}]", quoted(s)))?;
         let (bytes, byte_level) = match bytelevel::decode(s) {
@@ -51,10 +50,13 @@ pub(super) fn parse_model(model: &Value) -> Result<(Vocab, Vec<Option<String>>)>
             None => (s.as_bytes().to_vec(), false),
         };
         tokens.push((bytes, byte_level, id));
-        if strings.len() <= id as usize {
-            strings.resize(id as usize + 1, None);
-        }
-        strings[id as usize] = Some(s.clone());
+    }
+    // The strings are indexed by id: check the ids before allocating for the largest one.
+    let bound = tokens.iter().map(|t| t.2 as usize + 1).max().unwrap_or(0);
+    check_id_space(bound, tokens.len())?;
+    let mut strings: Vec<Option<String>> = vec![None; bound];
+    for ((s, _), (_, _, id)) in vocab_obj.iter().zip(&tokens) {
+        strings[*id as usize] = Some(s.clone());
     }
     let merges_v = field(model, "model", "merges")?
         .as_array()
@@ -136,4 +138,39 @@ pub(super) fn parse_added(v: Option<&Value>) -> Result<Vec<AddedToken>> {
         });
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::formats::hf::from_json;
+
+    fn doc_with_vocab_entry(token: &str, id: u64) -> String {
+        let mut vocab: serde_json::Map<String, serde_json::Value> = (0..=255u8)
+            .map(|b| (crate::pretokenize::bytelevel::encode(&[b]), b.into()))
+            .collect();
+        vocab.insert(token.to_string(), id.into());
+        serde_json::json!({
+            "model": {"type": "BPE", "vocab": vocab, "merges": []},
+            "pre_tokenizer": {"type": "ByteLevel", "add_prefix_space": false, "use_regex": false}
+        })
+        .to_string()
+    }
+
+    /// Found by the `tokenizer_json` fuzz target: a vocabulary id near 2^32 made the loader
+    /// allocate the token-string table (about 100 GB) before the id was checked.
+    #[test]
+    fn a_huge_vocab_id_is_an_error_not_an_allocation() {
+        for id in [4_000_000_000u64, (1 << 31) - 1, 50_000_000] {
+            let err = match from_json(&doc_with_vocab_entry("zz", id), "t") {
+                Ok(_) => panic!("id {id} was accepted"),
+                Err(e) => e,
+            };
+            assert!(
+                err.message.contains("too large") || err.message.contains("too sparse"),
+                "{}",
+                err.message
+            );
+        }
+        assert!(from_json(&doc_with_vocab_entry("zz", 300), "t").is_ok());
+    }
 }
