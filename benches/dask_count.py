@@ -1,6 +1,6 @@
 """Counting pieces on a Dask LocalCluster vs in-process, on one large file.
 
-    python benches/dask_count.py /work/corpora/code_linux_all.txt [--workers 2] [--repeat 2]
+    python benches/dask_count.py corpora/code_linux_all.txt [--workers 2] [--repeat 2]
 
 Reports: in-process count time (the engine's own threads, one per core), the same count on a
 LocalCluster (N worker processes x 1 thread, loopback; cluster start-up timed apart), their

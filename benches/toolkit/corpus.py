@@ -1,8 +1,8 @@
 """Benchmark documents: ~4 KB pieces of real text, cut at newlines.
 
 The issues' peer tables "cut ~4 KB documents at newlines from the first 8 MB of a file";
-:func:`documents` does exactly that. The files come from ``../shared/corpora/build.sh``
-(see ``benches/README.md``). They are looked up in the directory named by the environment
+:func:`documents` does exactly that. The files are the benchmark corpora described
+in ``benches/README.md``. They are looked up in the directory named by the environment
 variable ``TOKSMITH_CORPORA``, else in ``corpora/`` at the repository root.
 
 Machines without those files can use :func:`builtin_corpora`: smaller samples made from the
@@ -19,7 +19,7 @@ from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[2]  # corpora/ and benches/results/ live there
 
-# label -> file name made by ../shared/corpora/build.sh
+# label -> file name of the benchmark corpora (benches/README.md)
 DEFAULT_FILES = {
     "English (en_pydoc)": "en_pydoc.txt",
     "C code (code_100m)": "code_100m.txt",
