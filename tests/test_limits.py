@@ -91,3 +91,29 @@ def test_a_regex_oniguruma_gives_up_on_is_an_error_not_a_crash():
     with pytest.raises(InvalidInputError, match="retry-limit"):
         tok.encode("a" * 5000 + "!")
     assert tok.encode("ab").ids  # still usable
+
+
+def test_cycling_thread_counts_keeps_the_process_threads_bounded():
+    """Each distinct ``num_threads`` used to start a pool that was never freed; now counts are
+    clamped to the cores (with a warning) and at most four pools stay alive."""
+    import os
+    import subprocess
+    import sys
+
+    child = r"""
+import os, warnings, toksmith
+warnings.simplefilter("ignore")
+enc = toksmith.get_encoding("o200k_base")
+texts = ["hello world, " * 50] * 64
+peak = 0
+for n in [1, 2, 3, 5, 8, 13, 64, 1000, 10**6] * 5:
+    enc.encode_ordinary_batch(texts, num_threads=n)
+    toksmith.count_pieces(iterator=texts, progress=False, num_threads=n)
+    peak = max(peak, len(os.listdir("/proc/self/task")))
+print(peak)
+"""
+    if not os.path.isdir("/proc/self/task"):
+        pytest.skip("needs /proc")
+    out = subprocess.run([sys.executable, "-c", child], capture_output=True, text=True, check=True).stdout
+    cores = os.cpu_count() or 1
+    assert int(out) <= 4 * cores + 8, f"{out.strip()} threads with {cores} cores"
