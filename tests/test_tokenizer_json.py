@@ -4,6 +4,7 @@ import json
 
 import pytest
 from hypothesis import given
+from hypothesis import strategies as st
 
 import toksmith
 from toksmith import patterns
@@ -175,6 +176,30 @@ def test_tiktoken_encoding_saved_as_tokenizer_json(tmp_path):
     text = "Saved files load in tokenizers: 12345 <|endoftext|> done"
     assert hf.encode(text).ids == enc.encode(text, allowed_special="all")
     assert toksmith.Tokenizer.from_file(path).encode(text).ids == hf.encode(text).ids
+
+
+@given(st.data())
+def test_tiktoken_ranks_saved_as_tokenizer_json_keep_tiktoken_ids(data):
+    """Single bytes, then words over a small alphabet in random rank order, so that tokens often
+    rank below their parts (tiktoken still reaches them: `u r` -> `ur`, then `ur n` -> `urn`);
+    texts are runs of those words and letters."""
+    tiktoken = pytest.importorskip("tiktoken")
+    letters = st.text("urnab", min_size=1, max_size=4)
+    words = data.draw(st.lists(letters.filter(lambda w: len(w) > 1), min_size=1, max_size=25, unique=True))
+    ranks = {bytes([b]): b for b in range(256)}
+    for word in data.draw(st.permutations(words)):
+        ranks[word.encode()] = len(ranks)
+    pieces = st.one_of(st.sampled_from(words), letters, st.just(" "))
+    texts = data.draw(st.lists(st.lists(pieces, max_size=8).map("".join), min_size=1, max_size=5))
+    pattern = r" ?[^ ]+| +"
+    reference = tiktoken.Encoding("r", pat_str=pattern, mergeable_ranks=ranks, special_tokens={})
+    enc = toksmith.Encoding("r", pat_str=pattern, mergeable_ranks=ranks, special_tokens={})
+    theirs = tokenizers.Tokenizer.from_str(enc.to_tokenizer().to_str())
+    for text in texts:
+        expected = reference.encode_ordinary(text)
+        assert enc.encode_ordinary(text) == expected
+        assert theirs.encode(text).ids == expected
+        assert enc.to_tokenizer().encode(text).ids == expected
 
 
 def test_conversion_between_tokenizer_and_encoding(variants):

@@ -191,8 +191,12 @@ impl Vocab {
         syms.truncate(k);
     }
 
-    /// For a tiktoken vocabulary, the merge that makes each token: BPE of the token's bytes
-    /// with only lower ranks ends in exactly two parts. Tokens that BPE cannot reach get none.
+    /// For a tiktoken vocabulary, the merge that makes each token: the last step of merging
+    /// the token's own bytes with every rank (the parts may rank above the token: `u r` -> `ur`
+    /// 257, then `ur n` -> `urn` 256). Inside any longer piece, the symbols that end up as the
+    /// token evolve exactly as they do alone (a merge across their edge would have consumed
+    /// them), so this pair is the only one that ever makes the token, and a merge list in
+    /// token order reproduces tiktoken's merge. Tokens that merging cannot reach get none.
     pub(super) fn canonical_merges(&self) -> Vec<(u32, u32)> {
         let mut order: Vec<(u32, &[u8])> = self
             .tokens()
@@ -202,13 +206,36 @@ impl Vocab {
         order.sort_unstable_by_key(|(id, _)| *id);
         order
             .par_iter()
-            .map_init(Vec::new, |syms, (id, bytes)| {
-                self.merge(bytes, pack(*id, 0), syms);
-                (syms.len() == 2).then(|| (syms[0].id, syms[1].id))
-            })
+            .map_init(Vec::new, |ids, (id, bytes)| self.last_merge(bytes, *id, ids))
             .collect::<Vec<_>>()
             .into_iter()
             .flatten()
             .collect()
+    }
+
+    /// The pair whose merge turns `bytes` into `token` when the bytes merge alone (lowest rank
+    /// first, leftmost among equals), or `None` when they end as something else.
+    fn last_merge(&self, bytes: &[u8], token: u32, ids: &mut Vec<u32>) -> Option<(u32, u32)> {
+        ids.clear();
+        for &b in bytes {
+            match self.byte_ids[b as usize] {
+                NO_TOKEN => return None,
+                id => ids.push(id),
+            }
+        }
+        while ids.len() > 1 {
+            let (best, at) = (0..ids.len() - 1)
+                .map(|i| (self.pair(ids[i], ids[i + 1]), i))
+                .min()?;
+            if best == NO_PAIR {
+                return None;
+            }
+            if ids.len() == 2 {
+                return (best as u32 == token).then(|| (ids[0], ids[1]));
+            }
+            ids[at] = best as u32;
+            ids.remove(at + 1);
+        }
+        None
     }
 }
