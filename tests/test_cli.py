@@ -206,16 +206,18 @@ def test_train_checks_the_output_before_training(tmp_path, capsys, monkeypatch):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["corpus.txt"]
 
 
-def test_train_without_output_writes_tokenizer_json_here_and_never_over_a_file(tmp_path, capsys, monkeypatch):
+def test_train_writes_only_where_told_and_replaces_a_named_file(tmp_path, capsys, monkeypatch):
     corpus = _corpus(tmp_path)
     monkeypatch.chdir(tmp_path)
-    assert main(["train", str(corpus), "--vocab-size", "300", "-q"]) == 0
+    with pytest.raises(SystemExit) as exit_info:
+        main(["train", str(corpus), "--vocab-size", "300", "-q"])
+    assert exit_info.value.code == 2
+    assert "-o/--output" in capsys.readouterr().err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["corpus.txt"]
+    assert main(["train", str(corpus), "--vocab-size", "300", "-q", "-o", "tokenizer.json"]) == 0
     target = tmp_path / "tokenizer.json"
     assert f"saved {target}" in capsys.readouterr().out  # the absolute path
     first = target.read_text()
-    assert main(["train", str(corpus), "--vocab-size", "290", "-q"]) == 1
-    assert "exists: pass -o tokenizer.json to overwrite it" in capsys.readouterr().err
-    assert target.read_text() == first
     assert main(["train", str(corpus), "--vocab-size", "270", "-q", "-o", "tokenizer.json"]) == 0
     assert target.read_text() != first
     assert sorted(p.name for p in tmp_path.iterdir()) == ["corpus.txt", "tokenizer.json"]

@@ -30,8 +30,6 @@ from collections.abc import Callable, Iterator
 #: A regex given on the command line starts with this prefix; anything else must be a name.
 REGEX_PREFIX = "regex:"
 #: Where ``train`` writes without ``-o`` (in the current directory; never over an existing file).
-DEFAULT_OUTPUT = "tokenizer.json"
-
 EncodeBatch = Callable[[list[str]], list[list[int]]]
 Decode = Callable[[list[int]], str]
 CountTokens = Callable[[list[str]], list[int]]
@@ -169,22 +167,18 @@ def _peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def _output_paths(output: str | None) -> tuple[str, str]:
+def _output_paths(output: str) -> tuple[str, str]:
     """``(target, temporary file)``: checks that the output can be written and creates the
     temporary file next to it now, so that a bad ``-o`` fails before training, not after."""
     from toksmith._files import temporary_next_to
-    from toksmith.errors import InvalidInputError, ToksmithFileNotFoundError, ToksmithIsADirectoryError
+    from toksmith.errors import ToksmithFileNotFoundError, ToksmithIsADirectoryError
 
-    target = os.path.abspath(output if output is not None else DEFAULT_OUTPUT)
+    target = os.path.abspath(output)
     if os.path.isdir(target):
         raise ToksmithIsADirectoryError(f"{target}: is a directory; give a file name with -o")
-    if output is None and os.path.lexists(target):
-        raise InvalidInputError(
-            f"{target} exists: pass -o {DEFAULT_OUTPUT} to overwrite it, or -o another path"
-        )
     out_dir = os.path.dirname(target)
     if not os.path.isdir(out_dir):
-        raise ToksmithFileNotFoundError(f"{out_dir}: no such directory (for -o {output or DEFAULT_OUTPUT})")
+        raise ToksmithFileNotFoundError(f"{out_dir}: no such directory (for -o {output})")
     return target, temporary_next_to(target)
 
 
@@ -443,9 +437,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--special-token", action="append", default=[], help="a special token (repeatable)")
     p.add_argument("--min-frequency", type=int, default=1)
     p.add_argument("--threads", type=_threads_option, default=None, help="worker threads (default or 0: all cores)")
-    p.add_argument("-o", "--output", default=None,
-                   help=f"where to write the tokenizer.json (default: {DEFAULT_OUTPUT} in the current directory, "
-                        "which is never overwritten unless named with -o); written whole or not at all")
+    p.add_argument("-o", "--output", required=True, metavar="FILE",
+                   help="where to write the tokenizer.json (required, so that nothing lands in the current "
+                        "directory unasked); written whole or not at all")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
     p.add_argument("--superbpe", action="store_true", help="train SuperBPE (superword tokens across spaces)")
     p.add_argument("--transition", type=_transition_option, default=0.8,
