@@ -300,6 +300,29 @@ def test_ensemble_of_push_forwards_through_different_tokenizers_is_the_source():
     assert math.isclose(ens.logprob(s, eos=True), math.log(source.support[s]), abs_tol=1e-9)
 
 
+def test_ensemble_member_that_cannot_take_a_byte_drops_out_of_a_mix_and_refuses_it_in_a_product():
+    a, b = Tiny(1, "split", 6), Tiny(2, "split", 6)
+    # Source "a" never makes "é"; source "b" does.
+    sources = [ref.MarkovSource(["a", "b", " "], 5, seed=3), ref.MarkovSource(ALPHABET, 5, seed=4)]
+    lms = [ref.PushForwardLM(src, t.enc.encode_ordinary, t.n, t.eos, context=[t.bos])
+           for t, src in zip((a, b), sources)]
+    models = [t.blm(lm) for t, lm in zip((a, b), lms)]
+    e = "é".encode()
+    mix = ByteEnsemble(models, weights=[0.5, 0.5]).state(b"a")
+    assert mix.logprobs()[e[0]] > -np.inf
+    mix.push(e)
+    assert np.abs(np.exp(mix.logprobs()) - sources[1].next_byte_probs(b"a" + e)).max() < 1e-9
+    product = ByteEnsemble(models, mode="product").state(b"a")
+    before = product.logprobs()
+    assert before[e[0]] == -np.inf
+    with pytest.raises(toksmith.InvalidInputError):
+        product.push(e)
+    assert np.array_equal(product.logprobs(), before)
+    product.push(b"b")  # still usable
+    with pytest.raises(toksmith.InvalidInputError):
+        ByteEnsemble(models[:1]).state(b"a").push(e)
+
+
 def test_ensemble_combines_per_byte():
     tiny = Tiny(4, "split", 6)
     m1, m2 = tiny.blm(tiny.leaky_lm(1)), tiny.blm(tiny.leaky_lm(2))

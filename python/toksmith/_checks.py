@@ -6,7 +6,8 @@ from __future__ import annotations
 import operator
 import os
 import warnings
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from collections.abc import Set as AbstractSet
 from typing import Any
 
 from toksmith.errors import InvalidInputError, ToksmithTypeError, shorten
@@ -31,6 +32,11 @@ def texts(value: object, argument: str) -> list[str]:
         raise ToksmithTypeError(f"{argument} must be a list of str, not {type(value).__name__}")
     if isinstance(value, list) and all(type(t) is str for t in value):
         return value  # the common case, without a copy
+    if isinstance(value, (Mapping, AbstractSet)):
+        # A dict's keys or a set's items would be taken in an order the caller did not choose.
+        raise ToksmithTypeError(
+            f"{argument} must be a list of str, not {type(value).__name__} (pass a list in the order you want)"
+        )
     try:
         items = list(value)  # type: ignore[call-overload]  # checked here
     except TypeError:

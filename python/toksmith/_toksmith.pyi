@@ -232,7 +232,10 @@ class CoreByteState:
     def supply(self, nodes: Sequence[int], logprobs: npt.NDArray[np.float64]) -> None: ...
     def next_logprobs(self) -> npt.NDArray[np.float64]:
         """log P(next byte | bytes so far): 256 bytes then end of text."""
-    def push(self, data: bytes) -> None: ...
+    def push(self, data: bytes) -> None:
+        """Appends bytes, all or none."""
+    def truncate(self, len: int) -> None:
+        """Keeps only the first ``len`` bytes."""
     @property
     def origin(self) -> int: ...
     @property

@@ -123,6 +123,7 @@ class ByteLMState:
     def __init__(self, blm: ByteLM, prompt: bytes) -> None:
         self._blm = blm
         self._core = CoreByteState(blm._model, blm.context_tokens, prompt)
+        self._logprobs: npt.NDArray[np.float64] | None = None  # until the next push or pop
 
     @property
     def data(self) -> bytes:
@@ -136,12 +137,27 @@ class ByteLMState:
 
     def logprobs(self) -> npt.NDArray[np.float64]:
         """log P(next byte | data): 257 entries (index 256 = end of text)."""
-        self._fill()
-        return self._core.next_logprobs()
+        if self._logprobs is None:
+            self._fill()
+            self._logprobs = self._core.next_logprobs()
+        out: npt.NDArray[np.float64] = self._logprobs.copy()
+        return out
 
     def push(self, data: bytes) -> None:
-        """Appends bytes; raises ValueError for bytes no valid token sequence can produce."""
+        """Appends bytes, all or none: raises :class:`toksmith.InvalidInputError` (a
+        ``ValueError``) for bytes no valid token sequence can produce, and the state stays as
+        it was."""
         self._core.push(_as_bytes(data, "data"))
+        self._logprobs = None
+
+    def pop(self, n: int = 1) -> None:
+        """Removes the last ``n`` bytes: the state is then the one :meth:`ByteLM.state` gives for
+        the remaining bytes (distributions are asked of the LM again)."""
+        n = _checks.count(n, "n", 0)
+        if n > len(self.data):
+            raise InvalidInputError(f"cannot pop {n} bytes from a state that holds {len(self.data)}")
+        self._core.truncate(len(self.data) - n)
+        self._logprobs = None
 
 
 class ByteLM(_ByteSampler):
@@ -244,7 +260,8 @@ class ByteEnsemble(_ByteSampler):
     ``mode="mix"``: ``P(b | x) = sum_m w_m P_m(b | x)`` (weights normalised to sum to 1).
     ``mode="product"``: ``P(b | x) ∝ prod_m P_m(b | x) ** w_m`` (a geometric mean for equal
     weights), renormalised over the 257 outcomes. This is a per-byte (local) combination, not
-    the mixture of the models' string distributions.
+    the mixture of the models' string distributions. In ``"mix"`` mode a model that gives a
+    pushed byte zero probability drops out, and the others share its weight from then on.
     """
 
     def __init__(self, models: Sequence[ByteLM], weights: Sequence[float] | None = None, mode: str = "mix") -> None:
@@ -272,10 +289,15 @@ class EnsembleState:
     def __init__(self, ens: ByteEnsemble, states: list[ByteLMState]) -> None:
         self._ens = ens
         self._states = states
+        #: Members still in the mix (one that gave a pushed byte zero probability drops out).
+        self._alive = [True] * len(states)
 
     def logprobs(self) -> npt.NDArray[np.float64]:
-        lps = [s.logprobs() for s in self._states]
-        pairs = [(float(w), lp) for w, lp in zip(self._ens.weights, lps) if w > 0]
+        members = [(float(w), s) for w, s, alive in zip(self._ens.weights, self._states, self._alive) if alive]
+        pairs = [(w, s.logprobs()) for w, s in members if w > 0]
+        if self._ens.mode == "mix":
+            total = sum(w for w, _ in pairs)
+            pairs = [(w / total, lp) for w, lp in pairs]
         out: npt.NDArray[np.float64]
         with np.errstate(divide="ignore", invalid="ignore"):
             if self._ens.mode == "mix":
@@ -289,5 +311,35 @@ class EnsembleState:
         return normalised
 
     def push(self, data: bytes) -> None:
-        for s in self._states:
-            s.push(data)
+        """Appends bytes to every member, all or none. In ``"mix"`` mode a member that gives the
+        bytes probability 0 drops out and the others share its weight; in ``"product"`` mode (or
+        when no member can take them) the bytes are refused and nothing changes."""
+        data = _as_bytes(data, "data")
+        taken: list[ByteLMState] = []
+        refused: list[int] = []
+        for i, (w, s, alive) in enumerate(zip(self._ens.weights, self._states, self._alive)):
+            if not alive or w == 0:
+                continue
+            if _push_if_possible(s, data):
+                taken.append(s)
+            else:
+                refused.append(i)
+                if self._ens.mode == "product":
+                    break
+        if refused and (self._ens.mode == "product" or not taken):
+            for s in taken:
+                s.pop(len(data))
+            raise InvalidInputError(f"the ensemble gives {shorten(data)} probability 0 here")
+        for i in refused:
+            self._alive[i] = False
+
+
+def _push_if_possible(state: ByteLMState, data: bytes) -> bool:
+    """Pushes ``data`` byte by byte while each has positive probability; otherwise leaves the
+    state as it was and says so."""
+    for k, b in enumerate(data):
+        if state.logprobs()[b] == -np.inf:
+            state.pop(k)
+            return False
+        state.push(bytes([b]))
+    return True

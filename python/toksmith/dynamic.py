@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import math
 import operator
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from collections.abc import Set as AbstractSet
 from typing import TypeVar
 
 import numpy as np
@@ -213,6 +214,9 @@ def merge_batch(
             raise ToksmithTypeError(f"target_reduction must be a float, not {type(target_reduction).__name__}")
         if not (math.isfinite(target_reduction) and 0.0 <= target_reduction < 1.0):
             raise InvalidInputError(f"target_reduction must be in [0, 1), got {target_reduction}")
+    if isinstance(batch, (Mapping, AbstractSet)):
+        raise ToksmithTypeError(f"batch must be a list of texts or of token-id sequences, not "
+                                f"{type(batch).__name__} (pass a list in the order you want)")
     try:
         items: list[str | Sequence[int]] = list(batch)
     except TypeError:

@@ -102,10 +102,16 @@ impl CoreByteState {
         Ok(out.to_vec().into_pyarray(py))
     }
 
-    /// Appends bytes.
+    /// Appends bytes, all or none.
     fn push(&mut self, py: Python<'_>, data: Vec<u8>) -> PyResult<()> {
         let st = &mut self.st;
-        run_engine(py, || data.iter().try_for_each(|&b| st.push(b)))
+        run_engine(py, || st.push_all(&data))
+    }
+
+    /// Keeps only the first `len` bytes.
+    fn truncate(&mut self, py: Python<'_>, len: usize) -> PyResult<()> {
+        let st = &mut self.st;
+        run_engine(py, || st.truncate(len))
     }
 
     #[getter]

@@ -5,6 +5,7 @@
 //! The language model is queried only for paths that end at a byte the stream has reached; the
 //! caller supplies those distributions (`needed` / `supply`).
 
+use super::covers::Covers;
 use super::simd::{exp_nonpositive, row_max, scale_row};
 use super::{ByteModel, EOS_BIN};
 use crate::encode::Tokenizer;
@@ -44,6 +45,8 @@ pub(super) struct Group {
 /// The incremental state for one byte stream.
 pub struct ByteState {
     pub(super) model: Arc<ByteModel>,
+    /// The fixed tokens the state was made with (to rebuild it: `truncate`).
+    context: Vec<u32>,
     root_tokens: Vec<u32>,
     x: Vec<u8>,
     /// A piece boundary no later byte can move, and the one path node that ends there.
@@ -85,7 +88,7 @@ impl ByteState {
         // Tokens before a stable piece boundary near the end of the prompt are fixed.
         let head = std::str::from_utf8(&prompt[..valid_len]).expect("checked");
         let origin = stable_boundary(&model.tok, head)?;
-        let mut root_tokens = context;
+        let mut root_tokens = context.clone();
         root_tokens.extend(model.tok.encode_ordinary(&head[..origin])?);
         let mut st = ByteState {
             origin,
@@ -102,6 +105,7 @@ impl ByteState {
                 scaled: Vec::new(),
             }],
             children: FxHashMap::default(),
+            context,
             root_tokens,
             model,
             groups: Vec::new(),
@@ -167,10 +171,20 @@ impl ByteState {
     /// Finds the covers whose last token starts at the end of `x`: one group of candidate
     /// tokens per valid path that ends there. Also records the canonical path of `x`.
     fn open_split(&mut self) -> Result<()> {
-        let model = self.model.clone();
-        let text = self.x[self.origin..].to_vec();
-        let by_prefix = model.covers_after(&text)?;
-        for (q, toks) in by_prefix.iter() {
+        let text = &self.x[self.origin..];
+        let split = self.model.covers_after(text)?;
+        let canonical = match std::str::from_utf8(text) {
+            Ok(t) => Some(self.model.tok.encode_ordinary(t)?),
+            Err(_) => None,
+        };
+        self.open_split_with(&split, canonical.as_deref());
+        Ok(())
+    }
+
+    /// Adds the groups of `split` (`covers_after` of the bytes after the origin) and records
+    /// `canonical`, the canonical encoding of those bytes when they are UTF-8.
+    fn open_split_with(&mut self, split: &Covers, canonical: Option<&[u32]>) {
+        for (q, toks) in split.iter() {
             let node = self.insert(q);
             self.groups.push(Group {
                 node,
@@ -180,14 +194,7 @@ impl ByteState {
                 toks: toks.clone(),
             });
         }
-        self.canonical = match std::str::from_utf8(&text) {
-            Ok(t) => {
-                let enc = model.tok.encode_ordinary(t)?;
-                Some(self.insert(&enc))
-            }
-            Err(_) => None,
-        };
-        Ok(())
+        self.canonical = canonical.map(|enc| self.insert(enc));
     }
 
     /// Nodes whose distribution the LM must supply before `next_logprobs`: paths that carry
@@ -461,22 +468,67 @@ impl ByteState {
 
     /// Appends one byte.
     pub fn push(&mut self, b: u8) -> Result<()> {
+        // Everything that can fail or refuse the byte runs before the state changes, so a
+        // refused byte leaves it as it was.
         let old_len = self.x.len();
-        self.x.push(b);
         let model = self.model.clone();
-        self.groups.retain_mut(|g| {
-            let depth = old_len - g.start;
-            (g.lo, g.hi) = model.narrow(&g.toks, g.lo, g.hi, depth, b);
-            g.lo < g.hi
-        });
-        self.open_split()?;
-        if self.groups.is_empty() && self.canonical.is_none() {
+        let narrowed: Vec<(usize, usize)> = self
+            .groups
+            .iter()
+            .map(|g| model.narrow(&g.toks, g.lo, g.hi, old_len - g.start, b))
+            .collect();
+        let mut text = self.x[self.origin..].to_vec();
+        text.push(b);
+        let split = model.covers_after(&text)?;
+        let canonical = match std::str::from_utf8(&text) {
+            Ok(t) => Some(model.tok.encode_ordinary(t)?),
+            Err(_) => None,
+        };
+        if split.is_empty() && canonical.is_none() && narrowed.iter().all(|(lo, hi)| lo >= hi) {
             return Err(Error::value(format!(
                 "no valid token sequence decodes to this prefix (byte 0x{b:02x} at offset {old_len})"
             )));
         }
+        self.x.push(b);
+        let mut bounds = narrowed.into_iter();
+        self.groups.retain_mut(|g| {
+            (g.lo, g.hi) = bounds.next().expect("one bound per group");
+            g.lo < g.hi
+        });
+        self.open_split_with(&split, canonical.as_deref());
         self.advance_origin()?;
         self.free_unused();
+        Ok(())
+    }
+
+    /// Appends `data`, all of it or none: when a byte is refused, the state goes back to what
+    /// it was before the call (rebuilt from its bytes, so the LM may be asked again).
+    pub fn push_all(&mut self, data: &[u8]) -> Result<()> {
+        let old_len = self.x.len();
+        for (i, &b) in data.iter().enumerate() {
+            if let Err(e) = self.push(b) {
+                if i > 0 {
+                    self.truncate(old_len)?;
+                }
+                return Err(e);
+            }
+        }
+        Ok(())
+    }
+
+    /// Drops the bytes after the first `len`: the state a fresh one after the same context and
+    /// bytes would be (distributions the LM gave are not kept).
+    pub fn truncate(&mut self, len: usize) -> Result<()> {
+        if len > self.x.len() {
+            return Err(Error::value(format!(
+                "cannot keep {len} bytes of a state that holds {}",
+                self.x.len()
+            )));
+        }
+        if len < self.x.len() {
+            let prompt = self.x[..len].to_vec();
+            *self = ByteState::new(self.model.clone(), self.context.clone(), &prompt)?;
+        }
         Ok(())
     }
 
