@@ -319,20 +319,21 @@ impl ByteModel {
     /// `covers_after` by trying every token on its own (`discover`), in parallel chunks kept in
     /// byte order: the definition that `covers_by_groups` is tested against.
     pub fn covers_exhaustive(&self, text: &[u8]) -> Result<Covers> {
-        let chunks: Vec<Result<Vec<Cover>>> = self
-            .sorted
-            .par_chunks(1024)
-            .map(|chunk| {
-                let mut out = Vec::new();
-                let mut found = Vec::new();
-                let mut scratch = Scratch::default();
-                for &tau in chunk {
-                    self.discover(text, tau, &mut scratch, &mut found)?;
-                    out.extend(found.drain(..).map(|q| (q, tau)));
-                }
-                Ok(out)
-            })
-            .collect();
+        let chunks: Vec<Result<Vec<Cover>>> = crate::util::pool::pool(None).install(|| {
+            self.sorted
+                .par_chunks(1024)
+                .map(|chunk| {
+                    let mut out = Vec::new();
+                    let mut found = Vec::new();
+                    let mut scratch = Scratch::default();
+                    for &tau in chunk {
+                        self.discover(text, tau, &mut scratch, &mut found)?;
+                        out.extend(found.drain(..).map(|q| (q, tau)));
+                    }
+                    Ok(out)
+                })
+                .collect()
+        });
         let mut by_prefix: Covers = Vec::new();
         for chunk in chunks {
             for (q, tau) in chunk? {

@@ -88,17 +88,19 @@ impl ByteModel {
         // that piece's encoding: one table of the pairs that can decide it, shared by all.
         let left = self.last_piece_token(text)?;
         let left = left.and_then(|l| self.tok.vocab.left_pairs(l));
-        let founds: Vec<Result<Found>> = groups
-            .par_chunks(64)
-            .map(|chunk| {
-                let mut found = Found::default();
-                let mut sc = GroupScratch::default();
-                for members in chunk {
-                    self.discover_group(text, members, left.as_ref(), &mut sc, &mut found)?;
-                }
-                Ok(found)
-            })
-            .collect();
+        let founds: Vec<Result<Found>> = crate::util::pool::pool(None).install(|| {
+            groups
+                .par_chunks(64)
+                .map(|chunk| {
+                    let mut found = Found::default();
+                    let mut sc = GroupScratch::default();
+                    for members in chunk {
+                        self.discover_group(text, members, left.as_ref(), &mut sc, &mut found)?;
+                    }
+                    Ok(found)
+                })
+                .collect()
+        });
         let founds = founds.into_iter().collect::<Result<Vec<_>>>()?;
         Ok(self.assemble(founds))
     }

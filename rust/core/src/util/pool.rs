@@ -24,11 +24,22 @@ pub fn threads(num_threads: Option<usize>) -> usize {
 }
 
 /// A pool with `threads(num_threads)` workers, reused across calls.
+///
+/// After `fork()` the child has the parent's pools but none of their threads: work sent to
+/// them would wait forever. So pools belong to the process that made them, and a child makes
+/// its own (the parent's are leaked in the child, never dropped: their threads are not there
+/// to be told to stop). Every parallel loop of the engine runs in one of these pools, never in
+/// rayon's global pool, which cannot be replaced after a fork.
 pub fn pool(num_threads: Option<usize>) -> Arc<ThreadPool> {
-    // Most recently used last.
-    static POOLS: Mutex<Vec<(usize, Arc<ThreadPool>)>> = Mutex::new(Vec::new());
+    // The process that made them, and the pools, most recently used last.
+    static POOLS: Mutex<(u32, Vec<(usize, Arc<ThreadPool>)>)> = Mutex::new((0, Vec::new()));
     let n = threads(num_threads);
-    let mut pools = POOLS.lock().unwrap_or_else(|e| e.into_inner());
+    let mut guard = POOLS.lock().unwrap_or_else(|e| e.into_inner());
+    let (owner, pools) = &mut *guard;
+    if *owner != std::process::id() {
+        std::mem::forget(std::mem::take(pools));
+        *owner = std::process::id();
+    }
     let pool = match pools.iter().position(|(size, _)| *size == n) {
         Some(i) => pools.remove(i).1,
         None => Arc::new(

@@ -204,15 +204,15 @@ impl Vocab {
             .map(|(t, id)| (id, t))
             .collect();
         order.sort_unstable_by_key(|(id, _)| *id);
-        order
-            .par_iter()
-            .map_init(Vec::new, |ids, (id, bytes)| {
-                self.last_merge(bytes, *id, ids)
-            })
-            .collect::<Vec<_>>()
-            .into_iter()
-            .flatten()
-            .collect()
+        let merges: Vec<Option<(u32, u32)>> = crate::util::pool::pool(None).install(|| {
+            order
+                .par_iter()
+                .map_init(Vec::new, |ids, (id, bytes)| {
+                    self.last_merge(bytes, *id, ids)
+                })
+                .collect()
+        });
+        merges.into_iter().flatten().collect()
     }
 
     /// The pair whose merge turns `bytes` into `token` when the bytes merge alone (lowest rank

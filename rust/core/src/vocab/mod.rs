@@ -170,17 +170,19 @@ impl Vocab {
             )));
         }
         // Every split of a token into two tokens is a pair that may merge, with the token's rank.
-        let pairs: Vec<(u64, u64)> = tokens
-            .par_iter()
-            .flat_map_iter(|(bytes, rank)| {
-                let ids = &vocab.ids;
-                (1..bytes.len()).filter_map(move |i| {
-                    let left = ids.get(&bytes[..i])?;
-                    let right = ids.get(&bytes[i..])?;
-                    Some((pack(*left, *right), pack(*rank, *rank)))
+        let pairs: Vec<(u64, u64)> = crate::util::pool::pool(None).install(|| {
+            tokens
+                .par_iter()
+                .flat_map_iter(|(bytes, rank)| {
+                    let ids = &vocab.ids;
+                    (1..bytes.len()).filter_map(move |i| {
+                        let left = ids.get(&bytes[..i])?;
+                        let right = ids.get(&bytes[i..])?;
+                        Some((pack(*left, *right), pack(*rank, *rank)))
+                    })
                 })
-            })
-            .collect();
+                .collect()
+        });
         vocab.pairs.reserve(pairs.len());
         vocab.pairs.extend(pairs);
         vocab.rule = MergeRule::Ranks;

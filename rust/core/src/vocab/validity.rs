@@ -241,31 +241,33 @@ impl Vocab {
                 time[id] = time[id].min(v);
             }
         }
-        let builds: Vec<Build> = (0..self.id_bound() as u32)
-            .into_par_iter()
-            .map_init(Vec::new, |syms, id| {
-                let Some(bytes) = self.token(id) else {
-                    return Build::UNREACHED;
-                };
-                if bytes.len() == 1 {
-                    return Build::LEAF;
-                }
-                let t = time[id as usize];
-                if t == NO_PAIR {
-                    return Build::UNREACHED;
-                }
-                // Merging stopped just before the token's own merge leaves its two parts.
-                self.merge(bytes, t, syms);
-                match syms[..] {
-                    [l, r] if self.pair(l.id, r.id) == t => Build {
-                        time: t,
-                        left: l.id,
-                        right: r.id,
-                    },
-                    _ => Build::UNREACHED,
-                }
-            })
-            .collect();
+        let builds: Vec<Build> = crate::util::pool::pool(None).install(|| {
+            (0..self.id_bound() as u32)
+                .into_par_iter()
+                .map_init(Vec::new, |syms, id| {
+                    let Some(bytes) = self.token(id) else {
+                        return Build::UNREACHED;
+                    };
+                    if bytes.len() == 1 {
+                        return Build::LEAF;
+                    }
+                    let t = time[id as usize];
+                    if t == NO_PAIR {
+                        return Build::UNREACHED;
+                    }
+                    // Merging stopped just before the token's own merge leaves its two parts.
+                    self.merge(bytes, t, syms);
+                    match syms[..] {
+                        [l, r] if self.pair(l.id, r.id) == t => Build {
+                            time: t,
+                            left: l.id,
+                            right: r.id,
+                        },
+                        _ => Build::UNREACHED,
+                    }
+                })
+                .collect()
+        });
         let all_reached = self
             .tokens()
             .all(|(_, id)| builds[id as usize].time != NO_PAIR);
