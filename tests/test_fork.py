@@ -49,3 +49,19 @@ def test_a_forked_child_runs_every_parallel_job_after_the_parent_did():
     child.join(30)
     assert child.exitcode == 0
     assert got == expected
+
+
+def test_tokenizers_and_encodings_pickle_with_their_ids():
+    import pickle
+
+    tok = toksmith.Tokenizer.from_file("tests/data/deepseek_v4_small.tokenizer.json")
+    enc = toksmith.get_encoding("cl100k_base")
+    for obj in (tok, enc, toksmith.train_superbpe(iterator=iter(TEXT), vocab_size=300, transition=280, progress=False)):
+        again = pickle.loads(pickle.dumps(obj))
+        assert type(again) is type(obj)
+        if isinstance(obj, toksmith.Tokenizer):
+            assert again.to_str() == obj.to_str()
+            assert again.training_report == obj.training_report
+            assert again.encode("Hello wörld 123").ids == obj.encode("Hello wörld 123").ids
+        else:
+            assert again.encode("Hello wörld 123") == obj.encode("Hello wörld 123")

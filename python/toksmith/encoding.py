@@ -668,6 +668,15 @@ class Tokenizer:
     def save(self, path: str | Path, pretty: bool = True) -> None:
         _write_text(_checks.path(path, "path"), self.to_str(pretty))
 
+    def __getstate__(self) -> object:
+        # Pickled as its tokenizer.json text (for multiprocessing's spawn start method).
+        return {"json": self.to_str(), "training_report": self.training_report}
+
+    def __setstate__(self, value: dict[str, Any]) -> None:
+        self._core = CoreTokenizer.from_hf_str(value["json"])
+        if value.get("training_report") is not None:
+            self.training_report = value["training_report"]
+
     def save_tiktoken(self, path: str | Path) -> None:
         """Saves the ranks as a ``.tiktoken`` file, where the vocabulary allows it (see
         :meth:`to_encoding`); the pattern is :attr:`Encoding.pattern` of ``to_encoding()``."""
