@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 
 import pytest
 
@@ -82,6 +83,28 @@ def test_a_tokenizer_json_that_is_not_utf8_names_the_file(tmp_path):
     path.write_bytes(b'{"model": "\xff\xfe"}')
     with pytest.raises(toksmith.ToksmithError, match="tokenizer.json"):
         toksmith.Tokenizer.from_file(path)
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/zero"), reason="no /dev/zero")
+def test_endless_files_are_refused_after_a_bounded_read(monkeypatch):
+    # A rank file: the engine's limit (1 GiB) is read, then refused; gzip output is bounded too.
+    with pytest.raises(FormatError, match="/dev/zero: more than 1024 MiB"):
+        toksmith.Encoding.from_tiktoken_file("/dev/zero", pat_str=PATTERN)
+    monkeypatch.setattr(toksmith.encoding, "MAX_JSON_BYTES", 1 << 20)
+    with pytest.raises(FormatError, match="/dev/zero: more than 1 MiB; not a tokenizer.json"):
+        toksmith.Tokenizer.from_file("/dev/zero")
+
+
+def test_a_gzip_bomb_rank_file_is_refused(tmp_path):
+    import gzip
+
+    path = tmp_path / "bomb.tiktoken.gz"
+    with gzip.open(path, "wb", compresslevel=9) as f:
+        zeros = bytes(1 << 24)
+        for _ in range(65):  # 1040 MiB of zeros, about 1 MB on disk
+            f.write(zeros)
+    with pytest.raises(FormatError, match="more than 1024 MiB"):
+        toksmith.Encoding.from_tiktoken_file(path, pat_str=PATTERN)
 
 
 def test_a_regex_oniguruma_gives_up_on_is_an_error_not_a_crash():

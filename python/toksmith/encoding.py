@@ -48,9 +48,18 @@ def _check_text(text: object, argument: str = "text") -> str:
     return text
 
 
+#: The largest ``tokenizer.json`` read (released ones are below 50 MB): a device such as
+#: ``/dev/zero`` is refused after this much, not read until memory runs out.
+MAX_JSON_BYTES = 1 << 30
+
+
 def _read_text(path: str) -> str:
     try:
-        return Path(path).read_text(encoding="utf-8")
+        with open(path, "rb") as f:
+            data = f.read(MAX_JSON_BYTES + 1)
+        if len(data) > MAX_JSON_BYTES:
+            raise FormatError(f"{path}: more than {MAX_JSON_BYTES >> 20} MiB; not a tokenizer.json")
+        return data.decode("utf-8")
     except OSError as e:
         raise os_error(e) from None
     except UnicodeDecodeError as e:

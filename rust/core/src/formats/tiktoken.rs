@@ -6,15 +6,36 @@ use base64::Engine as _;
 use sha2::{Digest, Sha256};
 use std::io::Read;
 
+/// The largest rank file read, compressed or not (o200k_base is 3.6 MB): a device such as
+/// `/dev/zero` or a gzip bomb is refused after this much, not read until memory runs out.
+pub const MAX_FILE_BYTES: u64 = 1 << 30;
+
 /// Reads a rank file (plain or `.gz`, detected by content). `expected_sha256`, if given, is
 /// checked against the uncompressed content, as tiktoken checks its downloads.
 pub fn read(path: &str, expected_sha256: Option<&str>) -> Result<Vec<(Vec<u8>, u32)>> {
-    let raw = std::fs::read(path).map_err(|e| Error::io(path, &e))?;
+    let too_big = || {
+        Error::format(format!(
+            "{path}: more than {} MiB; not a rank file",
+            MAX_FILE_BYTES >> 20
+        ))
+    };
+    let file = std::fs::File::open(path).map_err(|e| Error::io(path, &e))?;
+    let mut raw = Vec::new();
+    file.take(MAX_FILE_BYTES + 1)
+        .read_to_end(&mut raw)
+        .map_err(|e| Error::io(path, &e))?;
+    if raw.len() as u64 > MAX_FILE_BYTES {
+        return Err(too_big());
+    }
     let data = if raw.starts_with(&[0x1f, 0x8b]) {
         let mut out = Vec::new();
         flate2::read::GzDecoder::new(raw.as_slice())
+            .take(MAX_FILE_BYTES + 1)
             .read_to_end(&mut out)
             .map_err(|e| Error::format(format!("{path}: corrupt gzip data: {e}")))?;
+        if out.len() as u64 > MAX_FILE_BYTES {
+            return Err(too_big());
+        }
         out
     } else {
         raw
