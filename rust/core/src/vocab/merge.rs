@@ -9,6 +9,9 @@ use rayon::prelude::*;
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 
+/// Symbol ids and the ranks of the pairs between them, reused across tokens.
+type Scratch = (Vec<u32>, Vec<u64>);
+
 /// Pieces longer than this merge with a heap (O(n log n)); shorter ones with a linear scan.
 pub(super) const HEAP_THRESHOLD: usize = 128;
 /// Pieces of up to this many symbols (most words) merge with a smaller rank array.
@@ -207,8 +210,8 @@ impl Vocab {
         let merges: Vec<Option<(u32, u32)>> = crate::util::pool::pool(None).install(|| {
             order
                 .par_iter()
-                .map_init(Vec::new, |ids, (id, bytes)| {
-                    self.last_merge(bytes, *id, ids)
+                .map_init(Scratch::default, |scratch, (id, bytes)| {
+                    self.last_merge(bytes, *id, scratch)
                 })
                 .collect()
         });
@@ -217,7 +220,8 @@ impl Vocab {
 
     /// The pair whose merge turns `bytes` into `token` when the bytes merge alone (lowest rank
     /// first, leftmost among equals), or `None` when they end as something else.
-    fn last_merge(&self, bytes: &[u8], token: u32, ids: &mut Vec<u32>) -> Option<(u32, u32)> {
+    fn last_merge(&self, bytes: &[u8], token: u32, scratch: &mut Scratch) -> Option<(u32, u32)> {
+        let (ids, ranks) = (&mut scratch.0, &mut scratch.1);
         ids.clear();
         for &b in bytes {
             match self.byte_ids[b as usize] {
@@ -225,19 +229,27 @@ impl Vocab {
                 id => ids.push(id),
             }
         }
-        while ids.len() > 1 {
-            let (best, at) = (0..ids.len() - 1)
-                .map(|i| (self.pair(ids[i], ids[i + 1]), i))
-                .min()?;
+        ranks.clear();
+        ranks.extend(ids.windows(2).map(|w| self.pair(w[0], w[1])));
+        loop {
+            let (best, at) = ranks.iter().zip(0..).min()?;
+            let (best, at) = (*best, at as usize);
             if best == NO_PAIR {
                 return None;
             }
             if ids.len() == 2 {
                 return (best as u32 == token).then(|| (ids[0], ids[1]));
             }
+            // Only the pairs next to the merged one change.
             ids[at] = best as u32;
             ids.remove(at + 1);
+            ranks.remove(at);
+            if at > 0 {
+                ranks[at - 1] = self.pair(ids[at - 1], ids[at]);
+            }
+            if at < ranks.len() {
+                ranks[at] = self.pair(ids[at], ids[at + 1]);
+            }
         }
-        None
     }
 }
