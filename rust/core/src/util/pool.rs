@@ -31,8 +31,9 @@ pub fn threads(num_threads: Option<usize>) -> usize {
 /// to be told to stop). Every parallel loop of the engine runs in one of these pools, never in
 /// rayon's global pool, which cannot be replaced after a fork.
 pub fn pool(num_threads: Option<usize>) -> Arc<ThreadPool> {
-    // The process that made them, and the pools, most recently used last.
-    static POOLS: Mutex<(u32, Vec<(usize, Arc<ThreadPool>)>)> = Mutex::new((0, Vec::new()));
+    // The process that made them, and the pools by size, most recently used last.
+    type Pools = (u32, Vec<(usize, Arc<ThreadPool>)>);
+    static POOLS: Mutex<Pools> = Mutex::new((0, Vec::new()));
     let n = threads(num_threads);
     let mut guard = POOLS.lock().unwrap_or_else(|e| e.into_inner());
     let (owner, pools) = &mut *guard;
