@@ -452,18 +452,11 @@ def train_superbpe(
     if counts is None:
         stages = _superbpe_stages(preset, stage1_pattern, stage2_pattern, with_stage1=base is None)
         if client is not None or shard_min_frequency > 1 or shard_top_k is not None:
-            counts = _counted(
-                "superbpe",
-                stages,
-                files,
-                iterator,
-                num_threads,
-                progress,
-                True,
-                client,
-                shard_size,
-                shard_min_frequency,
-                shard_top_k,
+            counts = count_superbpe_pieces(
+                files, iterator=iterator, preset=preset, stage1_pattern=stage1_pattern,
+                stage2_pattern=stage2_pattern, stage1=base is None, num_threads=num_threads,
+                progress=progress, client=client, shard_size=shard_size,
+                shard_min_frequency=shard_min_frequency, shard_top_k=shard_top_k,
             )
             ours = True
     if counts is not None:
