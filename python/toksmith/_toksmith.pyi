@@ -18,6 +18,7 @@ __all__ = [
     "CoreByteModel",
     "CoreByteState",
     "CorePieceCounts",
+    "mixture_replay",
     "__version__",
 ]
 
@@ -256,3 +257,24 @@ class CorePieceCounts:
     def stats(self) -> list[tuple[int, int]]: ...
     def to_dict(self, stage: int) -> dict[bytes, int]: ...
     def equals(self, other: CorePieceCounts) -> bool: ...
+
+#: ``mixture_replay``'s result: merged counts and bounds (``steps * n`` each, step-major), row
+#: steps, row left ids, row right ids, row counts (``rows * n``), sample bytes, steps replayed.
+_MixtureArrays = tuple[
+    npt.NDArray[np.uint64],
+    npt.NDArray[np.uint64],
+    npt.NDArray[np.uint32],
+    npt.NDArray[np.uint32],
+    npt.NDArray[np.uint32],
+    npt.NDArray[np.uint64],
+    list[int],
+    int,
+]
+
+def mixture_replay(
+    tokenizer: CoreTokenizer,
+    categories: Sequence[tuple[list[str], list[str]]],
+    merges: int,
+    top_k: int,
+    num_threads: int | None = None,
+) -> _MixtureArrays: ...
