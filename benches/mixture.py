@@ -6,8 +6,9 @@ report the errors; or estimate the mixture of an existing tokenizer.
         [--trials 5] [--train-mb 20] [--sample-mb 4] [--vocab-size 8192] [--merges 3000] [--json OUT]
     python benches/mixture.py estimate cl100k_base --category en=/data/en_sample.txt ... [--json OUT]
 
-Each category file is cut in two: the training pool (its first part) and the estimation sample
-(the last ``--sample-mb`` MB), so samples never overlap the training text. Mixtures are drawn
+Each category file (its first ``--max-mb``) is cut into ~4 KB documents, shuffled and dealt
+into two halves: the training pool and the estimation sample (``--sample-mb`` of the other
+half), so samples never share a line with the training text. Mixtures are drawn
 from a Dirichlet(1, ..., 1) with ``--seed``; a category gets ``share * train-mb`` MB of its pool
 (lines from the start). Needs scipy (``pip install 'toksmith[mixture]'``).
 """
@@ -17,6 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import random
 import sys
 import tempfile
 import time
@@ -30,24 +32,20 @@ from toksmith.mixture import infer_mixture
 MB = 1 << 20
 
 
-def read_head(path: str, n_bytes: int, skip: int = 0) -> str:
-    """About ``n_bytes`` of whole lines of ``path`` starting at byte ``skip`` (at a line start)."""
+def halves(path: str, max_bytes: int, seed: int, doc_bytes: int = 4096) -> tuple[str, str]:
+    """The first ``max_bytes`` of ``path`` cut into documents of about ``doc_bytes`` (at line
+    ends), shuffled with ``seed`` and dealt alternately into two disjoint halves: the training
+    pool and the estimation sample (same distribution, no shared line)."""
     with open(path, "rb") as f:
-        f.seek(skip)
-        if skip:
-            f.readline()  # to the next line start
-        data = f.read(n_bytes)
-        rest = f.readline()
-    return (data + rest).decode("utf-8", errors="replace")
-
-
-def split_category(path: str, sample_bytes: int) -> tuple[int, int]:
-    """(training pool bytes, where the sample starts): the sample is the file's last
-    ``sample_bytes``; the pool is everything before it."""
-    size = os.path.getsize(path)
-    if size < 2 * sample_bytes:
-        raise SystemExit(f"{path}: {size} bytes; need at least twice --sample-mb")
-    return size - sample_bytes, size - sample_bytes
+        text = f.read(max_bytes).decode("utf-8", errors="ignore")
+    docs, start = [], 0
+    while start < len(text):
+        end = text.find("\n", start + doc_bytes)
+        end = len(text) if end < 0 else end + 1
+        docs.append(text[start:end])
+        start = end
+    random.Random(seed).shuffle(docs)
+    return "".join(docs[0::2]), "".join(docs[1::2])
 
 
 def parse_categories(values: list[str]) -> dict[str, str]:
@@ -68,23 +66,23 @@ def recover(args: argparse.Namespace) -> dict[str, object]:
     rng = np.random.default_rng(args.seed)
     trials = []
     with tempfile.TemporaryDirectory() as tmp:
-        samples = {}
-        pools = {}
+        samples: dict[str, list[Path]] = {}
+        pools: dict[str, bytes] = {}
         for name, path in cats.items():
-            pools[name], start = split_category(path, sample_bytes)
-            sample = Path(tmp) / f"sample-{name}.txt"
-            sample.write_text(read_head(path, sample_bytes, skip=start), encoding="utf-8")
-            samples[name] = [sample]
+            pool, sample = halves(path, int(args.max_mb * MB), args.seed)
+            pools[name] = pool.encode("utf-8")
+            sample_path = Path(tmp) / f"sample-{name}.txt"
+            sample_path.write_bytes(sample.encode("utf-8")[:sample_bytes])
+            samples[name] = [sample_path]
         for trial in range(args.trials):
             truth = rng.dirichlet(np.ones(len(names)))
+            # As much training text as asked for, or as the smallest pool allows at its share.
+            total = min(train_bytes, *(len(pools[n]) / s for n, s in zip(names, truth)))
             train = Path(tmp) / f"train-{trial}.txt"
-            with open(train, "w", encoding="utf-8") as f:
+            with open(train, "wb") as f:
                 for name, share in zip(names, truth):
-                    want = int(share * train_bytes)
-                    if want > pools[name]:
-                        raise SystemExit(f"{cats[name]}: the pool holds {pools[name]} bytes; "
-                                         f"{name} needs {want} (lower --train-mb)")
-                    f.write(read_head(cats[name], want))
+                    part = pools[name][: int(share * total)]
+                    f.write(part[: part.rfind(b"\n") + 1])
             t0 = time.perf_counter()
             tok = toksmith.train_bpe([str(train)], vocab_size=args.vocab_size, progress=False)
             t1 = time.perf_counter()
@@ -96,6 +94,7 @@ def recover(args: argparse.Namespace) -> dict[str, object]:
                 "estimate": {n: round(res[n], 4) for n in names},
                 "max_error_pp": round(100 * max(errors.values()), 2),
                 "mean_error_pp": round(100 * float(np.mean(list(errors.values()))), 2),
+                "train_mb": round(total / MB, 1),
                 "train_s": round(t1 - t0, 1),
                 "infer_s": round(t2 - t1, 2),
                 **{k: v for k, v in res.to_dict().items() if k not in ("proportions", "sample_bytes")},
@@ -137,6 +136,7 @@ def main() -> None:
             p.add_argument("--sample-mb", type=float, default=4.0)
             p.add_argument("--vocab-size", type=int, default=8192)
             p.add_argument("--seed", type=int, default=0)
+            p.add_argument("--max-mb", type=float, default=40.0, help="read at most this much of each file")
     args = parser.parse_args()
     out = recover(args) if args.mode == "recover" else estimate(args)
     if args.json:

@@ -18,7 +18,7 @@ __all__ = [
     "CoreByteModel",
     "CoreByteState",
     "CorePieceCounts",
-    "mixture_replay",
+    "CoreMixture",
     "__version__",
 ]
 
@@ -258,8 +258,8 @@ class CorePieceCounts:
     def to_dict(self, stage: int) -> dict[bytes, int]: ...
     def equals(self, other: CorePieceCounts) -> bool: ...
 
-#: ``mixture_replay``'s result: merged counts and bounds (``steps * n`` each, step-major), row
-#: steps, row left ids, row right ids, row counts (``rows * n``), sample bytes, steps replayed.
+#: ``CoreMixture.replay``'s result: merged counts and bounds (``steps * n`` each, step-major),
+#: row steps, row left ids, row right ids, row counts (``rows * n``), sample bytes, steps.
 _MixtureArrays = tuple[
     npt.NDArray[np.uint64],
     npt.NDArray[np.uint64],
@@ -271,10 +271,19 @@ _MixtureArrays = tuple[
     int,
 ]
 
-def mixture_replay(
-    tokenizer: CoreTokenizer,
-    categories: Sequence[tuple[list[str], list[str]]],
-    merges: int,
-    top_k: int,
-    num_threads: int | None = None,
-) -> _MixtureArrays: ...
+@final
+class CoreMixture:
+    def __new__(
+        cls,
+        tokenizer: CoreTokenizer,
+        categories: Sequence[tuple[list[str], list[str]]],
+        merges: int,
+        num_threads: int | None = None,
+    ) -> CoreMixture: ...
+    def replay(
+        self,
+        top_k: int,
+        weights: Sequence[float] | None = None,
+        slack: Sequence[float] | None = None,
+        num_threads: int | None = None,
+    ) -> _MixtureArrays: ...

@@ -12,23 +12,24 @@ other pair ``p``::
 
 and the estimate is the ``alpha`` that minimises the total slack ``sum_t v_t``. Only pairs that
 some category counts more often than the merged pair can bind; the engine lists up to ``top_k``
-of them per category and step, and the program starts from the most violated one per step and
-adds violated rows until none is left (lazy constraint generation). See ``docs/mixture.md``.
+of them per category and step; the program starts from the most violated one per step and adds
+violated rows until none is left (lazy constraint generation); then an exact pass of the engine
+checks every pair against the optimum, and the rows it finds violated join in, until none is.
+See ``docs/mixture.md``.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Union
+from typing import TYPE_CHECKING, Any, Union
 
 import numpy as np
 import numpy.typing as npt
 
 from toksmith import _checks
-from toksmith._toksmith import mixture_replay
-from toksmith.encoding import Encoding, Tokenizer
+from toksmith._toksmith import CoreMixture
 from toksmith.errors import (
     InvalidInputError,
     MissingDependencyError,
@@ -37,6 +38,9 @@ from toksmith.errors import (
     shorten,
 )
 from toksmith.report import TokenizerSpec, load_tokenizer
+
+if TYPE_CHECKING:
+    from toksmith._toksmith import _MixtureArrays
 
 #: Merges replayed by default: enough for 5-10 categories to be told apart, few enough to keep
 #: the program small.
@@ -85,9 +89,10 @@ class MixtureResult(Mapping[str, float]):
     ``total_slack``: the minimised sum of slacks, in pair occurrences per sample byte (0 means a
     mixture explains every merge exactly); ``constraints``: rows in the final program;
     ``rounds``: solves until no row was violated; ``merges``: merges considered;
-    ``uncertified_steps``: steps where a pair beyond the listed ``top_k`` could still bind (0
-    means the answer is the exact optimum over all pairs); ``status``: the solver's message;
-    ``sample_bytes``: bytes counted per category."""
+    ``uncertified_steps``: steps where a pair outside the program could still bind (0 means the
+    answer is the exact optimum over all pairs); ``status``: the solver's message;
+    ``sample_bytes``: bytes counted per category; ``pricing_passes``: exact checks of every
+    pair made (replays after the first)."""
 
     proportions: dict[str, float]
     total_slack: float
@@ -97,6 +102,7 @@ class MixtureResult(Mapping[str, float]):
     uncertified_steps: int
     status: str
     sample_bytes: dict[str, int] = field(default_factory=dict)
+    pricing_passes: int = 0
 
     def __getitem__(self, name: str) -> float:
         return self.proportions[name]
@@ -117,6 +123,7 @@ class MixtureResult(Mapping[str, float]):
             "uncertified_steps": self.uncertified_steps,
             "status": self.status,
             "sample_bytes": dict(self.sample_bytes),
+            "pricing_passes": self.pricing_passes,
         }
 
 
@@ -149,6 +156,32 @@ def _split_samples(name: str, samples: Sample | Sequence[Sample]) -> tuple[list[
     return files, texts
 
 
+def _core(
+    tokenizer: TokenizerSpec, categories: Mapping[str, Sample | Sequence[Sample]], merges: int,
+    num_threads: int | None,
+) -> CoreMixture:
+    if not isinstance(categories, Mapping) or not categories:
+        raise InvalidInputError("categories: give a dict {name: [paths or texts]} with at least one category")
+    if merges < 1:
+        raise InvalidInputError(f"merges: give 1 or more, not {merges}")
+    _, tok = load_tokenizer(tokenizer)
+    parts = [_split_samples(name, samples) for name, samples in categories.items()]
+    return CoreMixture(tok._core, parts, merges, _checks.threads(num_threads))
+
+
+def _arrays(out: _MixtureArrays) -> Replay:
+    merged, bound, row_step, left, right, counts, sample_bytes, steps = out
+    n = len(sample_bytes)
+    return Replay(
+        merged=merged.reshape(steps, n),
+        bound=bound.reshape(steps, n) if len(bound) else np.zeros((0, n), dtype=np.uint64),
+        row_step=row_step,
+        row_pair=np.stack([left, right], axis=1) if len(left) else np.zeros((0, 2), dtype=np.uint32),
+        row_counts=counts.reshape(len(row_step), n),
+        bytes=list(sample_bytes),
+    )
+
+
 def replay(
     tokenizer: TokenizerSpec,
     categories: Mapping[str, Sample | Sequence[Sample]],
@@ -158,24 +191,11 @@ def replay(
     num_threads: int | None = None,
 ) -> Replay:
     """Counts every category's samples with the tokenizer's pre-tokenizer and replays its first
-    ``merges`` merges on them (the engine's part of :func:`infer_mixture`)."""
-    if not isinstance(categories, Mapping) or not categories:
-        raise InvalidInputError("categories: give a dict {name: [paths or texts]} with at least one category")
-    if merges < 1 or top_k < 1:
-        raise InvalidInputError(f"merges ({merges}) and top_k ({top_k}) must be at least 1")
-    _, tok = load_tokenizer(tokenizer)
-    parts = [_split_samples(name, samples) for name, samples in categories.items()]
-    merged, bound, row_step, left, right, counts, sample_bytes, steps = mixture_replay(
-        tok._core, parts, merges, top_k, _checks.threads(num_threads))
-    n = len(parts)
-    return Replay(
-        merged=merged.reshape(steps, n),
-        bound=bound.reshape(steps, n),
-        row_step=row_step,
-        row_pair=np.stack([left, right], axis=1) if len(left) else np.zeros((0, 2), dtype=np.uint32),
-        row_counts=counts.reshape(len(row_step), n),
-        bytes=list(sample_bytes),
-    )
+    ``merges`` merges on them: each category's candidate rows (the engine's part of
+    :func:`infer_mixture`)."""
+    if top_k < 1:
+        raise InvalidInputError(f"top_k: give 1 or more, not {top_k}")
+    return _arrays(_core(tokenizer, categories, merges, num_threads).replay(top_k, num_threads=num_threads))
 
 
 @dataclass
@@ -184,8 +204,19 @@ class _Program:
 
     diff: FloatArray  # (rows, n): per-byte count of the row's pair minus the merged pair's
     step: npt.NDArray[np.int64]
-    slack_floor: FloatArray  # (steps, n): bound minus merged, per byte (the certificate)
+    per_byte: FloatArray  # (n,): 1 / sample bytes
+    merged: FloatArray  # (steps, n): merged pair's count per byte
     scale: float
+
+    def rows(self, r: Replay) -> tuple[FloatArray, npt.NDArray[np.int64]]:
+        step = r.row_step.astype(np.int64)
+        diff = (r.row_counts.astype(np.float64) * self.per_byte - self.merged[step]) * self.scale
+        return diff, step
+
+    def add(self, r: Replay) -> None:
+        diff, step = self.rows(r)
+        self.diff = np.concatenate([self.diff, diff])
+        self.step = np.concatenate([self.step, step])
 
 
 def build_program(r: Replay) -> _Program:
@@ -195,17 +226,30 @@ def build_program(r: Replay) -> _Program:
     merged = r.merged.astype(np.float64) * per_byte
     top = float(merged.max()) if merged.size else 0.0
     scale = 1.0 / top if top > 0 else 1.0
-    step = r.row_step.astype(np.int64)
-    diff = (r.row_counts.astype(np.float64) * per_byte - merged[step]) * scale
-    floor = (r.bound.astype(np.float64) * per_byte - merged) * scale
-    return _Program(diff=diff, step=step, slack_floor=floor, scale=scale)
+    p = _Program(diff=np.zeros((0, len(r.bytes))), step=np.zeros(0, dtype=np.int64), per_byte=per_byte,
+                 merged=merged, scale=scale)
+    p.add(r)
+    return p
+
+
+#: ``price(weights, slack)``: the rows of pairs whose mixture count beats the merged pair's by
+#: more than the step's slack (see ``CoreMixture.replay``).
+Price = Callable[[FloatArray, FloatArray], Replay]
 
 
 def solve(
-    r: Replay, names: Sequence[str], *, tolerance: float = 1e-9, max_rounds: int = 200
+    r: Replay,
+    names: Sequence[str],
+    *,
+    price: Price | None = None,
+    tolerance: float = 1e-9,
+    max_rounds: int = 500,
+    max_passes: int = 20,
 ) -> MixtureResult:
-    """Minimises the total slack over the replay's rows by lazy constraint generation: solve
-    with the rows found violated so far, add each step's most violated row, repeat."""
+    """Minimises the total slack by lazy constraint generation: solve with the rows found
+    violated so far, add each step's most violated row of the replay's candidates, repeat.
+    With ``price``, each optimum over the candidates is then checked against every pair (an
+    exact pass of the engine); rows it finds violated join the candidates, until none is."""
     from scipy import sparse
 
     linprog = _linprog()
@@ -218,29 +262,47 @@ def solve(
     alpha = np.full(n, 1.0 / n)
     slack = np.zeros(steps)
     active = np.zeros(len(p.step), dtype=bool)
-    status, rounds = "no rows: no merge is contested in these samples", 0
-    while rounds < max_rounds:
-        violation = p.diff @ alpha - slack[p.step] if len(p.step) else np.zeros(0)
-        new = _most_violated_per_step(violation, p.step, active, tolerance)
-        if not len(new):
+    status, rounds, passes = "no rows: no merge is contested in these samples", 0, 0
+    uncertified: int | None = None
+    while True:
+        while rounds < max_rounds:
+            violation = p.diff @ alpha - slack[p.step]
+            new = _most_violated_per_step(violation, p.step, active, tolerance)
+            if not len(new):
+                break
+            active[new] = True
+            rows = np.flatnonzero(active)
+            k = len(rows)
+            a_ub = sparse.hstack([
+                sparse.csr_matrix(p.diff[rows]),
+                sparse.csr_matrix((-np.ones(k), (np.arange(k), p.step[rows])), shape=(k, steps)),
+            ]).tocsr()
+            res = linprog(cost, A_ub=a_ub, b_ub=np.zeros(k), A_eq=a_eq, b_eq=[1.0], bounds=bounds,
+                          method="highs")
+            rounds += 1
+            status = str(res.message)
+            if res.status != 0:
+                raise InvalidInputError(f"the linear program could not be solved: {status}")
+            alpha = np.clip(res.x[:n], 0.0, None)
+            alpha /= alpha.sum()
+            slack = res.x[n:]
+        if price is None or passes == max_passes or rounds == max_rounds or not steps:
             break
-        active[new] = True
-        rows = np.flatnonzero(active)
-        k = len(rows)
-        a_ub = sparse.hstack([
-            sparse.csr_matrix(p.diff[rows]),
-            sparse.csr_matrix((-np.ones(k), (np.arange(k), p.step[rows])), shape=(k, steps)),
-        ]).tocsr()
-        res = linprog(cost, A_ub=a_ub, b_ub=np.zeros(k), A_eq=a_eq, b_eq=[1.0], bounds=bounds, method="highs")
-        rounds += 1
-        status = str(res.message)
-        if res.status != 0:
-            raise InvalidInputError(f"the linear program could not be solved: {status}")
-        alpha = np.clip(res.x[:n], 0.0, None)
-        alpha /= alpha.sum()
-        slack = res.x[n:]
-    # Steps where some unlisted pair could still beat the merge by more than its slack.
-    uncertified = int(np.count_nonzero(p.slack_floor @ alpha - slack > tolerance)) if steps else 0
+        # Check every pair at this optimum: rows violated by more than the tolerance.
+        found = price(alpha * p.per_byte, (slack + tolerance) / p.scale)
+        passes += 1
+        diff, step = p.rows(found)
+        violated = diff @ alpha - slack[step] > tolerance
+        uncertified = len(np.unique(step[violated]))
+        if not uncertified:
+            break
+        p.add(found)
+        active = np.concatenate([active, np.zeros(len(step), dtype=bool)])
+    if uncertified is None:
+        # No exact pass: steps where an unlisted pair could still beat the merge by more than
+        # its slack, by each category's bound (conservative: a pair rarely reaches every bound).
+        floor = (r.bound.astype(np.float64) * p.per_byte - p.merged) * p.scale
+        uncertified = int(np.count_nonzero(floor @ alpha - slack > tolerance)) if steps else 0
     return MixtureResult(
         proportions={name: float(a) for name, a in zip(names, alpha)},
         total_slack=float(slack.sum()) / p.scale,
@@ -250,6 +312,7 @@ def solve(
         uncertified_steps=uncertified,
         status=status,
         sample_bytes={name: int(b) for name, b in zip(names, r.bytes)},
+        pricing_passes=passes,
     )
 
 
@@ -274,6 +337,7 @@ def infer_mixture(
     *,
     merges: int = DEFAULT_MERGES,
     top_k: int = DEFAULT_TOP_K,
+    exact: bool = True,
     num_threads: int | None = None,
 ) -> MixtureResult:
     """Estimates the proportion of each category in the tokenizer's training data.
@@ -290,8 +354,15 @@ def infer_mixture(
     attributes). Needs scipy (``pip install 'toksmith[mixture]'``).
     """
     _linprog()  # fail before the replay if scipy is missing
-    r = replay(tokenizer, categories, merges=merges, top_k=top_k, num_threads=num_threads)
-    return solve(r, list(categories))
+    if top_k < 1:
+        raise InvalidInputError(f"top_k: give 1 or more, not {top_k}")
+    core = _core(tokenizer, categories, merges, num_threads)
+    r = _arrays(core.replay(top_k, num_threads=num_threads))
+
+    def price(weights: FloatArray, slack: FloatArray) -> Replay:
+        return _arrays(core.replay(top_k, weights.tolist(), slack.tolist(), num_threads))
+
+    return solve(r, list(categories), price=price if exact else None)
 
 
 __all__ = ["MixtureResult", "Replay", "infer_mixture", "replay", "solve"]

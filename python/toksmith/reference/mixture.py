@@ -15,6 +15,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+__all__ = ["Any", "Replay", "full_program", "merge_word", "pair_counts", "replay", "solve_full"]
+
 Step = tuple[int, int, int]  # (left id, right id, merged id)
 
 
@@ -53,7 +55,9 @@ def replay(counts: Sequence[dict[bytes, int]], byte_ids: Sequence[int], steps: S
     out = Replay(bytes=[sum(len(p) * n for p, n in c.items()) for c in counts])
     for t, (a, b, new) in enumerate(steps):
         tables = [pair_counts(w, c) for w, c in zip(words, counts)]
-        merged_row, bound_row, listed = [], [], set()
+        merged_row: list[int] = []
+        bound_row: list[int] = []
+        listed: set[tuple[int, int]] = set()
         for table in tables:
             floor = table.get((a, b), 0)
             above = sorted(((n, p) for p, n in table.items() if n > floor and p != (a, b)), reverse=True)

@@ -1,12 +1,13 @@
-//! `mixture_replay`: a tokenizer's merge list replayed on category samples (the engine's
-//! `mixture` job), as numpy arrays for the linear program of `toksmith.mixture`.
+//! `CoreMixture`: category samples counted with a tokenizer's pre-tokenizer, and its merge list
+//! replayed on them (the engine's `mixture` job), as numpy arrays for the linear program of
+//! `toksmith.mixture`.
 
 use numpy::{IntoPyArray, PyArray1};
 use pyo3::prelude::*;
 use toksmith_core::count::{self, PieceTable};
-use toksmith_core::mixture;
+use toksmith_core::mixture::{self, Pricing};
 
-use crate::errors::{interrupted, run_engine};
+use crate::errors::{interrupted, invalid, run_engine};
 use crate::tokenizer::CoreTokenizer;
 
 /// Merged counts, bounds (`steps * n` each), row steps, row lefts, row rights, row counts
@@ -22,49 +23,89 @@ type Arrays<'py> = (
     usize,
 );
 
-/// Counts each category (`(files, texts)`: file lines and texts, line by line) with the
-/// tokenizer's pre-tokenizer, then replays its first `merges` merges on all of them.
-#[pyfunction]
-#[pyo3(signature = (tokenizer, categories, merges, top_k, num_threads=None))]
-pub(crate) fn mixture_replay<'py>(
-    py: Python<'py>,
-    tokenizer: PyRef<'_, CoreTokenizer>,
-    categories: Vec<(Vec<String>, Vec<String>)>,
-    merges: usize,
-    top_k: usize,
-    num_threads: Option<usize>,
-) -> PyResult<Arrays<'py>> {
-    let tok = tokenizer.tok.clone();
-    let hf = tokenizer.hf.clone();
-    let replay = run_engine(py, || {
-        let splitter = mixture::splitter_for(&tok, hf.as_ref().map(|h| h.source.as_str()))?;
-        let mut tables: Vec<PieceTable> = Vec::with_capacity(categories.len());
-        for (files, texts) in &categories {
-            let mut table =
-                count::count_files(&[&splitter], files, num_threads, &mut |_| !interrupted())?
+/// Each category's piece counts and the tokenizer's first merges, replayed on demand.
+#[pyclass(frozen, module = "toksmith._toksmith")]
+pub(crate) struct CoreMixture {
+    tables: Vec<PieceTable>,
+    steps: Vec<(u32, u32, u32)>,
+    byte_ids: [u32; 256],
+}
+
+#[pymethods]
+impl CoreMixture {
+    /// Counts each category (`(files, texts)`: file lines and texts, line by line) with the
+    /// tokenizer's pre-tokenizer, and takes its first `merges` merges.
+    #[new]
+    #[pyo3(signature = (tokenizer, categories, merges, num_threads=None))]
+    fn new(
+        py: Python<'_>,
+        tokenizer: PyRef<'_, CoreTokenizer>,
+        categories: Vec<(Vec<String>, Vec<String>)>,
+        merges: usize,
+        num_threads: Option<usize>,
+    ) -> PyResult<Self> {
+        let tok = tokenizer.tok.clone();
+        let hf = tokenizer.hf.clone();
+        run_engine(py, || {
+            let splitter = mixture::splitter_for(&tok, hf.as_ref().map(|h| h.source.as_str()))?;
+            let mut tables = Vec::with_capacity(categories.len());
+            for (files, texts) in &categories {
+                let stop = &mut |_| !interrupted();
+                let mut table = count::count_files(&[&splitter], files, num_threads, stop)?
                     .pop()
                     .unwrap_or_default();
-            let more = count::count_texts(&[&splitter], texts, true, num_threads)?;
-            for t in more {
-                table.merge(t)?;
+                for t in count::count_texts(&[&splitter], texts, true, num_threads)? {
+                    table.merge(t)?;
+                }
+                tables.push(table);
             }
-            tables.push(table);
-        }
-        let steps = mixture::merge_steps(&tok.vocab, merges)?;
-        let byte_ids: [u32; 256] = std::array::from_fn(|b| tok.vocab.byte_id(b as u8));
-        mixture::replay_mixture(&tables, &byte_ids, &steps, top_k, num_threads, &mut |_| {
-            !interrupted()
+            Ok(CoreMixture {
+                tables,
+                steps: mixture::merge_steps(&tok.vocab, merges)?,
+                byte_ids: std::array::from_fn(|b| tok.vocab.byte_id(b as u8)),
+            })
         })
-    })?;
-    let (left, right): (Vec<u32>, Vec<u32>) = replay.row_pair.iter().copied().unzip();
-    Ok((
-        replay.merged.into_pyarray(py),
-        replay.bound.into_pyarray(py),
-        replay.row_step.into_pyarray(py),
-        left.into_pyarray(py),
-        right.into_pyarray(py),
-        replay.row_counts.into_pyarray(py),
-        replay.bytes,
-        replay.steps,
-    ))
+    }
+
+    /// The replay's arrays. Without `weights`, each category lists up to `top_k` pairs above the
+    /// merged one at each step; with `weights` (one per category) and `slack` (one per step),
+    /// the mixture lists up to `top_k` pairs that beat the merged one by more than the slack.
+    #[pyo3(signature = (top_k, weights=None, slack=None, num_threads=None))]
+    fn replay<'py>(
+        &self,
+        py: Python<'py>,
+        top_k: usize,
+        weights: Option<Vec<f64>>,
+        slack: Option<Vec<f64>>,
+        num_threads: Option<usize>,
+    ) -> PyResult<Arrays<'py>> {
+        let pricing = match (&weights, &slack) {
+            (Some(weights), Some(slack)) => Some(Pricing { weights, slack }),
+            (None, None) => None,
+            _ => return Err(invalid("give both weights and slack, or neither")),
+        };
+        let replay = run_engine(py, || {
+            let stop = &mut |_| !interrupted();
+            mixture::replay_mixture(
+                &self.tables,
+                &self.byte_ids,
+                &self.steps,
+                top_k,
+                pricing,
+                num_threads,
+                stop,
+            )
+        })?;
+        let (left, right): (Vec<u32>, Vec<u32>) = replay.row_pair.iter().copied().unzip();
+        Ok((
+            replay.merged.into_pyarray(py),
+            replay.bound.into_pyarray(py),
+            replay.row_step.into_pyarray(py),
+            left.into_pyarray(py),
+            right.into_pyarray(py),
+            replay.row_counts.into_pyarray(py),
+            replay.bytes,
+            replay.steps,
+        ))
+    }
 }

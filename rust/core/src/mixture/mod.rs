@@ -90,14 +90,45 @@ pub fn splitter_for(tok: &Tokenizer, source: Option<&str>) -> Result<Splitter> {
     }
 }
 
+/// A mixture to check every pair against (exact pricing): `weights[i]` multiplies category
+/// `i`'s counts (a proportion over its sample bytes), `slack[t]` is step `t`'s slack in the same
+/// units. A pair is listed when its mixture count exceeds the merged pair's plus the slack.
+pub struct Pricing<'a> {
+    pub weights: &'a [f64],
+    pub slack: &'a [f64],
+}
+
+/// Weights as integers (the largest `2^31`, so weighted counts of samples below `2^32` bytes
+/// fit in 64 bits), and the factor from the caller's units to them.
+fn integer_weights(weights: &[f64]) -> Result<(Vec<u64>, f64)> {
+    if weights.iter().any(|w| !(w.is_finite() && *w >= 0.0)) {
+        return Err(Error::value("weights: finite and not negative"));
+    }
+    let top = weights.iter().copied().fold(0.0, f64::max);
+    if top == 0.0 {
+        return Err(Error::value("weights: at least one must be positive"));
+    }
+    let factor = (1u64 << 31) as f64 / top;
+    Ok((
+        weights
+            .iter()
+            .map(|w| (w * factor).round() as u64)
+            .collect(),
+        factor,
+    ))
+}
+
 /// Replays `steps` (see [`merge_steps`]) on every category's piece counts, side by side (one
 /// thread per category). At each step every category lists up to `top_k` pairs counted more
-/// often than the merged pair. `progress(steps_done)` returns false to stop.
+/// often than the merged pair; with `pricing`, the mixture lists instead up to `top_k` pairs
+/// that beat the merged pair by more than the step's slack (and `bound` stays empty).
+/// `progress(steps_done)` returns false to stop.
 pub fn replay_mixture(
     tables: &[PieceTable],
     byte_ids: &[u32; 256],
     steps: &[(u32, u32, u32)],
     top_k: usize,
+    pricing: Option<Pricing<'_>>,
     num_threads: Option<usize>,
     progress: &mut dyn FnMut(usize) -> bool,
 ) -> Result<MixtureReplay> {
@@ -110,6 +141,28 @@ pub fn replay_mixture(
     }
     let pool = crate::util::pool::pool(num_threads);
     let n = tables.len();
+    // The mixture itself as one more replay, and each step's slack in its units.
+    let mut mixture: Option<(CategoryReplay, Vec<u64>)> = match &pricing {
+        None => None,
+        Some(p) => {
+            if p.weights.len() != n || p.slack.len() != steps.len() {
+                return Err(Error::value(format!(
+                    "pricing: {} weights for {n} categories, {} slacks for {} steps",
+                    p.weights.len(),
+                    p.slack.len(),
+                    steps.len()
+                )));
+            }
+            let (weights, factor) = integer_weights(p.weights)?;
+            let parts: Vec<(&PieceTable, u64)> = tables.iter().zip(weights).collect();
+            let slack = p
+                .slack
+                .iter()
+                .map(|s| (s.max(0.0) * factor).floor() as u64)
+                .collect();
+            Some((CategoryReplay::weighted(&parts, byte_ids), slack))
+        }
+    };
     let mut cats: Vec<CategoryReplay> = pool.install(|| {
         tables
             .par_iter()
@@ -125,14 +178,20 @@ pub fn replay_mixture(
     let mut rows: Vec<u64> = Vec::new();
     for (t, &(a, b, new_id)) in steps.iter().enumerate() {
         let merged = pair_key((a, b));
-        let above: Vec<Above> = pool.install(|| {
-            cats.par_iter_mut()
-                .map(|c| c.above(merged, top_k))
-                .collect()
-        });
-        for (c, top) in cats.iter().zip(&above) {
-            out.merged.push(c.count(merged));
-            out.bound.push(top.bound);
+        let above: Vec<Above> = match &mut mixture {
+            Some((mix, slack)) => {
+                let floor = mix.count(merged).saturating_add(slack[t]);
+                vec![mix.above_floor(merged, floor, top_k)]
+            }
+            None => pool.install(|| {
+                cats.par_iter_mut()
+                    .map(|c| c.above(merged, top_k))
+                    .collect()
+            }),
+        };
+        out.merged.extend(cats.iter().map(|c| c.count(merged)));
+        if mixture.is_none() {
+            out.bound.extend(above.iter().map(|top| top.bound));
         }
         // The listed pairs of all categories, each once, in a fixed order.
         rows.clear();
@@ -152,6 +211,9 @@ pub fn replay_mixture(
                 })
                 .collect()
         });
+        if let Some((mix, _)) = &mut mixture {
+            mix.apply((a, b, new_id));
+        }
         for (r, &k) in rows.iter().enumerate() {
             out.row_step.push(t as u32);
             out.row_pair.push(((k >> 32) as u32, k as u32));
@@ -181,7 +243,9 @@ mod tests {
         let id = |c: u8| c as u32;
         // Merge (l, e) first: English has (t, h) and (h, e) above it.
         let steps = [(id(b'l'), id(b'e'), 300), (id(b'h'), id(b'e'), 301)];
-        let r = replay_mixture(&[en, fr], &identity, &steps, 8, Some(1), &mut |_| true).unwrap();
+        let tables = [en, fr];
+        let r =
+            replay_mixture(&tables, &identity, &steps, 8, None, Some(1), &mut |_| true).unwrap();
         assert_eq!(r.bytes, vec![36, 22]);
         assert_eq!(r.merged, vec![0, 10, 13, 0]);
         assert_eq!(r.bound, vec![0, 10, 13, 0]);
@@ -194,14 +258,27 @@ mod tests {
             vec![pair(b'h', b'e'), pair(b't', b'h'), (300, id(b's'))]
         );
         assert_eq!(r.row_counts, vec![13, 0, 10, 0, 0, 2]);
+        let none = &mut |_| true;
         let stopped = replay_mixture(
             &[PieceTable::default()],
             &identity,
             &[],
             0,
             None,
-            &mut |_| true,
+            None,
+            none,
         );
         assert!(stopped.is_err(), "top_k 0 is refused");
+        // Pricing at an English-only mixture: step 0's merge (l, e) is beaten by (h, e) and
+        // (t, h); with a slack of 11 only (h, e) (13) still beats it by more.
+        let en_only = Pricing {
+            weights: &[1.0, 0.0],
+            slack: &[11.0, 0.0],
+        };
+        let p = replay_mixture(&tables, &identity, &steps, 8, Some(en_only), None, none).unwrap();
+        assert_eq!(p.row_step, vec![0]);
+        assert_eq!(p.row_pair, vec![pair(b'h', b'e')]);
+        assert_eq!(p.row_counts, vec![13, 0]);
+        assert!(p.bound.is_empty());
     }
 }

@@ -34,13 +34,24 @@ pub struct Above {
 impl CategoryReplay {
     /// The pieces of `counts` as words of `byte_ids` (the tokenizer's id of each byte).
     pub fn new(counts: &PieceTable, byte_ids: &[u32; 256]) -> CategoryReplay {
+        CategoryReplay::weighted(&[(counts, 1)], byte_ids)
+    }
+
+    /// The pieces of several tables, each piece's count multiplied by its table's weight: a
+    /// mixture, whose pair counts are the weighted sums of the tables' (tables of weight 0 are
+    /// left out). `bytes` counts every table once.
+    pub fn weighted(tables: &[(&PieceTable, u64)], byte_ids: &[u32; 256]) -> CategoryReplay {
         let mut words = Words::default();
-        let mut weights = Vec::with_capacity(counts.len());
+        let mut weights = Vec::new();
         let mut bytes = 0u64;
-        for (piece, count) in counts.iter() {
-            words.push_with(|ids| ids.extend(piece.iter().map(|&b| byte_ids[b as usize])));
-            weights.push(count);
-            bytes += piece.len() as u64 * count;
+        for &(counts, weight) in tables {
+            for (piece, count) in counts.iter() {
+                bytes += piece.len() as u64 * count;
+                if weight > 0 {
+                    words.push_with(|ids| ids.extend(piece.iter().map(|&b| byte_ids[b as usize])));
+                    weights.push(count * weight);
+                }
+            }
         }
         let mut pair_counts: FxHashMap<u64, u64> = FxHashMap::default();
         let mut pair_words: FxHashMap<u64, Vec<u32>> = FxHashMap::default();
@@ -73,7 +84,13 @@ impl CategoryReplay {
     /// The pairs other than `merged` counted more often than `merged`, at most `k` of them (see
     /// [`Above`]).
     pub fn above(&mut self, merged: u64, k: usize) -> Above {
-        let floor = self.count(merged);
+        self.above_floor(merged, self.count(merged), k)
+    }
+
+    /// The pairs other than `merged` counted more than `floor` times, most frequent first (ties:
+    /// the larger key first), at most `k` of them; `bound` is the first one left out's count, or
+    /// `floor` when none is.
+    pub fn above_floor(&mut self, merged: u64, floor: u64, k: usize) -> Above {
         let mut pairs: Vec<(u64, u64)> = Vec::new();
         let mut bound = floor;
         // Entries that are current, to push back once the top is read.
