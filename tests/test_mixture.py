@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import random
+import re
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -18,7 +20,7 @@ from toksmith.reference import mixture as ref
 from toksmith.reference.bytelevel import decode
 from toksmith.reference.train import count_pieces
 
-from realtext import documents, samples
+from realtext import DATA, documents, samples
 
 pytest.importorskip("scipy")
 
@@ -108,31 +110,47 @@ def test_exact_copies_are_recovered_exactly():
         assert result[n] == pytest.approx(sizes[n] / sum(sizes.values()), abs=1e-4)
 
 
+def man_pages() -> dict[str, str]:
+    """The shipped man-page excerpts and samples in two categories: German and French, and
+    Japanese, Chinese and Russian."""
+    text = (DATA / "multilingual.txt").read_text(encoding="utf-8")
+    out = {"man_latin": "", "man_other": ""}
+    for block in re.split(r"(?m)^(?=\.TH )", text):
+        out["man_other" if re.search("[\u0400-\u04ff\u3040-\u30ff\u4e00-\u9fff]", block) else "man_latin"] += block
+    shipped = Path(toksmith.__file__).parent / "samples"
+    out["man_latin"] += "".join((shipped / f"{lang}.txt").read_text(encoding="utf-8") for lang in ("de", "fr"))
+    out["man_other"] += "".join((shipped / f"{lang}.txt").read_text(encoding="utf-8") for lang in ("ja", "ru", "zh"))
+    return out
+
+
 def halves(text: str, seed: int) -> tuple[str, str]:
-    """Documents of ``text`` shuffled, then dealt alternately into two disjoint halves."""
-    docs = documents(text, 1000)
+    """Runs of lines (about 100 characters) of ``text`` shuffled, then dealt alternately into two
+    disjoint halves from the same distribution. (Whole documents dealt this way differ by topic
+    at this scale: measured errors then reach 6 points, see docs/mixture.md.)"""
+    docs = documents(text, 100)
     random.Random(seed).shuffle(docs)
     return "".join(docs[0::2]), "".join(docs[1::2])
 
 
 def test_a_known_mixture_is_recovered_from_disjoint_samples():
-    """Train on a known mixture of one half of each category's text; infer it from the other
-    half. (Small scale: larger corpora are measured by benches/mixture.py.)"""
-    s = samples(600_000)
-    truth = {"english": 0.5, "python": 0.3, "c": 0.2}
+    """Train on a known mixture of five categories (one half of each category's text); infer it
+    from the other half, within 2 points. (Small scale; benches/mixture.py measures larger
+    corpora.)"""
+    texts = {**samples(2_000_000), **man_pages()}
+    truth = {"english": 0.3, "python": 0.25, "c": 0.2, "man_latin": 0.1, "man_other": 0.15}
     train, held_out = {}, {}
     for n in truth:
-        train[n], held_out[n] = halves(s[n], seed=1)
+        train[n], held_out[n] = halves(texts[n], seed=1)
     total = min(len(train[n].encode("utf-8")) / share for n, share in truth.items())
     lines = []
     for n, share in truth.items():
         part = train[n].encode("utf-8")[: int(share * total)].decode("utf-8", errors="ignore")
         lines.extend(part.splitlines(keepends=True))
-    tok = toksmith.train_bpe(iterator=lines, vocab_size=1256, progress=False)
-    result = toksmith.infer_mixture(tok, {n: [held_out[n]] for n in truth}, merges=300)
-    for n, share in truth.items():
-        assert abs(result[n] - share) <= 0.02, (n, result[n], share)
-    assert result.merges == 300 and result.constraints > 0 and result.rounds >= 1
+    tok = toksmith.train_bpe(iterator=lines, vocab_size=2256, progress=False)
+    result = toksmith.infer_mixture(tok, {n: [held_out[n]] for n in truth}, merges=1000)
+    errors = {n: abs(result[n] - share) for n, share in truth.items()}
+    assert max(errors.values()) <= 0.02, errors
+    assert result.merges == 1000 and result.uncertified_steps == 0 and result.constraints > 0
 
 
 def test_inputs_are_checked(small, tmp_path):
