@@ -5,6 +5,7 @@ report the errors; or estimate the mixture of an existing tokenizer.
     python benches/mixture.py recover --category en=/data/en.txt --category code=/data/code.txt ... \\
         [--trials 5] [--train-mb 20] [--sample-mb 4] [--vocab-size 8192] [--merges 3000] [--json OUT]
     python benches/mixture.py estimate cl100k_base --category en=/data/en_sample.txt ... [--json OUT]
+    python benches/mixture.py split-man man_pages.txt OUTDIR   (one file per language: de fr ja zh ru)
 
 Each category file (its first ``--max-mb``) is cut into ~4 KB documents, shuffled and dealt
 into two halves: the training pool and the estimation sample (``--sample-mb`` of the other
@@ -119,15 +120,49 @@ def estimate(args: argparse.Namespace) -> dict[str, object]:
     return {"command": " ".join(sys.argv), "tokenizer": args.tokenizer, "seconds": round(elapsed, 2), **res.to_dict()}
 
 
+def split_man(args: argparse.Namespace) -> dict[str, object]:
+    """Splits a corpus of translated man pages (groff sources, pages starting at ``.TH``) into
+    one file per language, by script (Japanese kana, Chinese Han, Cyrillic) and, for Latin
+    script, by German and French function words."""
+    import re
+
+    with open(args.corpus, encoding="utf-8", errors="replace") as f:
+        text = f.read()
+    out: dict[str, list[str]] = {}
+    for page in re.split(r"(?m)^(?=\.TH )", text):
+        if len(re.findall("[\u3040-\u30ff]", page)) > 20:
+            lang = "ja"
+        elif re.search("[\u4e00-\u9fff]", page):
+            lang = "zh"
+        elif len(re.findall("[\u0400-\u04ff]", page)) > 20:
+            lang = "ru"
+        else:
+            de = sum(page.count(w) for w in (" und ", " der ", " die ", " nicht "))
+            fr = sum(page.count(w) for w in (" les ", " des ", " est ", " pour "))
+            lang = "de" if de > fr else "fr"
+        out.setdefault(lang, []).append(page)
+    sizes = {}
+    for lang, pages in out.items():
+        path = Path(args.outdir) / f"{lang}.txt"
+        path.write_text("".join(pages), encoding="utf-8")
+        sizes[lang] = path.stat().st_size
+        print(f"{path}: {sizes[lang]} bytes, {len(pages)} pages")
+    return {"command": " ".join(sys.argv), "bytes": sizes}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="mode", required=True)
+    p = sub.add_parser("split-man")
+    p.add_argument("corpus")
+    p.add_argument("outdir")
+    p.add_argument("--json", metavar="OUT")
     for mode in ("recover", "estimate"):
         p = sub.add_parser(mode)
         if mode == "estimate":
             p.add_argument("tokenizer")
         p.add_argument("--category", action="append", required=True, metavar="NAME=FILE")
-        p.add_argument("--merges", type=int, default=3000)
+        p.add_argument("--merges", type=int, default=1000)
         p.add_argument("--top-k", type=int, default=32)
         p.add_argument("--json", metavar="OUT")
         if mode == "recover":
@@ -138,7 +173,7 @@ def main() -> None:
             p.add_argument("--seed", type=int, default=0)
             p.add_argument("--max-mb", type=float, default=40.0, help="read at most this much of each file")
     args = parser.parse_args()
-    out = recover(args) if args.mode == "recover" else estimate(args)
+    out = {"recover": recover, "estimate": estimate, "split-man": split_man}[args.mode](args)
     if args.json:
         Path(args.json).write_text(json.dumps(out, indent=2) + "\n", encoding="utf-8")
         print(f"wrote {args.json}")

@@ -556,7 +556,7 @@ def _parser() -> argparse.ArgumentParser:
                    help="a bundled encoding name, a tokenizer.json file or a .tiktoken file")
     p.add_argument("--category", action="append", nargs="+", required=True, metavar="NAME=FILES",
                    help="a category and its sample files or directories (repeatable): NAME=FILE [FILE...]")
-    p.add_argument("--merges", type=int, default=3000, help="use the first T merges (default 3000)")
+    p.add_argument("--merges", type=int, default=1000, help="use the first T merges (default 1000)")
     p.add_argument("--top-k", type=int, default=32, help="candidate pairs per category and merge (default 32)")
     p.add_argument("--json", metavar="OUT", help="write the proportions and diagnostics as JSON")
     p.add_argument("--threads", type=_threads_option, default=None, help="worker threads (default or 0: all cores)")

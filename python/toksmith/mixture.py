@@ -44,7 +44,7 @@ if TYPE_CHECKING:
 
 #: Merges replayed by default: enough for 5-10 categories to be told apart, few enough to keep
 #: the program small.
-DEFAULT_MERGES = 3000
+DEFAULT_MERGES = 1000
 #: Pairs each category lists per step (beyond them a bound says whether any could bind).
 DEFAULT_TOP_K = 32
 
