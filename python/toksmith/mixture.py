@@ -42,10 +42,10 @@ from toksmith.report import TokenizerSpec, load_tokenizer
 if TYPE_CHECKING:
     from toksmith._toksmith import _MixtureArrays
 
-#: Merges replayed by default: enough for 5-10 categories to be told apart, few enough to keep
-#: the program small.
+#: Merges replayed by default: enough for 5-10 categories to be told apart; later merges of a
+#: tokenizer trained on ~15 MB made the estimates worse (docs/mixture.md).
 DEFAULT_MERGES = 1000
-#: Pairs each category lists per step (beyond them a bound says whether any could bind).
+#: Candidate pairs each category lists per step (the exact passes find any others that bind).
 DEFAULT_TOP_K = 32
 
 Sample = Union[str, "os.PathLike[str]"]

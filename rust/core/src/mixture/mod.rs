@@ -9,8 +9,12 @@
 //! counts more often (those are the only ones that can make the step's constraint bind), at
 //! most `top_k` of them, with a bound on the ones left out; every listed pair is then counted in
 //! every category, so each row is a full constraint. The program itself is solved in Python.
+//! To make its answer exact over all pairs, a [`Pricing`] pass replays the mixture at the
+//! program's optimum as one more weighted sample and lists the pairs that still beat a merge by
+//! more than its slack.
 //!
-//! * [`replay`]: [`CategoryReplay`], one category's words, pair counts and top-pair heap.
+//! * [`replay`]: [`CategoryReplay`], one category's (or a weighted mixture's) words, pair counts
+//!   and top-pair heap.
 //! * here: [`replay_mixture`] (the categories step by step, in parallel), [`merge_steps`] (a
 //!   tokenizer's merge list as id triples) and [`splitter_for`] (its pre-tokenizer for
 //!   counting).
