@@ -102,9 +102,10 @@ pub struct Pricing<'a> {
     pub slack: &'a [f64],
 }
 
-/// Weights as integers (the largest `2^31`, so weighted counts of samples below `2^32` bytes
-/// fit in 64 bits), and the factor from the caller's units to them.
-fn integer_weights(weights: &[f64]) -> Result<(Vec<u64>, f64)> {
+/// Weights as integers, and the factor from the caller's units to them. The largest is `2^31`,
+/// or less when the samples hold more than `2^31` bytes in all, so that no weighted count (at
+/// most the bytes of all samples times the largest weight) passes `2^62`.
+fn integer_weights(weights: &[f64], total_bytes: u64) -> Result<(Vec<u64>, f64)> {
     if weights.iter().any(|w| !(w.is_finite() && *w >= 0.0)) {
         return Err(Error::value("weights: finite and not negative"));
     }
@@ -112,7 +113,8 @@ fn integer_weights(weights: &[f64]) -> Result<(Vec<u64>, f64)> {
     if top == 0.0 {
         return Err(Error::value("weights: at least one must be positive"));
     }
-    let factor = (1u64 << 31) as f64 / top;
+    let largest = (1u64 << 31).min((1u64 << 62) / total_bytes.max(1)).max(1);
+    let factor = largest as f64 / top;
     Ok((
         weights
             .iter()
@@ -157,7 +159,13 @@ pub fn replay_mixture(
                     steps.len()
                 )));
             }
-            let (weights, factor) = integer_weights(p.weights)?;
+            let total = tables
+                .iter()
+                .flat_map(|t| t.iter())
+                .fold(0u64, |sum, (piece, n)| {
+                    sum.saturating_add((piece.len() as u64).saturating_mul(n))
+                });
+            let (weights, factor) = integer_weights(p.weights, total)?;
             let parts: Vec<(&PieceTable, u64)> = tables.iter().zip(weights).collect();
             let slack = p
                 .slack
@@ -284,5 +292,10 @@ mod tests {
         assert_eq!(p.row_pair, vec![pair(b'h', b'e')]);
         assert_eq!(p.row_counts, vec![13, 0]);
         assert!(p.bound.is_empty());
+        // Weights stay below 2^62 in all, however large the samples.
+        let (w, _) = integer_weights(&[1.0, 0.5], 1 << 40).unwrap();
+        assert_eq!(w, vec![1 << 22, 1 << 21]);
+        assert!(integer_weights(&[0.0, 0.0], 1).is_err());
+        assert!(integer_weights(&[f64::NAN], 1).is_err());
     }
 }
