@@ -66,7 +66,7 @@ def test_engine_replay_equals_reference(small, categories, top_k, merges):
     assert got == expected.rows
 
 
-def full_objective(categories: list[list[str]], byte_ids, steps) -> tuple[float, ref.Any]:
+def full_objective(categories: list[list[str]], byte_ids, steps) -> tuple[float, tuple[np.ndarray, np.ndarray]]:
     rows, row_steps = ref.full_program([reference_counts(c) for c in categories], byte_ids, steps)
     res = ref.solve_full(rows, row_steps, len(categories), len(steps))
     assert res.status == 0

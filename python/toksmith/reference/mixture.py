@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["Any", "Replay", "full_program", "merge_word", "pair_counts", "replay", "solve_full"]
+__all__ = ["Replay", "full_program", "merge_word", "pair_counts", "replay", "solve_full"]
 
 Step = tuple[int, int, int]  # (left id, right id, merged id)
 
