@@ -85,14 +85,16 @@ def test_lazy_program_reaches_the_full_optimum(small, categories, merges, top_k,
     result = toksmith.infer_mixture(tok, dict(zip(names, categories)), merges=merges, top_k=top_k, exact=exact)
     optimum, (rows, row_steps) = full_objective(categories, byte_ids, steps[:merges])
     assert result.uncertified_steps == 0
-    assert result.total_slack == pytest.approx(optimum, rel=1e-6, abs=1e-9)
+    # Rows count as violated past 1e-6 of the largest per-byte count (at most 1 per byte).
+    slop = 1e-6 * merges
+    assert result.total_slack == pytest.approx(optimum, abs=slop)
     # The lazy answer is optimal for the full program too: its slacks there add up to the optimum.
     alpha = np.array([result[n] for n in names])
     assert sum(result.values()) == pytest.approx(1.0)
     need = np.zeros(len(steps[:merges]))
     if len(rows):
         np.maximum.at(need, row_steps, rows @ alpha)
-    assert need.sum() == pytest.approx(optimum, rel=1e-5, abs=1e-9)
+    assert need.sum() == pytest.approx(optimum, abs=slop)
 
 
 def test_exact_copies_are_recovered_exactly():

@@ -242,12 +242,14 @@ def solve(
     names: Sequence[str],
     *,
     price: Price | None = None,
-    tolerance: float = 1e-9,
+    tolerance: float = 1e-6,
     max_rounds: int = 500,
     max_passes: int = 20,
 ) -> MixtureResult:
     """Minimises the total slack by lazy constraint generation: solve with the rows found
     violated so far, add each step's most violated row of the replay's candidates, repeat.
+    A row counts as violated past ``tolerance`` in units of the largest merged-pair count (above
+    HiGHS's own feasibility tolerance, 1e-7, so that rows it holds are never added again).
     With ``price``, each optimum over the candidates is then checked against every pair (an
     exact pass of the engine); rows it finds violated join the candidates, until none is."""
     from scipy import sparse
