@@ -172,6 +172,11 @@ def test_inputs_are_checked(small, tmp_path):
     by_text = mixture.replay(tok, {"a": ["the cat sat\n" * 50]}, merges=5)
     assert by_path.bytes == by_text.bytes == [600]
     assert by_path.merged.tolist() == by_text.merged.tolist()
+    # The tokenizer as a tokenizer.json path, and as an Encoding, replays the same.
+    saved = tmp_path / "tok.json"
+    tok.save(str(saved))
+    assert mixture.replay(str(saved), {"a": [path]}, merges=5).merged.tolist() == by_path.merged.tolist()
+    assert mixture.replay(tok.to_encoding(), {"a": [path]}, merges=5).merged.tolist() == by_path.merged.tolist()
 
 
 def test_bundled_encodings_and_missing_scipy(monkeypatch):
