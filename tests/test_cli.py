@@ -376,3 +376,35 @@ def test_ctrl_c_while_counting_a_big_file_exits_130(tmp_path):
 
     _wait_for(counting, "the engine to open the big file")
     _interrupt(proc, out_dir)
+
+
+def test_infer_mixture(capsys, tmp_path, monkeypatch):
+    pytest.importorskip("scipy")
+    samples = Path(toksmith.__file__).parent / "samples"
+    out = tmp_path / "m.json"
+    assert main(["infer-mixture", "cl100k_base", "--category", f"en={samples / 'en.txt'}",
+                 "--category", f"code={samples / 'python.txt'}", f"{samples / 'python.txt'}",
+                 "--merges", "200", "--json", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "en " in printed and "code " in printed and "total slack" in printed and "wrote" in printed
+    import json
+
+    saved = json.loads(out.read_text())
+    assert set(saved["proportions"]) == {"en", "code"} and saved["merges"] == 200
+    assert abs(sum(saved["proportions"].values()) - 1) < 1e-9
+    # Errors: a missing file, a category without NAME=, a bad --merges, all one line and status 1.
+    for args, message in (
+        (["--category", f"en={tmp_path / 'missing.txt'}"], "missing.txt"),
+        (["--category", str(samples / "en.txt")], "give NAME=FILE"),
+        (["--category", f"en={samples / 'en.txt'}", "--merges", "0"], "--merges 0"),
+    ):
+        assert main(["infer-mixture", "cl100k_base", *args]) == 1
+        err = capsys.readouterr().err
+        assert err.startswith("toksmith infer-mixture: ") and message in err and err.count("\n") == 1
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("toksmith.mixture.infer_mixture", interrupted)
+    assert main(["infer-mixture", "cl100k_base", "--category", f"en={samples / 'en.txt'}"]) == 130
+    assert capsys.readouterr().err == "toksmith infer-mixture: interrupted\n"

@@ -17,6 +17,11 @@ enc = toksmith.get_encoding("o200k_base")
 rng = random.Random(0)
 if what == "batch":
     texts = ["The quick brown fox jumps over the lazy dog. " * 400 + str(i) for i in range(60_000)]
+elif what == "mixture":  # many distinct words per category: replaying 100k merges takes seconds
+    def words(k):
+        return " ".join("".join(rng.choice("abcdefghijklmnop"[k:k + 8]) for _ in range(rng.randint(3, 9)))
+                        for _ in range(12))
+    categories = {f"c{k}": ["\n".join(words(k) for _ in range(20_000))] for k in range(4)}
 else:  # long words of random letters: merging them to saturation takes a while
     texts = ["".join(rng.choice("abcdefghij") for _ in range(3000)) for _ in range(600)]
 print("ready", flush=True)
@@ -24,6 +29,9 @@ start = time.perf_counter()
 try:
     if what == "batch":
         enc.encode_ordinary_batch(texts, num_threads=2)
+    elif what == "mixture":
+        from toksmith import mixture
+        mixture.replay(enc, categories, merges=100_000)
     else:
         toksmith.merge_batch(texts, enc)
     print("finished", flush=True)
@@ -32,7 +40,7 @@ except KeyboardInterrupt:
 """
 
 
-@pytest.mark.parametrize("what", ["batch", "merge_batch"])
+@pytest.mark.parametrize("what", ["batch", "merge_batch", "mixture"])
 def test_long_calls_stop_on_ctrl_c(what):
     child = subprocess.Popen([sys.executable, "-c", CHILD, what], stdout=subprocess.PIPE, text=True)
     assert child.stdout is not None

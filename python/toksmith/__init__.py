@@ -6,6 +6,8 @@
   ``tokenizer.json`` files.
 * :func:`train_bpe`, :func:`train_superbpe`, :func:`count_pieces` / :class:`PieceCounts`
   (count tables that add up across shards; ``client=`` counts on a Dask cluster).
+* :func:`infer_mixture`: the share of each category (language, code) in a BPE tokenizer's
+  training data, from its merge list (``toksmith[mixture]``: scipy).
 * :func:`report` / :class:`Report`: tokenizer quality side by side (``toksmith report``).
 * :mod:`toksmith.reference`: slow, obviously-correct pure-Python twins of the algorithms.
 * :mod:`toksmith.errors`: every error is a :class:`ToksmithError` (and the builtin exception
@@ -32,6 +34,7 @@ from toksmith.errors import (
     FormatError,
     InternalError,
     InvalidInputError,
+    MissingDependencyError,
     ToksmithError,
     ToksmithFileNotFoundError,
     ToksmithKeyError,
@@ -39,6 +42,7 @@ from toksmith.errors import (
     ToksmithTypeError,
     UnsupportedError,
 )
+from toksmith.mixture import MixtureResult, infer_mixture
 from toksmith.registry import get_encoding, list_encoding_names
 from toksmith.report import Report, report
 from toksmith.train import count_pieces, count_superbpe_pieces, train_bpe, train_superbpe
@@ -48,5 +52,5 @@ __all__ = [
     "list_encoding_names", "patterns", "PieceCounts", "count_pieces", "count_superbpe_pieces", "train_bpe",
     "train_superbpe", "__version__", "ToksmithError", "InvalidInputError", "FormatError", "UnsupportedError",
     "ToksmithTypeError", "ToksmithKeyError", "ToksmithOSError", "ToksmithFileNotFoundError", "InternalError",
-    "report", "Report",
+    "report", "Report", "infer_mixture", "MixtureResult", "MissingDependencyError",
 ]

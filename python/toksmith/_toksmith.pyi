@@ -18,6 +18,7 @@ __all__ = [
     "CoreByteModel",
     "CoreByteState",
     "CorePieceCounts",
+    "CoreMixture",
     "__version__",
 ]
 
@@ -259,3 +260,33 @@ class CorePieceCounts:
     def stats(self) -> list[tuple[int, int]]: ...
     def to_dict(self, stage: int) -> dict[bytes, int]: ...
     def equals(self, other: CorePieceCounts) -> bool: ...
+
+#: ``CoreMixture.replay``'s result: merged counts and bounds (``steps * n`` each, step-major),
+#: row steps, row left ids, row right ids, row counts (``rows * n``), sample bytes, steps.
+_MixtureArrays = tuple[
+    npt.NDArray[np.uint64],
+    npt.NDArray[np.uint64],
+    npt.NDArray[np.uint32],
+    npt.NDArray[np.uint32],
+    npt.NDArray[np.uint32],
+    npt.NDArray[np.uint64],
+    list[int],
+    int,
+]
+
+@final
+class CoreMixture:
+    def __new__(
+        cls,
+        tokenizer: CoreTokenizer,
+        categories: Sequence[tuple[list[str], list[str]]],
+        merges: int,
+        num_threads: int | None = None,
+    ) -> CoreMixture: ...
+    def replay(
+        self,
+        top_k: int,
+        weights: Sequence[float] | None = None,
+        slack: Sequence[float] | None = None,
+        num_threads: int | None = None,
+    ) -> _MixtureArrays: ...

@@ -13,6 +13,9 @@ r"""The ``toksmith`` command line.
     toksmith compare TOKENIZER... --text FILE       bytes per token, tokens per document
     toksmith report TOKENIZER... [--corpus NAME=FILE_OR_DIR ...] [--json OUT] [--html OUT]
                                                    tokenizer quality side by side (docs/report.md)
+    toksmith infer-mixture TOKENIZER --category NAME=FILES... [--merges T] [--json OUT]
+                                                   share of each category in the tokenizer's training
+                                                   data, from its merge list (docs/mixture.md)
     toksmith --version
 
 Errors are one line on stderr and exit status 1 (2 for a bad option); Ctrl-C exits with
@@ -26,6 +29,7 @@ import os
 import sys
 import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 #: A regex given on the command line starts with this prefix; anything else must be a name.
 REGEX_PREFIX = "regex:"
@@ -360,6 +364,66 @@ def cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def _category_specs(values: list[list[str]]) -> dict[str, list[str]]:
+    """``--category NAME=FILE [FILE...]`` values as ``{name: [paths]}`` (a directory means its
+    files)."""
+    from toksmith.errors import InvalidInputError, ToksmithFileNotFoundError, shorten
+
+    categories: dict[str, list[str]] = {}
+    for group in values:
+        first, *more = group
+        name, sep, path = first.partition("=")
+        if not sep or not name or not path:
+            raise InvalidInputError(f"--category {shorten(first)}: give NAME=FILE [FILE...]")
+        if name in categories:
+            raise InvalidInputError(f"--category {shorten(name)} is given twice")
+        files: list[str] = []
+        for p in [path, *more]:
+            if os.path.isdir(p):
+                files.extend(sorted(str(f) for f in Path(p).rglob("*") if f.is_file()))
+            elif os.path.isfile(p):
+                files.append(p)
+            else:
+                raise ToksmithFileNotFoundError(f"{p}: no such sample file or directory (--category {name})")
+        categories[name] = files
+    return categories
+
+
+def cmd_infer_mixture(args: argparse.Namespace) -> int:
+    from toksmith.errors import InvalidInputError
+    from toksmith.mixture import infer_mixture
+
+    categories = _category_specs(args.category)
+    if args.merges < 1 or args.top_k < 1:
+        raise InvalidInputError(f"--merges {args.merges} and --top-k {args.top_k}: give 1 or more")
+    if args.json:
+        out_dir = os.path.dirname(os.path.abspath(args.json))
+        if not os.path.isdir(out_dir):
+            from toksmith.errors import ToksmithFileNotFoundError
+
+            raise ToksmithFileNotFoundError(f"{out_dir}: no such directory (for --json {args.json})")
+    start = time.perf_counter()
+    result = infer_mixture(args.tokenizer, categories, merges=args.merges, top_k=args.top_k,
+                           num_threads=args.threads)
+    elapsed = time.perf_counter() - start
+    width = max(len(name) for name in result)
+    for name, share in sorted(result.items(), key=lambda kv: -kv[1]):
+        print(f"{name:<{width}}  {100 * share:6.2f}%")
+    print(f"total slack {result.total_slack:.4g} (pair occurrences per sample byte), {result.merges} merges, "
+          f"{result.constraints} constraints in {result.rounds} rounds, {result.uncertified_steps} uncertified "
+          f"steps, {elapsed:.1f} s; solver: {result.status}")
+    if args.json:
+        import json
+
+        from toksmith._files import replacing
+
+        with replacing(args.json) as tmp, open(tmp, "w", encoding="utf-8") as f:
+            json.dump({"tokenizer": args.tokenizer, **result.to_dict()}, f, indent=2)
+            f.write("\n")
+        print(f"wrote {args.json}")
+    return 0
+
+
 def _message(e: BaseException) -> str:
     # KeyError's str() quotes its argument; a message reads better without the quotes.
     if isinstance(e, KeyError) and len(e.args) == 1 and isinstance(e.args[0], str):
@@ -394,10 +458,10 @@ def _main(argv: list[str] | None, command: list[str]) -> int:
         except (OSError, ValueError):
             pass
         return 141
-    except (ValueError, KeyError, TypeError, OSError, RuntimeError) as e:
+    except (ValueError, KeyError, TypeError, OSError, RuntimeError, ImportError) as e:
         from toksmith.errors import ToksmithError
 
-        if isinstance(e, (TypeError, RuntimeError)) and not isinstance(e, ToksmithError):
+        if isinstance(e, (TypeError, RuntimeError, ImportError)) and not isinstance(e, ToksmithError):
             raise  # not an input error: a bug, whose traceback is what a report needs
         print(f"{command[-1]}: {_message(e)}", file=sys.stderr)
         return 1
@@ -479,6 +543,18 @@ def _parser() -> argparse.ArgumentParser:
                    help=f".tiktoken files hold no pattern: split their text with this one ({pattern_help}; "
                         "default o200k)")
     p.set_defaults(run=cmd_report)
+
+    p = sub.add_parser("infer-mixture", help="share of each category (language, code) in a tokenizer's training "
+                       "data, from its merge list")
+    p.add_argument("tokenizer", metavar="TOKENIZER",
+                   help="a bundled encoding name, a tokenizer.json file or a .tiktoken file")
+    p.add_argument("--category", action="append", nargs="+", required=True, metavar="NAME=FILES",
+                   help="a category and its sample files or directories (repeatable): NAME=FILE [FILE...]")
+    p.add_argument("--merges", type=int, default=1000, help="use the first T merges (default 1000)")
+    p.add_argument("--top-k", type=int, default=32, help="candidate pairs per category and merge (default 32)")
+    p.add_argument("--json", metavar="OUT", help="write the proportions and diagnostics as JSON")
+    p.add_argument("--threads", type=_threads_option, default=None, help="worker threads (default or 0: all cores)")
+    p.set_defaults(run=cmd_infer_mixture)
 
     p = sub.add_parser("list", help="bundled encodings")
     p.set_defaults(run=cmd_list)

@@ -43,6 +43,7 @@ __all__ = [
     "ToksmithNotADirectoryError",
     "ToksmithPermissionError",
     "ToksmithNotImplementedError",
+    "MissingDependencyError",
     "InternalError",
     "os_error",
     "shorten",
@@ -95,6 +96,11 @@ class ToksmithPermissionError(ToksmithOSError, PermissionError):
 
 class ToksmithNotImplementedError(UnsupportedError, NotImplementedError):
     """An option of a drop-in API that toksmith does not implement (was ``NotImplementedError``)."""
+
+
+class MissingDependencyError(ToksmithError, ImportError):
+    """An optional dependency that a feature needs is not installed (the message names the
+    extra to install)."""
 
 
 class InternalError(ToksmithError, RuntimeError):

@@ -13,6 +13,8 @@
 //!   `tokenizer.json` (one file per pipeline stage).
 //! * [`count`]: streaming, parallel pre-tokenize-and-count of a corpus into piece tables.
 //! * [`train`]: the BPE merge loop (Hugging Face's tie rule) and SuperBPE's two stages.
+//! * [`mixture`]: data-mixture inference: a merge list replayed on category samples, with the
+//!   pair counts its linear program needs.
 //! * [`bytelm`]: a token-level LM turned into the exact byte-level one (covers, grouped cover
 //!   search, state, the vectorised row passes).
 //! * [`dynamic`]: batch-level dynamic merging of already-tokenized sequences.
@@ -25,6 +27,7 @@ pub mod count;
 pub mod dynamic;
 pub mod encode;
 pub mod formats;
+pub mod mixture;
 pub mod pretokenize;
 pub mod train;
 pub mod util;

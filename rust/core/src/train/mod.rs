@@ -34,7 +34,7 @@ pub use tokenizer::{
     train_bpe_tokenizer, train_superbpe_tokenizer, SuperBpeSettings, SuperBpeStart,
     SuperBpeTokenizer, TrainedTokenizer,
 };
-pub use words::{byte_tokens, Words};
+pub use words::{byte_tokens, key as pair_key, Words};
 
 use crate::count::PieceTable;
 use crate::{Error, Result};

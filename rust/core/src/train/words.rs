@@ -6,7 +6,7 @@ use crate::util::table::prefetch;
 
 /// A pair of ids as one key: `left << 32 | right`.
 #[inline]
-pub(super) fn key(pair: (u32, u32)) -> u64 {
+pub fn key(pair: (u32, u32)) -> u64 {
     (pair.0 as u64) << 32 | pair.1 as u64
 }
 
@@ -87,6 +87,18 @@ impl Words {
     /// Word `i`.
     pub fn get(&self, i: usize) -> &[u32] {
         &self.ids[self.start[i]..self.start[i] + self.len[i] as usize]
+    }
+
+    /// Merges every `(a, b)` of word `i` into `new_id` in place, as the merge loop does, calling
+    /// `change(pair key, +1 or -1)` for each pair count change around a replacement.
+    pub fn merge_one(
+        &mut self,
+        i: usize,
+        (a, b, new_id): (u32, u32, u32),
+        change: impl FnMut(u64, i64),
+    ) {
+        let (s, n) = (self.start[i], self.len[i] as usize);
+        self.len[i] = merge_word(&mut self.ids[s..s + n], a, b, new_id, change);
     }
 
     pub fn iter(&self) -> impl Iterator<Item = &[u32]> {
