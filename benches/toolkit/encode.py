@@ -1,7 +1,7 @@
 """Encode throughput of toksmith against its peers, on ~4 KB documents of real text.
 
     python benches/compare.py [--encodings o200k_base cl100k_base] [--corpora DIR]
-                              [--repeat 3] [--threads 1 2] [--out benches/results]
+                              [--repeat 3] [--threads 1 2] --out DIR
 
 For every encoding x corpus it first checks that toksmith's ids equal the peer's for every
 document (toksmith Encoding vs tiktoken, toksmith Tokenizer vs tokenizers), then times encoding
@@ -312,7 +312,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--threads", type=int, nargs="+", default=[1, 2], help="thread counts for the batch rows")
     p.add_argument("--doc-bytes", type=int, default=4096)
     p.add_argument("--limit-bytes", type=int, default=8_000_000)
-    p.add_argument("--out", type=Path, default=corpus.REPO_ROOT / "benches" / "results")
+    p.add_argument("--out", type=Path, required=True,
+                   help="folder for encode.md and encode.png (benches/results to update the committed table)")
     args = p.parse_args(argv)
 
     for peer in OPTIONAL_PEERS:
