@@ -6,6 +6,7 @@
 //! * `dynamic.rs`: batch dynamic merging (`CoreTokenizer.merge_batch`, `CoreDynamic`).
 //! * `counts.rs`: `CorePieceCounts`, piece counts that travel (files, pickling, merging).
 //! * `train.rs`: `CoreTrainer`, counting and (Super)BPE training.
+//! * `report.rs`: `CoreReportPass`, the counting pass of `toksmith report`.
 //! * `bytelm.rs`: `CoreByteModel` / `CoreByteState`, byte-level probabilities.
 //! * `errors.rs`: engine errors as Python exceptions.
 
@@ -13,6 +14,7 @@ mod bytelm;
 mod counts;
 mod dynamic;
 mod errors;
+mod report;
 mod tokenizer;
 mod tokenizer_hf;
 mod train;
@@ -27,6 +29,7 @@ fn _toksmith(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<bytelm::CoreByteModel>()?;
     m.add_class::<bytelm::CoreByteState>()?;
     m.add_class::<counts::CorePieceCounts>()?;
+    m.add_class::<report::CoreReportPass>()?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())
 }
