@@ -33,6 +33,7 @@ import os
 import time
 import unicodedata
 from collections.abc import Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Union
@@ -563,6 +564,34 @@ def _groups(pieces: Iterator[str]) -> Iterator[list[str]]:
         yield group
 
 
+def _measure(subjects: list[_Subject], spec: CorpusSpec, max_bytes: int, threads: int | None,
+             truncated: list[bool]) -> list[_Acc]:
+    """The counters of each subject on one corpus. The engine cuts the texts into pieces and
+    groups, encodes them with every tokenizer on all cores (GIL released) and keeps the counters;
+    only the reading is done here, a block ahead on another thread."""
+    measured = CoreReportPass([s.tok._core for s in subjects], [isinstance(s.tok, Tokenizer) for s in subjects],
+                              PIECE_CHARS, GROUP_CHARS, threads)
+    for text in _ahead(_texts(spec, max_bytes, truncated)):
+        measured.feed(text)
+    measured.finish()
+    out = []
+    for i in range(len(subjects)):
+        sums, counts = measured.counters(i)
+        out.append(_Acc(counts=counts, **sums))
+    return out
+
+
+def _ahead(items: Iterator[str]) -> Iterator[str]:
+    """``items``, each one fetched on a worker thread while the caller works on the one before
+    (the engine releases the GIL, so reading the next block overlaps measuring this one)."""
+    done = object()
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="toksmith-report") as pool:
+        pending = pool.submit(next, items, done)
+        while (item := pending.result()) is not done:
+            pending = pool.submit(next, items, done)
+            yield item  # type: ignore[misc]  # not `done`: a str
+
+
 def __getattr__(name: str) -> Any:
     # The numpy word splitter moved to toksmith.reference.report with the rest of the numpy pass
     # (imported on demand: the report itself does not need it).
@@ -623,16 +652,8 @@ def report(
     accs: list[list[_Acc]] = [[] for _ in subjects]
     for name, spec in corpora.items():
         truncated = [False]
-        # The engine cuts the texts into pieces and groups, encodes them with every tokenizer on
-        # all cores (GIL released) and keeps the counters; only the reading is done here.
-        measured = CoreReportPass([s.tok._core for s in subjects], [isinstance(s.tok, Tokenizer) for s in subjects],
-                                  PIECE_CHARS, GROUP_CHARS, threads)
-        for text in _texts(spec, max_bytes, truncated):
-            measured.feed(text)
-        measured.finish()
-        for s, acc in enumerate(accs):
-            sums, counts = measured.counters(s)
-            acc.append(_Acc(counts=counts, **sums))
+        for acc, measured in zip(accs, _measure(subjects, spec, max_bytes, threads, truncated)):
+            acc.append(measured)
         first = accs[0][-1]
         source = os.fspath(spec) if isinstance(spec, (str, os.PathLike)) else f"{len(spec)} texts"
         summaries.append(CorpusSummary(name=name, source=source, bytes=first.bytes, chars=first.chars,

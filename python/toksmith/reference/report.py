@@ -16,6 +16,8 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
+from toksmith.encoding import Encoding, Tokenizer
+
 IntArray = npt.NDArray[np.int64]
 #: Encodes a group's pieces to one flat array of ids.
 Encode = Callable[[list[str]], npt.NDArray[np.uint32]]
@@ -125,3 +127,17 @@ def measure(subjects: Sequence[tuple[IntArray, Encode]], groups: Iterable[list[s
             acc.seconds += time.perf_counter() - started
             acc.add(lengths, ids, words, len(text))
     return out
+
+
+def encoder(tok: Encoding | Tokenizer) -> Encode:
+    """How the report encoded a group's pieces with ``tok`` (an :class:`~toksmith.Encoding`:
+    its batch call, special-token text as ordinary text; a :class:`~toksmith.Tokenizer`: its
+    ``tokenizer.json`` pipeline without special tokens), ids concatenated."""
+    if isinstance(tok, Encoding):
+        return lambda pieces: tok.encode_batch_to_numpy(pieces, disallowed_special=())[0]
+
+    def encode(pieces: list[str]) -> npt.NDArray[np.uint32]:
+        encoded = tok.encode_batch(pieces, add_special_tokens=False)
+        return np.concatenate([np.asarray(e.ids, dtype=np.uint32) for e in encoded] or [np.zeros(0, np.uint32)])
+
+    return encode
