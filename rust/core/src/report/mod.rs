@@ -22,7 +22,7 @@ use std::ops::Range;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
-use words::{char_count, cut_pieces, for_each_word, tally, WordTally};
+use words::{cut_pieces, for_each_word, Tally, WordTally};
 
 /// How a tokenizer encodes a piece for the report.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -37,17 +37,22 @@ pub enum Flavour {
 pub struct Subject {
     tok: Arc<Tokenizer>,
     flavour: Flavour,
+    /// One byte per id (`u8::MAX`: see `lengths`), so that the table stays in cache beside the
+    /// encoder's own.
+    short: Vec<u8>,
     lengths: Vec<u32>,
 }
 
 impl Subject {
     pub fn new(tok: Arc<Tokenizer>, flavour: Flavour) -> Subject {
-        let lengths = (0..tok.id_bound() as u32)
+        let lengths: Vec<u32> = (0..tok.id_bound() as u32)
             .map(|id| tok.token_bytes(id).map_or(0, |b| b.len() as u32))
             .collect();
+        let short = lengths.iter().map(|&n| n.min(u8::MAX as u32) as u8).collect();
         Subject {
             tok,
             flavour,
+            short,
             lengths,
         }
     }
@@ -65,18 +70,11 @@ impl Subject {
     }
 
     fn length(&self, id: u32) -> u64 {
-        self.lengths.get(id as usize).map_or(0, |&n| n as u64)
-    }
-
-    /// Exclusive end offset of each token, counted from `base`.
-    fn ends(&self, ids: &[u32], base: u64) -> Vec<u64> {
-        let mut end = base;
-        ids.iter()
-            .map(|&id| {
-                end += self.length(id);
-                end
-            })
-            .collect()
+        match self.short.get(id as usize) {
+            Some(&u8::MAX) => self.lengths[id as usize] as u64,
+            Some(&n) => n as u64,
+            None => 0,
+        }
     }
 }
 
@@ -102,13 +100,12 @@ pub struct Counters {
     pub counts: Vec<u64>,
 }
 
-/// What one piece gives: its ids (counted once the group is done), the bytes its tokens
-/// spell, its words and characters, and its word tally when its tokens spell it exactly.
+/// What one piece gives: its ids, the bytes its tokens spell, its words, and its word tally
+/// when its tokens spell it exactly.
 struct PieceOut {
     ids: Vec<u32>,
     spelled: u64,
     words: u64,
-    chars: u64,
     tally: Option<WordTally>,
 }
 
@@ -119,7 +116,8 @@ pub struct Pass {
     piece_chars: usize,
     group_chars: u64,
     num_threads: Option<usize>,
-    /// The pieces of the group being filled, one after the other, and their byte ranges.
+    /// The pieces of the group being filled, one after the other, their byte ranges, and the
+    /// characters in all.
     group: String,
     pieces: Vec<Range<usize>>,
     group_size: u64,
@@ -189,11 +187,12 @@ impl Pass {
     fn measure_group(&mut self, stop: &dyn Fn() -> bool) -> Result<()> {
         let group = std::mem::take(&mut self.group);
         let pieces = std::mem::take(&mut self.pieces);
-        self.group_size = 0;
+        let chars = std::mem::take(&mut self.group_size);
         for (subject, counters) in self.subjects.iter().zip(self.counters.iter_mut()) {
             let started = Instant::now();
-            let outs = measure_pieces(subject, &group, &pieces, self.num_threads, stop)?;
+            let outs = measure_pieces(subject, &group, &pieces, self.num_threads, stop, counters)?;
             add_group(subject, counters, &group, &pieces, &outs);
+            counters.chars += chars;
             counters.seconds += started.elapsed().as_secs_f64();
         }
         // Keep the buffers' memory for the next group.
@@ -205,13 +204,15 @@ impl Pass {
     }
 }
 
-/// Encodes and tallies every piece on the pool, in order.
+/// Encodes and tallies every piece on the pool, in order; counts the ids into `counters` on the
+/// calling thread as the pieces come in (while the pool works on the others).
 fn measure_pieces(
     subject: &Subject,
     group: &str,
     pieces: &[Range<usize>],
     num_threads: Option<usize>,
     stop: &dyn Fn() -> bool,
+    counters: &mut Counters,
 ) -> Result<Vec<PieceOut>> {
     let stopped = AtomicBool::new(false);
     let mut outs: Vec<Option<Result<PieceOut>>> = (0..pieces.len()).map(|_| None).collect();
@@ -228,6 +229,13 @@ fn measure_pieces(
             if stop() {
                 stopped.store(true, Ordering::Relaxed);
             }
+            if let Ok(o) = &out {
+                for &id in &o.ids {
+                    if let Some(n) = counters.counts.get_mut(id as usize) {
+                        *n += 1;
+                    }
+                }
+            }
             outs[i] = Some(out);
         },
     );
@@ -241,21 +249,23 @@ fn measure_pieces(
 
 fn measure_piece(subject: &Subject, text: &str) -> Result<PieceOut> {
     let ids = subject.encode(text)?;
-    let ends = subject.ends(&ids, 0);
-    let spelled = ends.last().copied().unwrap_or(0);
-    let mut spans = Vec::new();
-    for_each_word(text, |s, e| spans.push((s, e)));
-    let tally = (spelled == text.len() as u64).then(|| tally(&ends, spans.iter().copied()));
+    // One walk over the words and the tokens; the tally is kept if the tokens spell the piece.
+    let mut tally = Tally::new(ids.iter().map(|&id| subject.length(id)));
+    let mut words = 0;
+    for_each_word(text, |s, e| {
+        words += 1;
+        tally.word(s, e);
+    });
+    let (tally, spelled) = tally.finish();
     Ok(PieceOut {
         ids,
         spelled,
-        words: spans.len() as u64,
-        chars: char_count(text),
-        tally,
+        words,
+        tally: (spelled == text.len() as u64).then_some(tally),
     })
 }
 
-/// Adds one measured group to `c`.
+/// Adds one measured group (all but its ids and characters) to `c`.
 fn add_group(
     subject: &Subject,
     c: &mut Counters,
@@ -268,15 +278,7 @@ fn add_group(
     let words: u64 = outs.iter().map(|o| o.words).sum();
     c.tokens += tokens;
     c.bytes += bytes;
-    c.chars += outs.iter().map(|o| o.chars).sum::<u64>();
     c.words += words;
-    for o in outs {
-        for &id in &o.ids {
-            if let Some(n) = c.counts.get_mut(id as usize) {
-                *n += 1;
-            }
-        }
-    }
     if tokens == 0 || outs.iter().map(|o| o.spelled).sum::<u64>() != bytes {
         return; // the tokens do not spell the group byte for byte: no word metrics
     }
@@ -291,16 +293,14 @@ fn add_group(
     } else {
         // Pieces that are off by themselves but even out over the group: tally the group as
         // one stretch, tokens and words at their offsets in it.
-        let mut ends = Vec::with_capacity(tokens as usize);
-        let mut spans = Vec::with_capacity(words as usize);
-        for (o, range) in outs.iter().zip(pieces) {
-            let base = ends.last().copied().unwrap_or(0);
-            ends.extend(subject.ends(&o.ids, base));
+        let ids = outs.iter().flat_map(|o| &o.ids);
+        let mut tally = Tally::new(ids.map(|&id| subject.length(id)));
+        for range in pieces {
             for_each_word(&group[range.clone()], |s, e| {
-                spans.push((range.start + s, range.start + e))
+                tally.word(range.start + s, range.start + e)
             });
         }
-        sum = tally(&ends, spans);
+        sum = tally.finish().0;
     }
     c.word_tokens += sum.word_tokens;
     c.words_whole += sum.words_whole;

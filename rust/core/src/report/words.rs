@@ -8,7 +8,7 @@
 /// U+3001: tabs to carriage return, the four information separators U+001C..U+001F, space,
 /// NEL, no-break space, Ogham space, the U+2000 spaces, the line and paragraph separators,
 /// narrow no-break, medium mathematical and ideographic space).
-pub fn is_space(c: char) -> bool {
+pub const fn is_space(c: char) -> bool {
     matches!(
         c as u32,
         0x09..=0x0D
@@ -40,14 +40,45 @@ pub fn is_cjk(c: char) -> bool {
     )
 }
 
+/// Which ASCII bytes are whitespace (by [`is_space`]).
+const ASCII_SPACE: [bool; 128] = {
+    let mut t = [false; 128];
+    let mut b = 0;
+    while b < 128 {
+        t[b] = is_space(b as u8 as char);
+        b += 1;
+    }
+    t
+};
+
 /// Calls `f(start, end)` with the byte span of every word of `text`, in order.
 pub fn for_each_word(text: &str, mut f: impl FnMut(usize, usize)) {
     let bytes = text.as_bytes();
+    // The start of the word being read, if any.
     let mut start: Option<usize> = None;
     let mut i = 0;
     while i < bytes.len() {
+        // Most text is ASCII: 64 bytes at a time, the words' edges from a bit mask.
+        if i + 64 <= bytes.len() && bytes[i..i + 64].is_ascii() {
+            let mut in_word = 0u64;
+            for (k, &b) in bytes[i..i + 64].iter().enumerate() {
+                in_word |= u64::from(!ASCII_SPACE[b as usize]) << k;
+            }
+            // Bit k set where byte k differs from the one before: a word starts or ends there.
+            let mut edges = in_word ^ ((in_word << 1) | u64::from(start.is_some()));
+            while edges != 0 {
+                let k = edges.trailing_zeros() as usize;
+                edges &= edges - 1;
+                if in_word >> k & 1 == 1 {
+                    start = Some(i + k);
+                } else if let Some(s) = start.take() {
+                    f(s, i + k);
+                }
+            }
+            i += 64;
+            continue;
+        }
         let b = bytes[i];
-        // Most text is ASCII: decode a character only where a byte is not.
         let (c, len) = if b < 0x80 {
             (b as char, 1)
         } else {
@@ -91,6 +122,17 @@ pub fn cut_pieces(text: &str, piece_chars: usize) -> Vec<(usize, u64)> {
         let mut pos = start;
         let mut chars = 0usize;
         while pos < bytes.len() && chars < piece_chars {
+            // ASCII stretches in one step (a byte is a character there).
+            let n = (piece_chars - chars).min(bytes.len() - pos);
+            let ascii = bytes[pos..pos + n]
+                .iter()
+                .position(|&b| b >= 0x80)
+                .unwrap_or(n);
+            pos += ascii;
+            chars += ascii;
+            if ascii == n {
+                continue;
+            }
             pos += 1;
             while pos < bytes.len() && (bytes[pos] as i8) < -0x40 {
                 pos += 1;
@@ -126,44 +168,86 @@ impl WordTally {
     }
 }
 
-/// Tallies `words` (byte spans, in order, not overlapping) against tokens ending at `ends`
-/// (exclusive byte offsets, non-decreasing, the last at or past every word). A word's first
-/// token is the first that ends after its start, its last the first that ends after its last
-/// byte; both only move forward, so one walk over tokens and words does it.
-pub fn tally(ends: &[u64], words: impl IntoIterator<Item = (usize, usize)>) -> WordTally {
-    let mut out = WordTally::default();
-    let mut t = 0usize;
-    // A token that holds a whole word and no other word so far; it counts unless the next word
-    // touches it too.
-    let mut candidate: Option<usize> = None;
-    let mut prev_last: Option<usize> = None;
-    for (start, end) in words {
-        while t < ends.len() && ends[t] <= start as u64 {
-            t += 1;
+/// Tallies words (byte spans, in order, not overlapping) against tokens given by their byte
+/// lengths, in order from offset 0. A word's first token is the first that ends after its start,
+/// its last the first that ends after its last byte; the next word's first token is at or after
+/// this one's last, so one walk over the tokens serves every word. The tally holds only if the
+/// tokens spell the words' text: [`Tally::finish`] also returns the bytes the tokens spell.
+pub struct Tally<I> {
+    lengths: I,
+    /// The current token and its end (exclusive; `u64::MAX` past the last token).
+    t: usize,
+    end: u64,
+    /// The bytes of the tokens up to the current one.
+    spelled: u64,
+    /// A token that holds a whole word and no other word so far; it counts unless the next
+    /// word touches it too.
+    candidate: Option<usize>,
+    prev_last: Option<usize>,
+    out: WordTally,
+}
+
+impl<I: Iterator<Item = u64>> Tally<I> {
+    pub fn new(mut lengths: I) -> Self {
+        let first = lengths.next();
+        Tally {
+            lengths,
+            t: 0,
+            end: first.unwrap_or(u64::MAX),
+            spelled: first.unwrap_or(0),
+            candidate: None,
+            prev_last: None,
+            out: WordTally::default(),
         }
-        let first = t;
-        let mut last = first;
-        while last < ends.len() && ends[last] < end as u64 {
-            last += 1;
+    }
+
+    fn advance(&mut self) {
+        self.t += 1;
+        self.end = match self.lengths.next() {
+            Some(n) if self.end != u64::MAX => {
+                self.spelled += n;
+                self.spelled
+            }
+            _ => u64::MAX,
+        };
+    }
+
+    /// Adds the word spanning bytes `start..end`.
+    pub fn word(&mut self, start: usize, end: usize) {
+        while self.end <= start as u64 {
+            self.advance();
         }
-        if let Some(c) = candidate.take() {
+        let first = self.t;
+        while self.end < end as u64 {
+            self.advance();
+        }
+        let last = self.t;
+        if let Some(c) = self.candidate.take() {
             if c != first {
-                out.whole_word_tokens += 1;
+                self.out.whole_word_tokens += 1;
             }
         }
-        out.word_tokens += (last - first + 1) as u64;
+        self.out.word_tokens += (last - first + 1) as u64;
         if first == last {
-            out.words_whole += 1;
-            if prev_last != Some(first) {
-                candidate = Some(first);
+            self.out.words_whole += 1;
+            if self.prev_last != Some(first) {
+                self.candidate = Some(first);
             }
         }
-        prev_last = Some(last);
+        self.prev_last = Some(last);
     }
-    if candidate.is_some() {
-        out.whole_word_tokens += 1;
+
+    /// The tally, and the bytes all the tokens spell.
+    pub fn finish(mut self) -> (WordTally, u64) {
+        if self.candidate.is_some() {
+            self.out.whole_word_tokens += 1;
+        }
+        let spelled = match self.end {
+            u64::MAX => self.spelled,
+            _ => self.spelled + self.lengths.sum::<u64>(),
+        };
+        (self.out, spelled)
     }
-    out
 }
 
 #[cfg(test)]
@@ -184,6 +268,50 @@ mod tests {
         assert!(words(" \t\n").is_empty());
     }
 
+    /// Words one character at a time: the definition, plainly.
+    fn slow_words(text: &str) -> Vec<(usize, usize)> {
+        let mut out = Vec::new();
+        let mut start = None;
+        for (i, c) in text.char_indices() {
+            if is_space(c) || is_cjk(c) {
+                if let Some(s) = start.take() {
+                    out.push((s, i));
+                }
+                if is_cjk(c) {
+                    out.push((i, i + c.len_utf8()));
+                }
+            } else if start.is_none() {
+                start = Some(i);
+            }
+        }
+        if let Some(s) = start {
+            out.push((s, text.len()));
+        }
+        out
+    }
+
+    #[test]
+    fn words_of_long_random_text_match_the_definition() {
+        let alphabet = [
+            "a", "bc", " ", "  ", "\n", "\t", "\u{1c}", ".", "é", "日", "\u{3000}", "\u{a0}", "😀",
+        ];
+        let mut state = 12345u64;
+        for len in [0, 1, 63, 64, 65, 200, 1000] {
+            for _ in 0..50 {
+                let mut text = String::new();
+                while text.len() < len {
+                    state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                    // mostly ASCII, so that whole 64-byte blocks occur
+                    let k = (state >> 33) as usize % (alphabet.len() * 3);
+                    text.push_str(alphabet[if k < alphabet.len() { k } else { k % 6 }]);
+                }
+                let mut got = Vec::new();
+                for_each_word(&text, |s, e| got.push((s, e)));
+                assert_eq!(got, slow_words(&text), "{text:?}");
+            }
+        }
+    }
+
     #[test]
     fn pieces_end_at_the_first_newline_after_the_limit() {
         assert_eq!(cut_pieces("ab\ncd\nef", 1), [(3, 3), (6, 3), (8, 2)]);
@@ -191,13 +319,25 @@ mod tests {
         // the limit counts characters, not bytes; a newline right at the limit ends the piece
         assert_eq!(cut_pieces("éé\nx", 2), [(5, 3), (6, 1)]);
         assert_eq!(cut_pieces("long line", 2), [(9, 9)]);
+        assert_eq!(cut_pieces("aé日b\nc\nd", 4), [(8, 5), (11, 3)]);
+        assert_eq!(cut_pieces("aé日b\nc\nd", 5), [(10, 7), (11, 1)]);
         assert!(cut_pieces("", 2).is_empty());
+    }
+
+    fn tally(lengths: &[u64], words: &[(usize, usize)]) -> WordTally {
+        let mut t = Tally::new(lengths.iter().copied());
+        for &(s, e) in words {
+            t.word(s, e);
+        }
+        let (tally, spelled) = t.finish();
+        assert_eq!(spelled, lengths.iter().sum::<u64>());
+        tally
     }
 
     #[test]
     fn tally_counts_whole_words_and_whole_word_tokens() {
         // "hello hellx": tokens hello | ' ' | hell | x
-        let t = tally(&[5, 6, 10, 11], [(0, 5), (6, 11)]);
+        let t = tally(&[5, 1, 4, 1], &[(0, 5), (6, 11)]);
         assert_eq!(
             t,
             WordTally {
@@ -207,10 +347,12 @@ mod tests {
             }
         );
         // one token "a b" holding two whole words: neither is a whole-word token
-        let t = tally(&[3], [(0, 1), (2, 3)]);
+        let t = tally(&[3], &[(0, 1), (2, 3)]);
         assert_eq!((t.words_whole, t.whole_word_tokens), (2, 0));
         // a token " a" holds the word a whole
-        assert_eq!(tally(&[2], [(1, 2)]).whole_word_tokens, 1);
+        assert_eq!(tally(&[2], &[(1, 2)]).whole_word_tokens, 1);
+        // tokens of no bytes are skipped, as by a search for the first token ending after
+        assert_eq!(tally(&[0, 2, 0, 1], &[(0, 2), (2, 3)]).word_tokens, 2);
     }
 
     #[test]
