@@ -234,28 +234,32 @@ class _Subject:
             added |= set(tok._special_tokens.values())
         self.n_ids = n
         self.special = len(added)
-        lengths = np.zeros(n, dtype=np.int64)
-        ordinary = np.zeros(n, dtype=bool)
-        self.token_bytes: list[bytes] = []
-        for i in range(n):
-            b = core.token_bytes(i)
-            self.token_bytes.append(b or b"")
-            if b is not None:
-                lengths[i] = len(b)
-                ordinary[i] = i not in added
-        self.lengths, self.ordinary = lengths, ordinary
+        found = CoreReportPass.token_lengths(core)  # -1: no token has the id
+        is_added = np.zeros(n, dtype=bool)
+        is_added[[i for i in added if i < n]] = True
+        self.lengths: IntArray = np.maximum(found, 0)
+        self.ordinary = (found >= 0) & ~is_added
         # Per id, filled on demand (only for ids that occur): valid UTF-8, script index (-1: not yet).
         self.valid = np.zeros(n, dtype=bool)
         self.script = np.full(n, -1, dtype=np.int64)
-        self.vocab_size = int(ordinary.sum())
+        self.vocab_size = int(self.ordinary.sum())
+
+    def token_bytes(self, i: int) -> bytes:
+        return self.tok._core.token_bytes(i) or b""
 
     def classify(self, ids: IntArray) -> None:
         """Fills :attr:`valid` and :attr:`script` for ``ids``."""
+        latin, none, invalid = _script_index("LATIN"), _script_index("none"), _script_index("invalid")
         for i in ids[self.script[ids] < 0].tolist():
+            b = self.token_bytes(i)
+            if b.isascii():  # most tokens: valid, and their letters (those with a case) are Latin
+                self.valid[i] = True
+                self.script[i] = latin if b.lower() != b.upper() else none
+                continue
             try:
-                text = self.token_bytes[i].decode("utf-8")
+                text = b.decode("utf-8")
             except UnicodeDecodeError:
-                self.script[i] = _script_index("invalid")
+                self.script[i] = invalid
                 continue
             self.valid[i] = True
             self.script[i] = _script_index(_token_script(text))
@@ -293,10 +297,14 @@ _SCRIPTS: list[str] = ["none", "mixed", "invalid"]
 _CJK_WORDS = ("CJK", "HIRAGANA", "KATAKANA", "KATAKANA-HIRAGANA", "IDEOGRAPHIC", "BOPOMOFO")
 
 
+_SCRIPT_INDEX: dict[str, int] = {label: i for i, label in enumerate(_SCRIPTS)}
+
+
 def _script_index(label: str) -> int:
-    if label not in _SCRIPTS:
+    if label not in _SCRIPT_INDEX:
+        _SCRIPT_INDEX[label] = len(_SCRIPTS)
         _SCRIPTS.append(label)
-    return _SCRIPTS.index(label)
+    return _SCRIPT_INDEX[label]
 
 
 @functools.lru_cache(maxsize=65536)
@@ -357,7 +365,7 @@ def _longest(subject: _Subject, ids: IntArray, counts: IntArray | None, top: int
     order = ids[np.lexsort((ids, -subject.lengths[ids]))][:top]
     out: list[dict[str, Any]] = []
     for i in order.tolist():
-        item: dict[str, Any] = {"id": i, "token": _show(subject.token_bytes[i]), "bytes": int(subject.lengths[i])}
+        item: dict[str, Any] = {"id": i, "token": _show(subject.token_bytes(i)), "bytes": int(subject.lengths[i])}
         if counts is not None:
             item["count"] = int(counts[i])
         out.append(item)

@@ -6,7 +6,7 @@ use pyo3::prelude::*;
 use pyo3::pybacked::PyBackedStr;
 use pyo3::types::PyDict;
 use std::sync::Mutex;
-use toksmith_core::report::{Flavour, Pass, Subject};
+use toksmith_core::report::{token_lengths, Flavour, Pass, Subject};
 
 use crate::errors::{interrupted, invalid, run_engine};
 use crate::tokenizer::CoreTokenizer;
@@ -57,6 +57,19 @@ impl CoreReportPass {
         Ok(CoreReportPass {
             pass: Mutex::new(pass),
         })
+    }
+
+    /// The byte length of every id of `tokenizer` (`-1`: no token has that id), as `int64`.
+    #[staticmethod]
+    fn token_lengths<'py>(
+        py: Python<'py>,
+        tokenizer: PyRef<'_, CoreTokenizer>,
+    ) -> Bound<'py, PyArray1<i64>> {
+        let lengths: Vec<i64> = token_lengths(&tokenizer.tok)
+            .into_iter()
+            .map(|n| n.map_or(-1, i64::from))
+            .collect();
+        lengths.into_pyarray(py)
     }
 
     /// Adds one text (no piece spans two texts); measures the groups it fills.

@@ -45,8 +45,9 @@ pub struct Subject {
 
 impl Subject {
     pub fn new(tok: Arc<Tokenizer>, flavour: Flavour) -> Subject {
-        let lengths: Vec<u32> = (0..tok.id_bound() as u32)
-            .map(|id| tok.token_bytes(id).map_or(0, |b| b.len() as u32))
+        let lengths: Vec<u32> = token_lengths(&tok)
+            .into_iter()
+            .map(|n| n.unwrap_or(0))
             .collect();
         let short = lengths.iter().map(|&n| n.min(u8::MAX as u32) as u8).collect();
         Subject {
@@ -76,6 +77,13 @@ impl Subject {
             None => 0,
         }
     }
+}
+
+/// The byte length of every id below [`Tokenizer::id_bound`] (`None`: an id with no token).
+pub fn token_lengths(tok: &Tokenizer) -> Vec<Option<u32>> {
+    (0..tok.id_bound() as u32)
+        .map(|id| tok.token_bytes(id).map(|b| b.len() as u32))
+        .collect()
 }
 
 /// The sums of one tokenizer on one corpus (docs/report.md names what each metric divides).

@@ -76,46 +76,6 @@ fn a_stop_request_ends_the_pass_with_interrupted() {
 }
 
 #[test]
-#[ignore]
-fn timing_breakdown() {
-    let path = format!(
-        "{}/../../python/toksmith/encodings/o200k_base.tiktoken.gz",
-        env!("CARGO_MANIFEST_DIR")
-    );
-    let vocab = Vocab::from_ranks(crate::formats::tiktoken::read(&path, None).unwrap()).unwrap();
-    let pat = std::env::var("PAT").unwrap();
-    let pre = PreTokenizer::Regex(Regex::tiktoken(&pat).unwrap());
-    let tok = Arc::new(Tokenizer::new("o200k", vocab, pre, Vec::new()).unwrap());
-    let text = std::fs::read_to_string("/work/corpora/en_50m.txt").unwrap();
-    let text = &text[..20_000_000];
-    let cuts = words::cut_pieces(text, 1 << 16);
-    let mut pieces = Vec::new();
-    let mut s = 0;
-    for (e, _) in cuts {
-        pieces.push(&text[s..e]);
-        s = e;
-    }
-    let subject = Subject::new(tok.clone(), Flavour::Ordinary);
-    for _ in 0..8 {
-        let t = Instant::now();
-        let n: usize = pool::map_ordered(&pieces, None, |p| tok.encode_ordinary(p).unwrap().len()).iter().sum();
-        let enc = t.elapsed().as_secs_f64();
-        let t = Instant::now();
-        let m: usize = pool::map_ordered(&pieces, None, |p| measure_piece(&subject, p).unwrap().ids.len()).iter().sum();
-        let meas = t.elapsed().as_secs_f64();
-        let t = Instant::now();
-        let w: usize = pool::map_ordered(&pieces, None, |p| { let mut k = 0; for_each_word(p, |_, _| k += 1); k }).iter().sum();
-        let words = t.elapsed().as_secs_f64();
-        let t = Instant::now();
-        let mut pass = Pass::new(vec![Subject::new(tok.clone(), Flavour::Ordinary)], 1 << 16, 1 << 22, None).unwrap();
-        pass.feed(text, &|| false).unwrap();
-        pass.finish(&|| false).unwrap();
-        let p = t.elapsed().as_secs_f64();
-        eprintln!("encode {:.1} MB/s, measure_piece {:.1}, words {:.1}, pass {:.1} ({n} {m} {w})", 20.0 / enc, 20.0 / meas, 20.0 / words, 20.0 / p);
-    }
-}
-
-#[test]
 fn token_lengths_past_a_byte_are_exact() {
     let mut toks: Vec<(Vec<u8>, u32)> = (0..=255u8).map(|b| (vec![b], b as u32)).collect();
     toks.push((vec![b'a'; 300], 256));
