@@ -742,16 +742,24 @@ def _plots(r: Report) -> list[str]:
     ax.legend(fontsize=8)
     fig.tight_layout()
     out.append(_svg(fig))
-    fig = Figure(figsize=(6.0, 4.0))
+    fig = Figure(figsize=(7.0, 4.5))
     ax = fig.add_subplot()
+    # One colour per tokenizer, one line style per corpus: readable with many of both.
+    colour = {name: f"C{k % 10}" for k, name in enumerate(names)}
+    styles = ["-", "--", ":", "-.", (0, (5, 1)), (0, (3, 1, 1, 1, 1, 1)), (0, (1, 3)), (0, (8, 3, 2, 3))]
+    style = {c: styles[k % len(styles)] for k, c in enumerate(corpora)}
     for m in r.metrics:
         if m.zipf_curve:
             ax.loglog([p[0] for p in m.zipf_curve], [p[1] for p in m.zipf_curve],
-                      label=f"{m.tokenizer} / {m.corpus}", linewidth=1)
+                      color=colour[m.tokenizer], linestyle=style[m.corpus], linewidth=1.2)
+    for name in names:  # legend entries only
+        ax.plot([], [], color=colour[name], label=name)
+    for c in corpora:
+        ax.plot([], [], color="0.4", linestyle=style[c], label=c)
     ax.set_xlabel("rank")
     ax.set_ylabel("token frequency")
-    if len(r.metrics) <= 12:
-        ax.legend(fontsize=7)
+    ax.set_title("Token frequency by rank (Zipf): colour = tokenizer, line = corpus", fontsize=9)
+    ax.legend(fontsize=7, ncol=2)
     fig.tight_layout()
     out.append(_svg(fig))
     return out
