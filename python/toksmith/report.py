@@ -584,8 +584,8 @@ def _measure(subjects: list[_Subject], spec: CorpusSpec, max_bytes: int, threads
     measured.finish()
     out = []
     for i in range(len(subjects)):
-        sums, counts = measured.counters(i)
-        out.append(_Acc(counts=counts, **sums))
+        sums, seconds, counts = measured.counters(i)
+        out.append(_Acc(counts=counts, seconds=seconds, **sums))
     return out
 
 

@@ -82,12 +82,12 @@ impl CoreReportPass {
         self.with_pass(py, |pass| pass.finish(&interrupted))
     }
 
-    /// Tokenizer `i`'s sums (a dict of ints and `seconds`) and its `int64` counts per id.
+    /// Tokenizer `i`'s sums (a dict of ints), its seconds and its `int64` counts per id.
     fn counters<'py>(
         &self,
         py: Python<'py>,
         i: usize,
-    ) -> PyResult<(Bound<'py, PyDict>, Bound<'py, PyArray1<i64>>)> {
+    ) -> PyResult<(Bound<'py, PyDict>, f64, Bound<'py, PyArray1<i64>>)> {
         let pass = self.pass.lock().unwrap_or_else(|e| e.into_inner());
         let c = pass
             .counters()
@@ -108,8 +108,7 @@ impl CoreReportPass {
         ] {
             sums.set_item(key, value)?;
         }
-        sums.set_item("seconds", c.seconds)?;
         let counts: Vec<i64> = c.counts.iter().map(|&n| n as i64).collect();
-        Ok((sums, counts.into_pyarray(py)))
+        Ok((sums, c.seconds, counts.into_pyarray(py)))
     }
 }

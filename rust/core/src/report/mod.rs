@@ -49,7 +49,10 @@ impl Subject {
             .into_iter()
             .map(|n| n.unwrap_or(0))
             .collect();
-        let short = lengths.iter().map(|&n| n.min(u8::MAX as u32) as u8).collect();
+        let short = lengths
+            .iter()
+            .map(|&n| n.min(u8::MAX as u32) as u8)
+            .collect();
         Subject {
             tok,
             flavour,
@@ -141,7 +144,9 @@ impl Pass {
         num_threads: Option<usize>,
     ) -> Result<Pass> {
         if piece_chars == 0 || group_chars == 0 {
-            return Err(Error::value("piece_chars and group_chars must be at least 1"));
+            return Err(Error::value(
+                "piece_chars and group_chars must be at least 1",
+            ));
         }
         let counters = subjects
             .iter()

@@ -39,9 +39,18 @@ fn counters_worked_out_by_hand() {
         (5, 12, 12, 2),
         "{c:?}"
     );
-    assert_eq!((c.aligned_bytes, c.aligned_tokens, c.aligned_words), (12, 5, 2));
-    assert_eq!((c.word_tokens, c.words_whole, c.whole_word_tokens), (3, 1, 1));
-    assert_eq!((c.counts[259], c.counts[258], c.counts[b' ' as usize]), (1, 1, 1));
+    assert_eq!(
+        (c.aligned_bytes, c.aligned_tokens, c.aligned_words),
+        (12, 5, 2)
+    );
+    assert_eq!(
+        (c.word_tokens, c.words_whole, c.whole_word_tokens),
+        (3, 1, 1)
+    );
+    assert_eq!(
+        (c.counts[259], c.counts[258], c.counts[b' ' as usize]),
+        (1, 1, 1)
+    );
     assert_eq!(c.counts.iter().sum::<u64>(), 5);
 }
 
@@ -84,5 +93,8 @@ fn token_lengths_past_a_byte_are_exact() {
     let pre = PreTokenizer::Regex(Regex::tiktoken(r"\S+|\s+").unwrap());
     let tok = Tokenizer::new("long", vocab, pre, Vec::new()).unwrap();
     let s = Subject::new(Arc::new(tok), Flavour::Ordinary);
-    assert_eq!((s.length(256), s.length(257), s.length(97), s.length(9999)), (300, 255, 1, 0));
+    assert_eq!(
+        (s.length(256), s.length(257), s.length(97), s.length(9999)),
+        (300, 255, 1, 0)
+    );
 }

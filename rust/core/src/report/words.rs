@@ -263,7 +263,10 @@ mod tests {
     #[test]
     fn words_are_runs_of_non_space_and_single_cjk_characters() {
         assert_eq!(words("  hello, world\n"), ["hello,", "world"]);
-        assert_eq!(words("é 日本x\u{3000}y\u{1c}z"), ["é", "日", "本", "x", "y", "z"]);
+        assert_eq!(
+            words("é 日本x\u{3000}y\u{1c}z"),
+            ["é", "日", "本", "x", "y", "z"]
+        );
         assert_eq!(words("a\u{a0}b\u{200b}c"), ["a", "b\u{200b}c"]);
         assert!(words(" \t\n").is_empty());
     }
@@ -300,7 +303,9 @@ mod tests {
             for _ in 0..50 {
                 let mut text = String::new();
                 while text.len() < len {
-                    state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                    state = state
+                        .wrapping_mul(6364136223846793005)
+                        .wrapping_add(1442695040888963407);
                     // mostly ASCII, so that whole 64-byte blocks occur
                     let k = (state >> 33) as usize % (alphabet.len() * 3);
                     text.push_str(alphabet[if k < alphabet.len() { k } else { k % 6 }]);

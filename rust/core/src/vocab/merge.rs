@@ -4,7 +4,7 @@
 //! two bytes side by side (`merge_segments`). Also the canonical merge of each tiktoken token
 //! (`canonical_merges`).
 
-use super::{pack, Sym, Vocab, NO_PAIR, NO_TOKEN};
+use super::{Sym, Vocab, NO_PAIR, NO_TOKEN};
 use rayon::prelude::*;
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
@@ -206,7 +206,9 @@ impl Vocab {
         order.sort_unstable_by_key(|(id, _)| *id);
         order
             .par_iter()
-            .map_init(Vec::new, |ids, (id, bytes)| self.last_merge(bytes, *id, ids))
+            .map_init(Vec::new, |ids, (id, bytes)| {
+                self.last_merge(bytes, *id, ids)
+            })
             .collect::<Vec<_>>()
             .into_iter()
             .flatten()
