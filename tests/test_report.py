@@ -314,3 +314,21 @@ def test_engine_pass_equals_the_numpy_reference_with_a_normalizer(tmp_path, monk
     r = _assert_engine_matches_reference(monkeypatch, [str(path), "o200k_base"], {"t": texts})
     m = r.metric(str(path), "t")
     assert 0 < m.aligned_bytes_share < 1 and m.tokens_per_word is not None
+
+
+def test_token_classes_match_the_definition():
+    # ASCII tokens are classified without decoding; the same answer as decoding them
+    import numpy as np
+
+    from toksmith.report import _SCRIPTS, _Subject, _token_script
+
+    subject = _Subject("cl100k_base", "encoding", toksmith.get_encoding("cl100k_base"))
+    ids = np.arange(0, subject.n_ids, 7, dtype=np.int64)
+    subject.classify(ids)
+    for i in ids.tolist():
+        try:
+            want = _token_script(subject.token_bytes(i).decode("utf-8"))
+        except UnicodeDecodeError:
+            want = "invalid"
+        assert (_SCRIPTS[subject.script[i]], bool(subject.valid[i])) == (want, want != "invalid"), i
+    assert subject.lengths[ids].sum() == sum(len(subject.token_bytes(i)) for i in ids.tolist())

@@ -169,7 +169,8 @@ impl Pass {
 
     /// Adds one text (a file's block cut at a newline, or one text of a list): no piece spans
     /// two texts. Measures each group as it fills; `stop` is asked between pieces (on the
-    /// calling thread) and ends the call with an `Interrupted` error when it says so.
+    /// calling thread) and ends the call with an `Interrupted` error when it says so. After an
+    /// error the counters are incomplete: the pass is for throwing away.
     pub fn feed(&mut self, text: &str, stop: &dyn Fn() -> bool) -> Result<()> {
         let mut start = 0;
         for (end, chars) in cut_pieces(text, self.piece_chars) {
