@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -228,3 +229,106 @@ def test_cli_tiktoken_file_with_a_pattern(tiny, tmp_path, capsys):
     assert "a rank file holds no pattern" in capsys.readouterr().err
     m = json.loads(out.read_text())["metrics"][0]
     assert (m["tokenizer"], m["tokens"], m["words_whole_share"]) == (str(ranks), 5, 0.5)
+
+
+# ----------------------------------------------------------------- the engine's pass vs numpy
+
+DEEPSEEK = Path(__file__).parent / "data" / "deepseek_v4_small.tokenizer.json"
+# Every character str.isspace() accepts, CJK, emoji, digits, special-token text: what the word
+# rule and the tokenizers treat apart.
+ALPHABET = (list("abc xyz\n\n\t.,1234") + [chr(c) for c in range(0x3001) if chr(c).isspace()]
+            + ["é", "ж", "日", "本", "の", "カ", "。", "한", "😀", "ﬁ", "<|endoftext|>", "<｜end▁of▁sentence｜>"])
+
+
+def _reference_measure(subjects, spec, max_bytes, threads, truncated):
+    """report's counting pass done the numpy way (toksmith.reference.report)."""
+    from toksmith.reference import report as reference
+    from toksmith.report import _Acc, _groups, _pieces
+
+    counters = reference.measure([(s.lengths, reference.encoder(s.tok)) for s in subjects],
+                                 _groups(_pieces(spec, max_bytes, truncated)))
+    return [_Acc(**vars(c)) for c in counters]
+
+
+def _without_timing(r):
+    doc = r.to_dict()
+    doc.pop("seconds")
+    for m in doc["metrics"]:
+        m.pop("encode_seconds"), m.pop("mb_per_s")
+    return doc
+
+
+def _assert_engine_matches_reference(monkeypatch, tokenizers, corpora, **kwargs):
+    fused = report_fn(tokenizers, corpora, **kwargs)
+    with monkeypatch.context() as m:
+        m.setattr(sys.modules["toksmith.report"], "_measure", _reference_measure)
+        reference = report_fn(tokenizers, corpora, **kwargs)
+    assert _without_timing(fused) == _without_timing(reference)
+    return fused
+
+
+def _random_texts(rng, n, longest):
+    return ["".join(rng.choice(ALPHABET, size=int(rng.integers(0, longest)))) for _ in range(n)]
+
+
+@pytest.mark.parametrize("piece_chars, group_chars", [(1 << 16, 1 << 22), (7, 40), (1, 1)])
+def test_engine_pass_equals_the_numpy_reference_on_random_text(tiny, tmp_path, monkeypatch, piece_chars,
+                                                               group_chars):
+    import numpy as np
+
+    monkeypatch.setattr(sys.modules["toksmith.report"], "PIECE_CHARS", piece_chars)
+    monkeypatch.setattr(sys.modules["toksmith.report"], "GROUP_CHARS", group_chars)
+    rng = np.random.default_rng(piece_chars)
+    (tmp_path / "d").mkdir()
+    for i, text in enumerate(_random_texts(rng, 4, 400)):
+        (tmp_path / "d" / f"{i}.txt").write_text(text, encoding="utf-8")
+    corpora = {"list": _random_texts(rng, 30, 60), "dir": tmp_path / "d", "empty": [""]}
+    tokenizers = [tiny, "o200k_base", "cl100k_base", str(DEEPSEEK)]
+    r = _assert_engine_matches_reference(monkeypatch, tokenizers, corpora, num_threads=2)
+    assert len(r.metrics) == 12 and r.metric("o200k_base", "list").tokens > 100
+    # capped: the texts and file blocks read are the same
+    _assert_engine_matches_reference(monkeypatch, ["o200k_base", str(DEEPSEEK)], corpora, max_bytes=500)
+
+
+def test_engine_pass_equals_the_numpy_reference_on_real_text(monkeypatch):
+    r = _assert_engine_matches_reference(monkeypatch, ["o200k_base", "cl100k_base", str(DEEPSEEK)], None)
+    assert {c.name for c in r.corpora} >= {"en", "python", "de", "ja", "zh"}
+    assert all(m.aligned_bytes_share == 1.0 and m.words_whole_share for m in r.metrics)
+
+
+def test_engine_pass_equals_the_numpy_reference_with_a_normalizer(tmp_path, monkeypatch):
+    # "x" -> "yy" and "zz" -> "z": the tokens of a line with one of them do not spell it. With a
+    # piece per line, the first groups hold one line of each kind (off by nothing in all: their
+    # word metrics count, tallied over the whole group), the last group one "x" (no word metrics).
+    lines = ["the cat sat on the mat\n", "the dog sat on the log\n"] * 20
+    tok = toksmith.train_bpe(iterator=lines, vocab_size=280, progress=False)
+    doc = json.loads(tok.to_str())
+    doc["normalizer"] = {"type": "Sequence", "normalizers": [
+        {"type": "Replace", "pattern": {"String": "x"}, "content": "yy"},
+        {"type": "Replace", "pattern": {"String": "zz"}, "content": "z"}]}
+    path = tmp_path / "normalized.json"
+    path.write_text(json.dumps(doc))
+    monkeypatch.setattr(sys.modules["toksmith.report"], "PIECE_CHARS", 1)
+    monkeypatch.setattr(sys.modules["toksmith.report"], "GROUP_CHARS", 12)
+    texts = ["ax b\nczz d\n", "the cat\nsat x\n", "zz on\nthe mat\n", "plain words\nhere\n", "lone x\n"]
+    r = _assert_engine_matches_reference(monkeypatch, [str(path), "o200k_base"], {"t": texts})
+    m = r.metric(str(path), "t")
+    assert 0 < m.aligned_bytes_share < 1 and m.tokens_per_word is not None
+
+
+def test_token_classes_match_the_definition():
+    # ASCII tokens are classified without decoding; the same answer as decoding them
+    import numpy as np
+
+    from toksmith.report import _SCRIPTS, _Subject, _token_script
+
+    subject = _Subject("cl100k_base", "encoding", toksmith.get_encoding("cl100k_base"))
+    ids = np.arange(0, subject.n_ids, 7, dtype=np.int64)
+    subject.classify(ids)
+    for i in ids.tolist():
+        try:
+            want = _token_script(subject.token_bytes(i).decode("utf-8"))
+        except UnicodeDecodeError:
+            want = "invalid"
+        assert (_SCRIPTS[subject.script[i]], bool(subject.valid[i])) == (want, want != "invalid"), i
+    assert subject.lengths[ids].sum() == sum(len(subject.token_bytes(i)) for i in ids.tolist())

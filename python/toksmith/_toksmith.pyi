@@ -19,6 +19,7 @@ __all__ = [
     "CoreByteState",
     "CorePieceCounts",
     "CoreMixture",
+    "CoreReportPass",
     "__version__",
 ]
 
@@ -290,3 +291,21 @@ class CoreMixture:
         slack: Sequence[float] | None = None,
         num_threads: int | None = None,
     ) -> _MixtureArrays: ...
+
+@final
+class CoreReportPass:
+    """One corpus through the counting pass of ``toksmith report`` (rust/core/src/report/)."""
+
+    def __new__(
+        cls,
+        tokenizers: Sequence[CoreTokenizer],
+        hf: Sequence[bool],
+        piece_chars: int,
+        group_chars: int,
+        num_threads: int | None = None,
+    ) -> CoreReportPass: ...
+    @staticmethod
+    def token_lengths(tokenizer: CoreTokenizer) -> npt.NDArray[np.int64]: ...
+    def feed(self, text: str) -> None: ...
+    def finish(self) -> None: ...
+    def counters(self, i: int) -> tuple[dict[str, int], float, npt.NDArray[np.int64]]: ...

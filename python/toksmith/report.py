@@ -7,8 +7,10 @@ slope of the token frequencies; per tokenizer: how digit runs are grouped and wh
 the longest used and never used. The result is a :class:`Report`: ``.table()`` (text),
 ``.to_json()`` and ``.to_html()`` (a self-contained page). docs/report.md defines every metric.
 
-Text is read in blocks and encoded with the engine's batch calls (all cores, the GIL released);
-the per-token work is numpy over whole blocks, so memory stays bounded by the block size.
+Text is read here in blocks; the engine (``CoreReportPass``) cuts them into pieces, encodes them
+with every tokenizer on all cores with the GIL released and keeps every counter the metrics
+need, so no id list reaches Python and memory stays bounded by the block size. The numpy
+computation it replaced is kept as its reference in :mod:`toksmith.reference.report`.
 
 >>> import toksmith
 >>> r = toksmith.report(["o200k_base"], {"tiny": ["hello world, hello tokens\\n"]})
@@ -26,13 +28,12 @@ import dataclasses
 import functools
 import html
 import io
-import itertools
 import json
 import os
 import time
 import unicodedata
 from collections.abc import Iterator, Mapping, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Union
@@ -41,7 +42,7 @@ import numpy as np
 import numpy.typing as npt
 
 from toksmith import _checks, patterns
-from toksmith._toksmith import __version__
+from toksmith._toksmith import CoreReportPass, __version__
 from toksmith.encoding import Encoding, Tokenizer
 from toksmith.errors import (
     InvalidInputError,
@@ -63,9 +64,10 @@ SAMPLES = Path(__file__).parent / "samples"
 SCHEMA_VERSION = 1
 #: Default cap on the bytes read from each corpus.
 DEFAULT_MAX_BYTES = 50_000_000
-#: Texts handed to the engine are cut at newlines after about this many characters...
+#: Texts are encoded in pieces cut at newlines after about this many characters...
 PIECE_CHARS = 1 << 16
-#: ...and analysed in groups of about this many characters (bounds the memory of numpy arrays).
+#: ...measured in groups of about this many characters (the engine's buffer, and the unit of
+#: the "tokens spell the text" check), and files are read in blocks of this many bytes.
 GROUP_CHARS = 1 << 22
 #: How many of the longest used / unused tokens are listed.
 TOP = 10
@@ -232,40 +234,35 @@ class _Subject:
             added |= set(tok._special_tokens.values())
         self.n_ids = n
         self.special = len(added)
-        lengths = np.zeros(n, dtype=np.int64)
-        ordinary = np.zeros(n, dtype=bool)
-        self.token_bytes: list[bytes] = []
-        for i in range(n):
-            b = core.token_bytes(i)
-            self.token_bytes.append(b or b"")
-            if b is not None:
-                lengths[i] = len(b)
-                ordinary[i] = i not in added
-        self.lengths, self.ordinary = lengths, ordinary
+        found = CoreReportPass.token_lengths(core)  # -1: no token has the id
+        is_added = np.zeros(n, dtype=bool)
+        is_added[[i for i in added if i < n]] = True
+        self.lengths: IntArray = np.maximum(found, 0)
+        self.ordinary = (found >= 0) & ~is_added
         # Per id, filled on demand (only for ids that occur): valid UTF-8, script index (-1: not yet).
         self.valid = np.zeros(n, dtype=bool)
         self.script = np.full(n, -1, dtype=np.int64)
-        self.vocab_size = int(ordinary.sum())
+        self.vocab_size = int(self.ordinary.sum())
+
+    def token_bytes(self, i: int) -> bytes:
+        return self.tok._core.token_bytes(i) or b""
 
     def classify(self, ids: IntArray) -> None:
         """Fills :attr:`valid` and :attr:`script` for ``ids``."""
+        latin, none, invalid = _script_index("LATIN"), _script_index("none"), _script_index("invalid")
         for i in ids[self.script[ids] < 0].tolist():
+            b = self.token_bytes(i)
+            if b.isascii():  # most tokens: valid, and their letters (those with a case) are Latin
+                self.valid[i] = True
+                self.script[i] = latin if b.lower() != b.upper() else none
+                continue
             try:
-                text = self.token_bytes[i].decode("utf-8")
+                text = b.decode("utf-8")
             except UnicodeDecodeError:
-                self.script[i] = _script_index("invalid")
+                self.script[i] = invalid
                 continue
             self.valid[i] = True
             self.script[i] = _script_index(_token_script(text))
-
-    def encode(self, pieces: list[str], threads: int | None) -> npt.NDArray[np.uint32]:
-        if isinstance(self.tok, Encoding):
-            ids, _ = self.tok.encode_batch_to_numpy(pieces, num_threads=threads, disallowed_special=())
-            return ids
-        encoded = self.tok.encode_batch(pieces, add_special_tokens=False, num_threads=threads)
-        if not encoded:
-            return np.zeros(0, dtype=np.uint32)
-        return np.concatenate([np.asarray(e.ids, dtype=np.uint32) for e in encoded])
 
 
 def load_tokenizer(spec: TokenizerSpec, pattern: str = "o200k") -> tuple[str, Encoding | Tokenizer]:
@@ -300,10 +297,14 @@ _SCRIPTS: list[str] = ["none", "mixed", "invalid"]
 _CJK_WORDS = ("CJK", "HIRAGANA", "KATAKANA", "KATAKANA-HIRAGANA", "IDEOGRAPHIC", "BOPOMOFO")
 
 
+_SCRIPT_INDEX: dict[str, int] = {label: i for i, label in enumerate(_SCRIPTS)}
+
+
 def _script_index(label: str) -> int:
-    if label not in _SCRIPTS:
+    if label not in _SCRIPT_INDEX:
+        _SCRIPT_INDEX[label] = len(_SCRIPTS)
         _SCRIPTS.append(label)
-    return _SCRIPTS.index(label)
+    return _SCRIPT_INDEX[label]
 
 
 @functools.lru_cache(maxsize=65536)
@@ -335,55 +336,6 @@ def _token_script(text: str) -> str:
     return scripts.pop() if len(scripts) == 1 else "mixed"
 
 
-# --------------------------------------------------------------------------- words
-
-# Whitespace: the code points below U+3001 that str.isspace() accepts (U+3000 is the last).
-_WS_TABLE = np.array([chr(c).isspace() for c in range(0x3001)], dtype=bool)
-_BYTE_WS = _WS_TABLE[:256].copy()
-# Characters that are a word each: Han, kana, bopomofo, CJK punctuation, fullwidth forms.
-_CJK_RANGES = [(0x3001, 0x30FF), (0x3100, 0x312F), (0x31A0, 0x31FF), (0x3400, 0x4DBF), (0x4E00, 0x9FFF),
-               (0xF900, 0xFAFF), (0xFF00, 0xFFEF), (0x20000, 0x3FFFF)]
-
-
-class _Words:
-    """The words of a text as UTF-8 byte spans: maximal runs of non-whitespace characters,
-    except that each CJK character (see ``_CJK_RANGES``) is a word of its own. ``cuts``: character
-    offsets where a new document or piece starts (no word runs across them)."""
-
-    def __init__(self, text: str, cuts: IntArray | None = None) -> None:
-        cps = np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32)
-        # Mostly ASCII text: the non-ASCII characters are handled apart, on their own positions.
-        high = np.flatnonzero(cps >= 0x80)
-        h = cps[high]
-        nbytes = np.ones(len(cps), dtype=np.int32)  # a group holds far fewer than 2**31 bytes
-        nbytes[high] = 2 + (h >= 0x800).astype(np.int32) + (h >= 0x10000)
-        char_end = np.cumsum(nbytes, dtype=np.int64)
-        self.n_bytes = int(char_end[-1]) if len(cps) else 0
-        low = np.frombuffer(text.encode("latin-1", "replace"), dtype=np.uint8)  # code points < 256
-        ws = _BYTE_WS[low]
-        ws[high] = _WS_TABLE[np.minimum(h, 0x3000)] & (h <= 0x3000)
-        in_cjk = np.zeros(len(h), dtype=bool)
-        for lo, hi in _CJK_RANGES:
-            in_cjk |= (h >= lo) & (h <= hi)
-        # Runs of non-whitespace: where the word flag steps up (start) and down (end, exclusive).
-        n = len(cps)
-        edge = np.zeros(n + 2, dtype=np.int8)
-        edge[1:-1] = ~ws
-        step = np.diff(edge)
-        starts = np.flatnonzero(step == 1)
-        ends = np.flatnonzero(step == -1)
-        # Forced splits inside runs: before and after each CJK character, and at the cuts.
-        cjk_at = high[in_cjk]
-        forced = [cjk_at, cjk_at + 1] + ([cuts] if cuts is not None else [])
-        splits = np.unique(np.concatenate(forced)).astype(np.int64)
-        splits = splits[(splits > 0) & (splits < n)]
-        splits = splits[~ws[splits - 1] & ~ws[splits]]
-        if len(splits):
-            starts = np.sort(np.concatenate((starts, splits)))
-            ends = np.sort(np.concatenate((ends, splits)))
-        self.start: IntArray = char_end[starts] - nbytes[starts]
-        self.end: IntArray = char_end[ends - 1]
-
 @dataclass
 class _Acc:
     """Running sums of one tokenizer on one corpus."""
@@ -401,31 +353,6 @@ class _Acc:
     whole_word_tokens: int = 0
     seconds: float = 0.0
 
-    def add(self, subject: _Subject, ids: npt.NDArray[np.uint32], words: _Words, chars: int) -> None:
-        t = len(ids)
-        self.tokens += t
-        self.bytes += words.n_bytes
-        self.chars += chars
-        self.words += len(words.start)
-        self.counts += np.bincount(ids, minlength=len(self.counts))
-        tok_end = np.cumsum(subject.lengths[ids])
-        if t == 0 or int(tok_end[-1]) != words.n_bytes:
-            return  # the tokens do not spell the text byte for byte (a normalizer): no word metrics
-        self.aligned_bytes += words.n_bytes
-        self.aligned_tokens += t
-        self.aligned_words += len(words.start)
-        if not len(words.start):
-            return
-        first = np.searchsorted(tok_end, words.start, side="right")
-        last = np.searchsorted(tok_end, words.end - 1, side="right")
-        self.word_tokens += int((last - first + 1).sum())
-        whole = first == last
-        self.words_whole += int(whole.sum())
-        # Tokens touched by exactly one word, which lies wholly inside the token.
-        touches = np.cumsum(np.bincount(first, minlength=t + 1) - np.bincount(last + 1, minlength=t + 1))[:t]
-        inside = np.bincount(first[whole], minlength=t)
-        self.whole_word_tokens += int(((touches == 1) & (inside == 1)).sum())
-
 
 def _show(b: bytes) -> str:
     return b.decode("utf-8", errors="backslashreplace")
@@ -438,7 +365,7 @@ def _longest(subject: _Subject, ids: IntArray, counts: IntArray | None, top: int
     order = ids[np.lexsort((ids, -subject.lengths[ids]))][:top]
     out: list[dict[str, Any]] = []
     for i in order.tolist():
-        item: dict[str, Any] = {"id": i, "token": _show(subject.token_bytes[i]), "bytes": int(subject.lengths[i])}
+        item: dict[str, Any] = {"id": i, "token": _show(subject.token_bytes(i)), "bytes": int(subject.lengths[i])}
         if counts is not None:
             item["count"] = int(counts[i])
         out.append(item)
@@ -576,10 +503,11 @@ def _cut(text: str) -> list[str]:
     return pieces
 
 
-def _pieces(spec: CorpusSpec, max_bytes: int, truncated: list[bool]) -> Iterator[str]:
-    """The text of a corpus as pieces of about PIECE_CHARS characters (see :func:`_cut`), at most
-    ``max_bytes`` bytes in all (``truncated[0]`` is set when the cap cut it). A file is read in
-    blocks; a piece never spans two files or two texts of a list."""
+def _texts(spec: CorpusSpec, max_bytes: int, truncated: list[bool]) -> Iterator[str]:
+    """The text of a corpus as the stretches that are cut into pieces (see :func:`_cut`): a file
+    read in blocks of about GROUP_CHARS, each cut after its last newline, or one text of a list;
+    at most ``max_bytes`` bytes in all (``truncated[0]`` is set when the cap cut it). No stretch
+    spans two files or two texts of a list."""
     if isinstance(spec, (str, os.PathLike)):
         left = max_bytes
         for name in _files(os.fspath(spec)):
@@ -602,22 +530,31 @@ def _pieces(spec: CorpusSpec, max_bytes: int, truncated: list[bool]) -> Iterator
                             continue
                         cut = cut or len(text)
                         carry = text[cut:]
-                        yield from _cut(text[:cut])
+                        yield text[:cut]
                     if left <= 0 and f.read(1):
                         truncated[0] = True
             except OSError as e:
                 raise os_error(e) from None
-            yield from _cut(carry + decoder.decode(b"", final=True))
+            yield carry + decoder.decode(b"", final=True)
         return
     if not isinstance(spec, Sequence) or not all(isinstance(t, str) for t in spec):
         raise ToksmithTypeError(f"a corpus must be a path or a list of str, not {type(spec).__name__}")
     size = 0
     for text in spec:
-        text = text.encode("utf-8", "replace").decode("utf-8")  # lone surrogates -> '?'
-        size += len(text.encode("utf-8"))
+        data = text.encode("utf-8", "replace")  # lone surrogates -> '?'
+        size += len(data)
         if size > max_bytes:
             truncated[0] = True
             break
+        yield data.decode("utf-8")
+
+
+def _pieces(spec: CorpusSpec, max_bytes: int, truncated: list[bool]) -> Iterator[str]:
+    """The text of a corpus as pieces of about PIECE_CHARS characters (see :func:`_cut`, and
+    :func:`_texts` for ``max_bytes`` and ``truncated``); a piece never spans two files or two
+    texts of a list. The engine's pass cuts the same pieces itself; these are for the numpy
+    reference (toksmith.reference.report) and benches/report.py."""
+    for text in _texts(spec, max_bytes, truncated):
         yield from _cut(text)
 
 
@@ -633,6 +570,44 @@ def _groups(pieces: Iterator[str]) -> Iterator[list[str]]:
             group, size = [], 0
     if group:
         yield group
+
+
+def _measure(subjects: list[_Subject], spec: CorpusSpec, max_bytes: int, threads: int | None,
+             truncated: list[bool]) -> list[_Acc]:
+    """The counters of each subject on one corpus. The engine cuts the texts into pieces and
+    groups, encodes them with every tokenizer on all cores (GIL released) and keeps the counters;
+    only the reading is done here, a block ahead on another thread."""
+    measured = CoreReportPass([s.tok._core for s in subjects], [isinstance(s.tok, Tokenizer) for s in subjects],
+                              PIECE_CHARS, GROUP_CHARS, threads)
+    for text in _ahead(_texts(spec, max_bytes, truncated)):
+        measured.feed(text)
+    measured.finish()
+    out = []
+    for i in range(len(subjects)):
+        sums, seconds, counts = measured.counters(i)
+        out.append(_Acc(counts=counts, seconds=seconds, **sums))
+    return out
+
+
+def _ahead(items: Iterator[str]) -> Iterator[str]:
+    """``items``, each one fetched on a worker thread while the caller works on the one before
+    (the engine releases the GIL, so reading the next block overlaps measuring this one)."""
+    done = object()
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="toksmith-report") as pool:
+        pending = pool.submit(next, items, done)
+        while (item := pending.result()) is not done:
+            pending = pool.submit(next, items, done)
+            yield item  # type: ignore[misc]  # not `done`: a str
+
+
+def __getattr__(name: str) -> Any:
+    # The numpy word splitter moved to toksmith.reference.report with the rest of the numpy pass
+    # (imported on demand: the report itself does not need it).
+    if name in ("_Words", "_CJK_RANGES"):
+        from toksmith.reference import report as reference
+
+        return reference.Words if name == "_Words" else reference.CJK_RANGES
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 # --------------------------------------------------------------------------- report
@@ -682,41 +657,15 @@ def report(
         subjects.append(_Subject(label, kind, tok))
 
     summaries: list[CorpusSummary] = []
-    accs = [[_Acc(np.zeros(s.n_ids, dtype=np.int64)) for _ in corpora] for s in subjects]
-    def encode_all(pieces: list[str]) -> list[tuple[npt.NDArray[np.uint32], float]]:
-        out = []
-        for subject in subjects:
-            t0 = time.perf_counter()
-            ids = subject.encode(pieces, threads)
-            out.append((ids, time.perf_counter() - t0))
-        return out
-
-    # The engine encodes the next group on a worker thread (it releases the GIL) while this
-    # thread does the numpy work of the current one.
-    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="toksmith-report")
-    try:
-        for c, (name, spec) in enumerate(corpora.items()):
-            truncated = [False]
-            chars = words = nbytes = 0
-            pending: tuple[list[str], Future[list[tuple[npt.NDArray[np.uint32], float]]]] | None = None
-            for pieces in itertools.chain(_groups(_pieces(spec, max_bytes, truncated)), [None]):
-                submitted = None if pieces is None else (pieces, pool.submit(encode_all, pieces))
-                if pending is not None:
-                    done, future = pending
-                    text = "".join(done)
-                    w = _Words(text, np.cumsum([len(p) for p in done[:-1]], dtype=np.int64))
-                    chars += len(text)
-                    nbytes += w.n_bytes
-                    words += len(w.start)
-                    for s, (ids, seconds) in enumerate(future.result()):
-                        accs[s][c].seconds += seconds
-                        accs[s][c].add(subjects[s], ids, w, len(text))
-                pending = submitted
-            source = os.fspath(spec) if isinstance(spec, (str, os.PathLike)) else f"{len(spec)} texts"
-            summaries.append(CorpusSummary(name=name, source=source, bytes=nbytes, chars=chars, words=words,
-                                           truncated=truncated[0]))
-    finally:
-        pool.shutdown(wait=True, cancel_futures=True)
+    accs: list[list[_Acc]] = [[] for _ in subjects]
+    for name, spec in corpora.items():
+        truncated = [False]
+        for acc, measured in zip(accs, _measure(subjects, spec, max_bytes, threads, truncated)):
+            acc.append(measured)
+        first = accs[0][-1]
+        source = os.fspath(spec) if isinstance(spec, (str, os.PathLike)) else f"{len(spec)} texts"
+        summaries.append(CorpusSummary(name=name, source=source, bytes=first.bytes, chars=first.chars,
+                                       words=first.words, truncated=truncated[0]))
 
     metrics: list[Metrics] = []
     summaries_t: list[TokenizerSummary] = []
@@ -793,16 +742,24 @@ def _plots(r: Report) -> list[str]:
     ax.legend(fontsize=8)
     fig.tight_layout()
     out.append(_svg(fig))
-    fig = Figure(figsize=(6.0, 4.0))
+    fig = Figure(figsize=(7.0, 4.5))
     ax = fig.add_subplot()
+    # One colour per tokenizer, one line style per corpus: readable with many of both.
+    colour = {name: f"C{k % 10}" for k, name in enumerate(names)}
+    styles = ["-", "--", ":", "-.", (0, (5, 1)), (0, (3, 1, 1, 1, 1, 1)), (0, (1, 3)), (0, (8, 3, 2, 3))]
+    style = {c: styles[k % len(styles)] for k, c in enumerate(corpora)}
     for m in r.metrics:
         if m.zipf_curve:
             ax.loglog([p[0] for p in m.zipf_curve], [p[1] for p in m.zipf_curve],
-                      label=f"{m.tokenizer} / {m.corpus}", linewidth=1)
+                      color=colour[m.tokenizer], linestyle=style[m.corpus], linewidth=1.2)
+    for name in names:  # legend entries only
+        ax.plot([], [], color=colour[name], label=name)
+    for c in corpora:
+        ax.plot([], [], color="0.4", linestyle=style[c], label=c)
     ax.set_xlabel("rank")
     ax.set_ylabel("token frequency")
-    if len(r.metrics) <= 12:
-        ax.legend(fontsize=7)
+    ax.set_title("Token frequency by rank (Zipf): colour = tokenizer, line = corpus", fontsize=9)
+    ax.legend(fontsize=7, ncol=2)
     fig.tight_layout()
     out.append(_svg(fig))
     return out

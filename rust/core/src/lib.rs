@@ -12,6 +12,8 @@
 //! * [`formats`]: the files users bring and get back: `.tiktoken` rank files and
 //!   `tokenizer.json` (one file per pipeline stage).
 //! * [`count`]: streaming, parallel pre-tokenize-and-count of a corpus into piece tables.
+//! * [`report`]: the counting pass of `toksmith report` (corpora encoded, every per-token and
+//!   per-word counter of the quality metrics accumulated on the pool).
 //! * [`train`]: the BPE merge loop (Hugging Face's tie rule) and SuperBPE's two stages.
 //! * [`mixture`]: data-mixture inference: a merge list replayed on category samples, with the
 //!   pair counts its linear program needs.
@@ -29,6 +31,7 @@ pub mod encode;
 pub mod formats;
 pub mod mixture;
 pub mod pretokenize;
+pub mod report;
 pub mod train;
 pub mod util;
 pub mod vocab;

@@ -7,6 +7,7 @@
 //! * `counts.rs`: `CorePieceCounts`, piece counts that travel (files, pickling, merging).
 //! * `train.rs`: `CoreTrainer`, counting and (Super)BPE training.
 //! * `mixture.rs`: `CoreMixture`, a merge list replayed on category samples.
+//! * `report.rs`: `CoreReportPass`, the counting pass of `toksmith report`.
 //! * `bytelm.rs`: `CoreByteModel` / `CoreByteState`, byte-level probabilities.
 //! * `errors.rs`: engine errors as Python exceptions.
 
@@ -15,6 +16,7 @@ mod counts;
 mod dynamic;
 mod errors;
 mod mixture;
+mod report;
 mod tokenizer;
 mod tokenizer_hf;
 mod train;
@@ -30,6 +32,7 @@ fn _toksmith(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<bytelm::CoreByteState>()?;
     m.add_class::<counts::CorePieceCounts>()?;
     m.add_class::<mixture::CoreMixture>()?;
+    m.add_class::<report::CoreReportPass>()?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())
 }
