@@ -2,12 +2,14 @@
 
 import base64
 import gzip
+import os
 
 import pytest
 
 import toksmith
 from toksmith import patterns
 
+from realtext import samples
 from toolkit import peers
 
 BYTES = [bytes([b]) for b in range(256)]
@@ -103,3 +105,28 @@ def test_explicit_n_vocab_is_checked():
     )
     with pytest.raises(ValueError, match="expected 300 tokens"):
         toksmith.Encoding("x", pat_str=patterns.GPT2, mergeable_ranks=ranks, special_tokens={}, explicit_n_vocab=300)
+
+
+def test_whispers_rank_file_with_a_lone_padding_line_loads_as_tiktoken_reads_it():
+    """Whisper's multilingual.tiktoken gives rank 50256 to `=`, the empty token to tiktoken."""
+    tiktoken = pytest.importorskip("tiktoken")
+    from tiktoken.load import load_tiktoken_bpe
+
+    path = os.path.join(os.path.dirname(__file__), "data", "whisper_multilingual_cut.tiktoken")
+    enc = toksmith.Encoding.from_tiktoken_file(path, pat_str=patterns.GPT2)
+    ranks = load_tiktoken_bpe(path)
+    assert enc.mergeable_ranks == ranks
+    assert enc.decode_single_token_bytes(50256) == b""
+    theirs = tiktoken.Encoding("whisper", pat_str=patterns.GPT2, mergeable_ranks=ranks, special_tokens={})
+    text = samples()["multilingual"] + "Hello, world! The tokens of Whisper's vocabulary."
+    assert enc.encode_ordinary(text) == theirs.encode_ordinary(text)
+    assert enc.decode(enc.encode_ordinary(text)) == text
+
+
+@pytest.mark.parametrize("token", ["QUI=", "QUJ=", "QUI==", "QUI===", "QUJ=="])
+def test_base64_is_read_as_leniently_as_tiktoken_reads_it(tmp_path, token):
+    # Unused trailing bits and excess padding, as Python's base64.b64decode accepts them.
+    expected = base64.b64decode(token)
+    lines = _lines([(t, i) for i, t in enumerate(BYTES)]) + [f"{token} 256"]
+    enc = toksmith.Encoding.from_tiktoken_file(_write(tmp_path / "v.tiktoken", lines), pat_str=patterns.GPT2)
+    assert enc.decode_single_token_bytes(256) == expected == b"AB"

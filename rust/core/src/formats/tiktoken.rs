@@ -74,8 +74,7 @@ pub fn parse(data: &[u8]) -> Result<Vec<(Vec<u8>, u32)>> {
                 )))
             }
         };
-        let bytes = base64::engine::general_purpose::STANDARD
-            .decode(token)
+        let bytes = decode_token(token)
             .map_err(|e| at(format!("invalid base64 {}: {e}", quoted(token))))?;
         let rank: u32 = rank
             .parse()
@@ -94,6 +93,31 @@ pub fn parse(data: &[u8]) -> Result<Vec<(Vec<u8>, u32)>> {
         )));
     }
     Ok(out)
+}
+
+/// A token's base64, read as leniently as tiktoken's loader (Python's `base64.b64decode`) reads
+/// the files that ship: padding optional or in excess, unused trailing bits ignored, and a lone
+/// `=` as the empty token (Whisper's `multilingual.tiktoken` gives it rank 50256).
+fn decode_token(token: &str) -> std::result::Result<Vec<u8>, base64::DecodeError> {
+    use base64::engine::{
+        general_purpose, DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig,
+    };
+    const LENIENT: GeneralPurpose = GeneralPurpose::new(
+        &base64::alphabet::STANDARD,
+        GeneralPurposeConfig::new()
+            .with_decode_padding_mode(DecodePaddingMode::Indifferent)
+            .with_decode_allow_trailing_bits(true),
+    );
+    match general_purpose::STANDARD.decode(token) {
+        Ok(bytes) => Ok(bytes),
+        Err(strict) => {
+            let data = token.trim_end_matches('=');
+            if data.is_empty() && !token.is_empty() {
+                return Ok(Vec::new());
+            }
+            LENIENT.decode(data).map_err(|_| strict)
+        }
+    }
 }
 
 /// Writes ranks as a `.tiktoken` file (plain text, rank order).
