@@ -277,3 +277,16 @@ def test_batch_threads(variants):
         assert [e.ids for e in ours.encode_batch(docs, num_threads=threads)] == [
             e.ids for e in theirs.encode_batch(docs)
         ]
+
+
+def test_from_pretrained_reads_a_local_model_directory_and_never_downloads(tmp_path):
+    enc = toksmith.get_encoding("cl100k_base")
+    enc.to_tokenizer().save(tmp_path / "tokenizer.json")
+    tok = toksmith.Tokenizer.from_pretrained(tmp_path)
+    assert tok.encode("hello world").ids == enc.encode("hello world")
+    assert toksmith.Tokenizer.from_pretrained(str(tmp_path / "tokenizer.json")).to_str() == tok.to_str()
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(FileNotFoundError, match="no tokenizer.json in this directory"):
+        toksmith.Tokenizer.from_pretrained(tmp_path / "empty")
+    with pytest.raises(toksmith.ToksmithError, match="never downloads"):
+        toksmith.Tokenizer.from_pretrained("some-org/some-model-that-is-not-cached")

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import functools
 import operator
+import os
 import re
 from collections.abc import Callable, Collection, Sequence
 from collections.abc import Set as AbstractSet
@@ -27,6 +28,7 @@ from toksmith.errors import (
     FormatError,
     InvalidInputError,
     ToksmithError,
+    ToksmithFileNotFoundError,
     ToksmithKeyError,
     ToksmithNotImplementedError,
     ToksmithTypeError,
@@ -659,6 +661,40 @@ class Tokenizer:
             # the engine's own class where it has one (FormatError, UnsupportedError, ...)
             kind = type(e) if isinstance(e, ToksmithError) else FormatError
             raise kind(f"{name}: {e}") from None
+
+    @classmethod
+    def from_pretrained(cls, identifier: str | Path, revision: str = "main") -> Tokenizer:
+        """Loads ``tokenizer.json`` from a local model directory, or from the Hugging Face cache
+        when ``identifier`` is a model id that ``huggingface_hub`` has already downloaded.
+        Never downloads: fetch once with ``huggingface_hub.snapshot_download``.
+
+        >>> import os, tempfile, toksmith
+        >>> with tempfile.TemporaryDirectory() as model_dir:
+        ...     toksmith.get_encoding("cl100k_base").to_tokenizer().save(os.path.join(model_dir, "tokenizer.json"))
+        ...     Tokenizer.from_pretrained(model_dir).encode("hello world").ids
+        [15339, 1917]
+        """
+        name = _checks.path(identifier, "identifier")
+        if os.path.isdir(name):
+            path = os.path.join(name, "tokenizer.json")
+            if not os.path.isfile(path):
+                raise ToksmithFileNotFoundError(f"{name}: no tokenizer.json in this directory")
+            return cls.from_file(path)
+        if os.path.exists(name):
+            return cls.from_file(name)
+        cached: object = None
+        try:
+            from huggingface_hub import try_to_load_from_cache
+        except ImportError:
+            pass
+        else:
+            cached = try_to_load_from_cache(name, "tokenizer.json", revision=revision)
+        if isinstance(cached, str):
+            return cls.from_file(cached)
+        raise ToksmithFileNotFoundError(
+            f"{shorten(name)}: not a local directory or file, nor a model in the Hugging Face cache "
+            "(toksmith never downloads: fetch it with huggingface_hub.snapshot_download)"
+        )
 
     @classmethod
     def from_encoding(cls, encoding: Encoding) -> Tokenizer:
