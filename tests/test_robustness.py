@@ -409,3 +409,19 @@ def test_thread_counts_are_checked_and_zero_means_all_cores():
         toksmith.count_pieces(iterator=units, progress=False, num_threads=-1)
     with pytest.raises(toksmith.ToksmithTypeError, match="num_threads must be an int"):
         toksmith.count_pieces(iterator=units, progress=False, num_threads=1.5)
+
+
+def test_counts_too_large_for_the_engine_are_typed_errors_or_mean_everything():
+    enc = toksmith.get_encoding("cl100k_base")
+    it = ["hello world the cat"] * 10
+    with pytest.raises(toksmith.InvalidInputError, match="vocab_size must be at most"):
+        toksmith.train_bpe(iterator=iter(it), vocab_size=2**70, progress=False)
+    with pytest.raises(toksmith.InvalidInputError, match="merges must be at most"):
+        toksmith.merge_batch(["a b"], enc, merges=2**70)
+    with pytest.raises(toksmith.InvalidInputError, match="target_length must be at most"):
+        toksmith.merge_batch(["a b"], enc, target_length=2**70)
+    batch = toksmith.merge_batch(["tokenizers tokenize", "detokenizers"], enc)
+    ids, _ = batch.replay(2**70)  # a budget past the log's end: every merge
+    assert [i.tolist() for i in ids] == [i.tolist() for i in batch.ids]
+    with pytest.raises(toksmith.InvalidInputError, match="maxlen must be at most"):
+        batch.surface_matrix(2**40, 0)

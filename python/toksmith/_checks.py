@@ -71,11 +71,17 @@ def integer(value: object, argument: str) -> int:
         raise ToksmithTypeError(f"{argument} must be an int, not {type(value).__name__} ({shorten(value)})") from None
 
 
-def count(value: object, argument: str, minimum: int) -> int:
-    """An int of at least ``minimum``."""
+#: The largest count any argument may hold (the engine keeps counts in 64-bit integers).
+MAX_COUNT = 2**62
+
+
+def count(value: object, argument: str, minimum: int, maximum: int = MAX_COUNT) -> int:
+    """An int of at least ``minimum`` and at most ``maximum``."""
     n = integer(value, argument)
     if n < minimum:
         raise InvalidInputError(f"{argument} must be at least {minimum}, got {n}")
+    if n > maximum:
+        raise InvalidInputError(f"{argument} must be at most {maximum}, got {shorten(n)}")
     return n
 
 

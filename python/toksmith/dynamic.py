@@ -108,6 +108,8 @@ class DynamicBatch:
             per_sequence = [_checks.integer(b, "each budget") for b in budgets]
         if any(b < 0 for b in per_sequence):
             raise InvalidInputError("budgets must be >= 0")
+        # A budget past the log's end is the whole log.
+        per_sequence = [min(b, len(self.log)) for b in per_sequence]
         if self._present is not None:
             if len(per_sequence) != len(self.ids):
                 raise InvalidInputError(f"{len(self.ids)} sequences but {len(per_sequence)} budgets")
@@ -136,6 +138,8 @@ class DynamicBatch:
         """``[len(vocab), maxlen]`` int64: each vocab token re-tokenized by the base tokenizer
         (ordinary text, no special-token handling; bytes that are not UTF-8 keep the base tokens
         they were merged from), right-padded with ``pad_id`` and cut at ``maxlen``."""
+        maxlen = _checks.count(maxlen, "maxlen", 0, 2**31 - 1)
+        pad_id = _checks.integer(pad_id, "pad_id")
         composition: dict[int, list[int]] = {}
         for inp, ids, spans in zip(self._inputs, self.ids, self.spans):
             for t, (s, e) in zip(ids.tolist(), spans.tolist()):

@@ -312,6 +312,8 @@ def _check_training(vocab_size: object, special_tokens: object, min_frequency: o
     """Checks the arguments every trainer takes; returns the special tokens as a list and
     ``min_frequency``."""
     size = _checks.integer(vocab_size, "vocab_size")
+    if size > 2**31:
+        raise InvalidInputError(f"vocab_size must be at most 2**31 (token ids are below 2**31), got {shorten(size)}")
     specials = _checks.texts(special_tokens, "special_tokens")
     if size < 256 + len(specials):
         raise InvalidInputError(
