@@ -425,3 +425,30 @@ def test_counts_too_large_for_the_engine_are_typed_errors_or_mean_everything():
     assert [i.tolist() for i in ids] == [i.tolist() for i in batch.ids]
     with pytest.raises(toksmith.InvalidInputError, match="maxlen must be at most"):
         batch.surface_matrix(2**40, 0)
+
+
+@pytest.mark.parametrize(
+    "ranks, specials, error, message",
+    [
+        ({b"ab": 2**70}, {}, toksmith.InvalidInputError, r"mergeable_ranks: id \d+ of b'ab' is outside"),
+        ({}, {"<s>": -1}, toksmith.InvalidInputError, r"special_tokens: id -1 of '<s>' is outside"),
+        ({"ab": 300}, {}, toksmith.ToksmithTypeError, "mergeable_ranks must map bytes to int"),
+        ({b"ab": 1.5}, {}, toksmith.ToksmithTypeError, "mergeable_ranks must map bytes to int"),
+        ([1, 2], {}, toksmith.ToksmithTypeError, "mergeable_ranks must be a dict, not list"),
+    ],
+)
+def test_vocabulary_ids_and_types_the_engine_cannot_hold_are_typed_errors(ranks, specials, error, message):
+    byte_ranks = {bytes([b]): b for b in range(256)}
+    full = {**byte_ranks, **ranks} if isinstance(ranks, dict) else ranks
+    with pytest.raises(error, match=message):
+        toksmith.Encoding("x", pat_str=r"\S+|\s+", mergeable_ranks=full, special_tokens=specials)
+
+
+def test_token_ids_out_of_range_for_bytelm_and_lookups_are_typed_errors():
+    enc = toksmith.get_encoding("cl100k_base")
+    with pytest.raises(toksmith.InvalidInputError, match="eos_token_id must be at most"):
+        toksmith.ByteLM(enc, None, eos_token_id=2**70, context_tokens=[1])
+    with pytest.raises(toksmith.InvalidInputError, match="context_tokens must be at least 0"):
+        toksmith.ByteLM(enc, None, context_tokens=[-1])
+    with pytest.raises(toksmith.ToksmithTypeError, match="token must be str"):
+        enc.to_tokenizer().token_to_id(5)  # type: ignore[arg-type]

@@ -223,10 +223,10 @@ class ByteLM(_ByteSampler):
             raise ToksmithTypeError(
                 f"context_tokens must be a sequence of token ids, not {type(context_tokens).__name__}"
             )
-        self.context_tokens = [_checks.integer(t, "context_tokens") for t in context_tokens]
+        self.context_tokens = [_checks.count(t, "context_tokens", 0, 2**32 - 1) for t in context_tokens]
         probe_depth = _checks.count(probe_depth, "probe_depth", 0)
         if eos_token_id is not None:
-            eos_token_id = _checks.integer(eos_token_id, "eos_token_id")
+            eos_token_id = _checks.count(eos_token_id, "eos_token_id", 0, 2**32 - 1)
         self._model = CoreByteModel(core, eos_token_id, _checks.texts(probes, "probes"), probe_depth)
         self.n_vocab = self._model.n_ids
         #: LM calls and distributions requested so far (for cost reports).

@@ -14,7 +14,7 @@ import functools
 import operator
 import os
 import re
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from collections.abc import Set as AbstractSet
 from pathlib import Path
 from typing import Any, Concatenate, Literal, ParamSpec, TypeVar, cast
@@ -146,9 +146,17 @@ class Encoding:
     ) -> None:
         self.name = name
         self._pat_str = pat_str
+        for argument, value in (("mergeable_ranks", mergeable_ranks), ("special_tokens", special_tokens)):
+            if not isinstance(value, Mapping):
+                raise ToksmithTypeError(f"{argument} must be a dict, not {type(value).__name__}")
         self._special_tokens = dict(special_tokens)
         if _core is None:
-            _core = CoreTokenizer.from_ranks(list(mergeable_ranks.items()), pat_str, self._special_tokens, name)
+            try:
+                _core = CoreTokenizer.from_ranks(list(mergeable_ranks.items()), pat_str, self._special_tokens, name)
+            except (OverflowError, TypeError) as e:
+                if isinstance(e, ToksmithError):
+                    raise
+                raise _bad_vocabulary(mergeable_ranks, self._special_tokens) from None
         self._core = _core
         self.max_token_value = max(_core.n_vocab - 1, 0)
         if explicit_n_vocab is not None:
@@ -497,6 +505,21 @@ class Encoding:
                           special_tokens=value["special_tokens"])
 
 
+def _bad_vocabulary(ranks: object, specials: dict[str, int]) -> ToksmithError:
+    """The error for ranks or special tokens the engine cannot take as ``bytes -> id`` and
+    ``str -> id`` with ids in ``[0, 2**31)`` (looked for only once conversion failed)."""
+    items = list(ranks.items()) if isinstance(ranks, dict) else []
+    checks = (("mergeable_ranks", items, bytes), ("special_tokens", list(specials.items()), str))
+    for argument, pairs, key_type in checks:
+        for key, value in pairs:
+            if not isinstance(key, key_type) or isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+                return ToksmithTypeError(f"{argument} must map {key_type.__name__} to int; found "
+                                         f"{shorten(key)}: {shorten(value)}")
+            if not 0 <= value < 2**31:
+                return InvalidInputError(f"{argument}: id {shorten(value)} of {shorten(key)} is outside [0, 2**31)")
+    return ToksmithTypeError("mergeable_ranks must be a dict of bytes to int")
+
+
 def _ids(tokens: object) -> list[int]:
     """Token ids as a list for the engine. Integer numpy arrays are converted exactly (any
     integer dtype); float arrays and strings are refused rather than truncated or split."""
@@ -778,7 +801,7 @@ class Tokenizer:
         return self._core.get_vocab_size(with_added_tokens)
 
     def token_to_id(self, token: str) -> int | None:
-        return self._core.token_to_id(token)
+        return self._core.token_to_id(_check_text(token, "token"))
 
     def id_to_token(self, id: int) -> str | None:
         i = _checks.integer(id, "id")

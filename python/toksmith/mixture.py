@@ -162,8 +162,7 @@ def _core(
 ) -> CoreMixture:
     if not isinstance(categories, Mapping) or not categories:
         raise InvalidInputError("categories: give a dict {name: [paths or texts]} with at least one category")
-    if merges < 1:
-        raise InvalidInputError(f"merges: give 1 or more, not {merges}")
+    merges = _checks.count(merges, "merges", 1)
     _, tok = load_tokenizer(tokenizer)
     parts = [_split_samples(name, samples) for name, samples in categories.items()]
     return CoreMixture(tok._core, parts, merges, _checks.threads(num_threads))
@@ -193,8 +192,7 @@ def replay(
     """Counts every category's samples with the tokenizer's pre-tokenizer and replays its first
     ``merges`` merges on them: each category's candidate rows (the engine's part of
     :func:`infer_mixture`)."""
-    if top_k < 1:
-        raise InvalidInputError(f"top_k: give 1 or more, not {top_k}")
+    top_k = _checks.count(top_k, "top_k", 1, 2**31 - 1)
     return _arrays(_core(tokenizer, categories, merges, num_threads).replay(top_k, num_threads=num_threads))
 
 
@@ -356,8 +354,7 @@ def infer_mixture(
     attributes). Needs scipy (``pip install 'toksmith[mixture]'``).
     """
     _linprog()  # fail before the replay if scipy is missing
-    if top_k < 1:
-        raise InvalidInputError(f"top_k: give 1 or more, not {top_k}")
+    top_k = _checks.count(top_k, "top_k", 1, 2**31 - 1)
     core = _core(tokenizer, categories, merges, num_threads)
     r = _arrays(core.replay(top_k, num_threads=num_threads))
 
