@@ -91,3 +91,94 @@ def _tokenizer_with_template() -> toksmith.Tokenizer:
     tok = toksmith.Tokenizer.from_str(json.dumps(doc))
     assert tok.encode("hi").ids[0] == 100257
     return tok
+
+
+# ---------------------------------------------------------------------- streaming decoding
+
+
+def _stream(decoder, ids, cuts):
+    """The decoder's output for ``ids`` fed as runs cut at ``cuts`` (one id: ``step``)."""
+    out, start = [], 0
+    for end in [*sorted(set(cuts)), len(ids)]:
+        run = ids[start:end]
+        out.append(decoder.step(run[0]) if len(run) == 1 else decoder.steps(run))
+        start = max(start, end)
+    out.append(decoder.flush())
+    return out
+
+
+# Ids whose bytes are not UTF-8 on their own: halves of multi-byte characters, lone
+# continuation bytes, bytes that never occur in UTF-8.
+RAW_BYTES = [b"\xf0\x9f", b"\x80", b"\xa6", b"\xc3", b"\xff", b"\xe4\xb8", b"\x9f\x98"]
+
+
+@pytest.mark.parametrize("name", NAMES)
+@given(data=st.data())
+def test_stream_decoding_adds_up_to_decode(name, data):
+    enc = toksmith.get_encoding(name)
+    text = data.draw(texts)
+    raw = [enc.encode_single_token(b) for b in RAW_BYTES if _is_token(enc, b)]
+    ids = enc.encode(text, allowed_special="all")
+    ids = data.draw(st.lists(st.one_of(st.sampled_from(ids or [0]), st.sampled_from(raw)), max_size=8)) + ids
+    ids = data.draw(st.permutations(ids)) if data.draw(st.booleans()) else ids
+    cuts = data.draw(st.lists(st.integers(0, len(ids)), max_size=len(ids)))
+    pieces = _stream(enc.decoder(), ids, cuts)
+    assert "".join(pieces) == enc.decode(ids)
+    for p in pieces:  # never half a character: each piece is whole UTF-8
+        p.encode("utf-8")
+
+
+def _is_token(enc, b):
+    try:
+        enc.encode_single_token(b)
+    except KeyError:
+        return False
+    return True
+
+
+def test_stream_decoding_emits_each_character_once_complete():
+    enc = toksmith.get_encoding("o200k_base")
+    ids = enc.encode("🦀é")
+    d = enc.decoder()
+    got = [d.step(t) for t in ids]
+    assert "".join(got) == "🦀é" and got[0] == "" and got[-1].endswith("é")
+    assert d.flush() == ""
+    d.step(enc.encode_single_token(b"\xf0\x9f"))
+    assert repr(d) == "<StreamDecoder, 2 bytes pending>"
+    assert d.flush() == "\ufffd"  # an unfinished character at the end, as decode gives it
+    assert d.step(enc.encode("x")[0]) == "x"  # and the decoder starts afresh
+
+
+def test_stream_decoding_refuses_bad_ids():
+    enc = toksmith.get_encoding("o200k_base")
+    d = enc.decoder()
+    with pytest.raises(ToksmithKeyError, match="out of range"):
+        d.step(10**9)
+    with pytest.raises(ToksmithTypeError):
+        d.step("5")  # type: ignore[arg-type]
+    tok = enc.to_tokenizer()
+    with pytest.raises(ToksmithKeyError):
+        tok.decoder().step(-1)
+    with pytest.raises(ToksmithTypeError):
+        tok.decoder().steps([1.5])  # type: ignore[list-item]
+
+
+@given(data=st.data(), skip=st.booleans())
+def test_tokenizer_stream_decoding_adds_up_to_decode(data, skip):
+    tok = _tokenizer_with_template()
+    enc = toksmith.get_encoding("cl100k_base")
+    raw = [tok.token_to_id(tok.id_to_token(enc.encode_single_token(b)) or "") for b in RAW_BYTES if _is_token(enc, b)]
+    ids = tok.encode(data.draw(texts)).ids + [i for i in raw if i is not None] + [100257, 10**7]
+    ids = data.draw(st.permutations(ids))
+    cuts = data.draw(st.lists(st.integers(0, len(ids)), max_size=len(ids)))
+    pieces = _stream(tok.decoder(skip_special_tokens=skip), ids, cuts)
+    assert "".join(pieces) == tok.decode(ids, skip_special_tokens=skip)
+
+
+@given(chunks=st.lists(st.binary(max_size=6) | st.sampled_from(RAW_BYTES + [b"\xed\xa0\x80", b"\xf4\x90"]), max_size=12))
+def test_stream_decoder_matches_bytes_decode_on_any_bytes(chunks):
+    from toksmith.streaming import StreamDecoder
+
+    d = StreamDecoder(chunks.__getitem__)
+    pieces = [d.step(i) for i in range(len(chunks))] + [d.flush()]
+    assert "".join(pieces) == b"".join(chunks).decode("utf-8", errors="replace")

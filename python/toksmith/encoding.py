@@ -23,6 +23,7 @@ import numpy.typing as npt
 
 from toksmith import _checks, _files
 from toksmith._toksmith import CoreTokenizer
+from toksmith.streaming import StreamDecoder
 from toksmith.errors import (
     FormatError,
     InvalidInputError,
@@ -425,6 +426,18 @@ class Encoding:
         """
         return self.decode_bytes(tokens).decode("utf-8", errors=errors)
 
+    def decoder(self) -> StreamDecoder:
+        r"""A streaming decoder: ``step(id)`` gives the text each id completes, never part of a
+        character; the pieces (with ``flush()`` at the end) add up to ``decode(ids)``.
+
+        >>> import toksmith
+        >>> enc = toksmith.get_encoding("o200k_base")
+        >>> d = enc.decoder()
+        >>> d.step(4103), d.step(99), d.step(222), d.flush()  # the three tokens of one crab
+        ('', '', '🦀', '')
+        """
+        return StreamDecoder(self.decode_single_token_bytes)
+
     def decode_single_token_bytes(self, token: int) -> bytes:
         t = _checks.integer(token, "token")
         out = self._core.token_bytes(t) if 0 <= t < 2**32 else None
@@ -789,6 +802,27 @@ class Tokenizer:
         """:meth:`count` of many texts in parallel (default: all cores), as a list of ints."""
         texts = _checks.texts(inputs, "inputs")
         return self._core.hf_count_batch(texts, add_special_tokens, _checks.threads(num_threads))
+
+    def decoder(self, skip_special_tokens: bool = True) -> StreamDecoder:
+        """A streaming decoder through this tokenizer's decoder (``ByteLevel``): ``step(id)``
+        gives the text each id completes; the pieces (with ``flush()``) add up to
+        :meth:`decode`. Like ``decode``, ids of no token add nothing.
+
+        >>> import toksmith
+        >>> tok = toksmith.get_encoding("o200k_base").to_tokenizer()
+        >>> d = tok.decoder()
+        >>> [d.step(t) for t in tok.encode("é!").ids] + [d.flush()]
+        ['é!', '']
+        """
+        core, skip = self._core, bool(skip_special_tokens)
+
+        def token_bytes(token: int) -> bytes:
+            t = _checks.integer(token, "token")
+            if not 0 <= t < 2**32:
+                raise ToksmithKeyError(_unknown_id_message(t, None, core.n_vocab))
+            return core.hf_decode_token_bytes(t, skip)
+
+        return StreamDecoder(token_bytes)
 
     def decode_batch(self, sequences: Sequence[TokenIds], skip_special_tokens: bool = True,
                      num_threads: int | None = None) -> list[str]:
