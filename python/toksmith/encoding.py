@@ -812,7 +812,7 @@ class Tokenizer:
         >>> tok = toksmith.get_encoding("o200k_base").to_tokenizer()
         >>> d = tok.decoder()
         >>> [d.step(t) for t in tok.encode("é!").ids] + [d.flush()]
-        ['é!', '']
+        ['é', '!', '']
         """
         core, skip = self._core, bool(skip_special_tokens)
 
