@@ -112,6 +112,14 @@ class CoreTokenizer:
         reject_others: bool = False,
         num_threads: int | None = None,
     ) -> list[int]: ...
+    def encode_file(
+        self, path: str, block_size: int, num_threads: int | None = None
+    ) -> npt.NDArray[np.uint32]:
+        """``encode_ordinary`` of a file's text (``-``: standard input), in blocks."""
+    def count_file(self, path: str, block_size: int, num_threads: int | None = None) -> int: ...
+    @property
+    def file_blocks(self) -> tuple[bool, int]:
+        """(whether files are cut into blocks, the default block size)."""
     def decode_bytes(self, ids: Sequence[int]) -> bytes: ...
     def decode_batch_bytes(
         self, batch: Sequence[Sequence[int]], num_threads: int | None

@@ -380,6 +380,40 @@ class Encoding:
         allowed, reject = self._special_args(allowed_special, disallowed_special, None, text)
         return _call_with_texts(self._core.count_batch, text, allowed, reject, _checks.threads(num_threads))
 
+    def encode_file(
+        self, path: str | Path, *, num_threads: int | None = None, block_size: int | None = None
+    ) -> npt.NDArray[np.uint32]:
+        """The ids of a file's text (``"-"``: standard input) as a ``uint32`` array: the same
+        as ``encode_ordinary`` of the whole text (invalid UTF-8 read as U+FFFD, special-token
+        strings as ordinary text), in bounded memory. The file is read in blocks of about
+        ``block_size`` bytes (default 4 MiB), each cut right after a newline between two visible
+        ASCII characters, where no piece of the known pattern families can cross (the argument:
+        docs/encoding.md); the blocks encode in parallel. A file for another pattern is read
+        whole.
+
+        >>> import os, tempfile, toksmith
+        >>> enc = toksmith.get_encoding("o200k_base")
+        >>> with tempfile.TemporaryDirectory() as tmp:
+        ...     path = os.path.join(tmp, "a.txt")
+        ...     _ = open(path, "w").write("hello world;\nhello again\n")
+        ...     ids = enc.encode_file(path, block_size=4)
+        >>> ids.tolist() == enc.encode_ordinary("hello world;\nhello again\n")
+        True
+        """
+        name, size = self._file_args(path, block_size)
+        return self._core.encode_file(name, size, _checks.threads(num_threads))
+
+    def count_file(self, path: str | Path, *, num_threads: int | None = None, block_size: int | None = None) -> int:
+        """``len(encode_file(path))`` without the ids: the token count of a file of any size
+        (``"-"``: standard input), read and counted in parallel blocks."""
+        name, size = self._file_args(path, block_size)
+        return self._core.count_file(name, size, _checks.threads(num_threads))
+
+    def _file_args(self, path: str | Path, block_size: int | None) -> tuple[str, int]:
+        name = path if path == "-" else _checks.path(path, "path")
+        size = self._core.file_blocks[1] if block_size is None else _checks.count(block_size, "block_size", 1)
+        return str(name), size
+
     def encode_single_token(self, text_or_bytes: str | bytes) -> int:
         """The id of one token given by its text or bytes; ``KeyError`` if it is not one token."""
         if isinstance(text_or_bytes, str):

@@ -1,6 +1,7 @@
 //! `CoreTokenizer`'s token counts (`count`, `count_batch`, their Hugging Face versions) and
 //! the per-token bytes behind the streaming decoders.
 
+use numpy::{IntoPyArray, PyArray1};
 use pyo3::exceptions::PyKeyboardInterrupt;
 use pyo3::prelude::*;
 use pyo3::pybacked::PyBackedStr;
@@ -129,5 +130,47 @@ impl CoreTokenizer {
             .hf()?
             .decode_token_bytes(&self.tok, id, skip_special_tokens);
         Ok(PyBytes::new(py, &bytes))
+    }
+}
+
+#[pymethods]
+impl CoreTokenizer {
+    /// `encode_ordinary` of a file's text (`-`: standard input), read in blocks of about
+    /// `block_size` bytes cut where no piece can cross and encoded in parallel.
+    #[pyo3(signature = (path, block_size, num_threads=None))]
+    fn encode_file<'py>(
+        &self,
+        py: Python<'py>,
+        path: &str,
+        block_size: usize,
+        num_threads: Option<usize>,
+    ) -> PyResult<Bound<'py, PyArray1<u32>>> {
+        let ids = run_engine(py, || {
+            self.tok
+                .encode_file(path, block_size, num_threads, &interrupted)
+        })?;
+        Ok(ids.into_pyarray(py))
+    }
+
+    /// `count_ordinary` of a file's text, read as `encode_file` reads it.
+    #[pyo3(signature = (path, block_size, num_threads=None))]
+    fn count_file(
+        &self,
+        py: Python<'_>,
+        path: &str,
+        block_size: usize,
+        num_threads: Option<usize>,
+    ) -> PyResult<usize> {
+        run_engine(py, || {
+            self.tok
+                .count_file(path, block_size, num_threads, &interrupted)
+        })
+    }
+
+    /// Whether `encode_file` cuts files into blocks (the known pattern families), and its
+    /// default block size.
+    #[getter]
+    fn file_blocks(&self) -> (bool, usize) {
+        (self.tok.cuts_blocks(), toksmith_core::encode::BLOCK_SIZE)
     }
 }

@@ -7,9 +7,13 @@
 //!   normalizer rewrites the rest (offsets map back through its alignment); a sequence of
 //!   `Split` / `Digits` / `ByteLevel` steps makes the pieces; tokens carry character offsets.
 //!
-//! `count.rs`: token counts without the ids (`count_ordinary`, `count_with_special`).
+//! `count.rs`: token counts without the ids (`count_ordinary`, `count_with_special`);
+//! `chunked.rs`: files of any size in blocks cut where no piece can cross (`encode_file`).
 
+mod chunked;
 mod count;
+
+pub use chunked::{last_safe_cut, BLOCK_SIZE};
 
 use crate::pretokenize::normalize::Normalizer;
 use crate::pretokenize::steps::step_pieces;
