@@ -2,14 +2,15 @@
 //! encode the blocks of a round in parallel, carry the rest over to the next round.
 //!
 //! **Why the cuts are safe.** A cut goes right after a `\n` whose neighbours are both visible
-//! ASCII characters (`!`..`~`), e.g. `x;\nfoo`. For the known pattern families (GPT-2/r50k,
+//! ASCII characters (`!`..`~`), the one after it not `/`, e.g. `x;\nfoo`. For the known pattern families (GPT-2/r50k,
 //! cl100k, o200k, Llama 3, Qwen2: the fast pre-tokenizer, `Regex::is_fast`), the pieces are the
 //! same with or without the cut:
 //! * No piece holds that `\n` and the visible character after it. Only whitespace alternatives
 //!   (`\s*[\r\n]+`, `\s+(?!\S)`, `\s+`) can start at a `\n` (the letter alternatives take at most
 //!   one non-newline prefix character, ` ?` or `[^\r\n\p{L}\p{N}]?`), and those never take a
 //!   visible character; alternatives that reach a `\n` from before it
-//!   (`[^\s\p{L}\p{N}]+[\r\n]*`, the whitespace ones) stop at it for the same reason.
+//!   (`[^\s\p{L}\p{N}]+[\r\n]*`, the whitespace ones) stop at it for the same reason, except
+//!   o200k's `[^\s\p{L}\p{N}]+[\r\n/]*`, which goes on through a `/`: hence no cut before one.
 //! * The piece that ends with the `\n` is the same whether text follows or not: before the
 //!   `\n` is a visible character, so the whitespace run is that lone `\n`. With text after,
 //!   `\s+(?!\S)` fails on it and `\s+` (or `\s*[\r\n]+`, or a punctuation run's `[\r\n]*`) takes
@@ -41,7 +42,12 @@ pub fn last_safe_cut(bytes: &[u8], from: usize) -> Option<usize> {
     let visible = |b: u8| b.is_ascii_graphic();
     (from.max(1)..bytes.len().saturating_sub(1))
         .rev()
-        .find(|&i| bytes[i] == b'\n' && visible(bytes[i - 1]) && visible(bytes[i + 1]))
+        .find(|&i| {
+            bytes[i] == b'\n'
+                && visible(bytes[i - 1])
+                && visible(bytes[i + 1])
+                && bytes[i + 1] != b'/'
+        })
         .map(|i| i + 1)
 }
 
@@ -232,6 +238,7 @@ mod tests {
         assert_eq!(last_safe_cut(b"a;\nfoo\nb", 8), None);
         assert_eq!(last_safe_cut(b"a \nfoo \n b\n\nc\r\nd\n", 0), None);
         assert_eq!(last_safe_cut(b"\nx", 0), None);
+        assert_eq!(last_safe_cut(b"x;\n/y", 0), None);
     }
 
     #[test]
@@ -240,11 +247,20 @@ mod tests {
         for (i, t) in ["ab", "abc", " a", "\n\n", ";\n"].iter().enumerate() {
             ranks.push((t.as_bytes().to_vec(), 256 + i as u32));
         }
-        let gpt2 = r"'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+";
-        let pre = PreTokenizer::Regex(Regex::tiktoken(gpt2).unwrap());
-        let tok = Tokenizer::new("t", Vocab::from_ranks(ranks).unwrap(), pre, vec![]).unwrap();
-        assert!(tok.cuts_blocks(), "GPT-2's pattern is a known family");
-        let text = "abc;\nab  \nx\n\n y=1;\nab\u{e9}\n;\n\u{1F980}\n".repeat(30);
+        let r50k =
+            r"'(?:[sdmt]|ll|ve|re)| ?\p{L}++| ?\p{N}++| ?[^\s\p{L}\p{N}]++|\s++$|\s+(?!\S)|\s";
+        let o200k = r"[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]*[\p{Ll}\p{Lm}\p{Lo}\p{M}]+(?i:'s|'t|'re|'ve|'m|'ll|'d)?|[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]+[\p{Ll}\p{Lm}\p{Lo}\p{M}]*(?i:'s|'t|'re|'ve|'m|'ll|'d)?|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n/]*|\s*[\r\n]+|\s+(?!\S)|\s+";
+        for pattern in [r50k, o200k] {
+            let pre = PreTokenizer::Regex(Regex::tiktoken(pattern).unwrap());
+            let tok = Tokenizer::new("t", Vocab::from_ranks(ranks.clone()).unwrap(), pre, vec![])
+                .unwrap();
+            assert!(tok.cuts_blocks(), "a known family");
+            same_as_whole(&tok);
+        }
+    }
+
+    fn same_as_whole(tok: &Tokenizer) {
+        let text = "x;\n/y\nabc;\nab  \nx\n\n y=1;\nab\u{e9}\n;\n\u{1F980}\n".repeat(30);
         let whole = tok.encode_ordinary(&text).unwrap();
         for block in [1, 2, 3, 7, 64, 1 << 20] {
             for threads in [Some(1), Some(3)] {
