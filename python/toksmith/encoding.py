@@ -383,21 +383,21 @@ class Encoding:
     def encode_file(
         self, path: str | Path, *, num_threads: int | None = None, block_size: int | None = None
     ) -> npt.NDArray[np.uint32]:
-        """The ids of a file's text (``"-"``: standard input) as a ``uint32`` array: the same
+        r"""The ids of a file's text (``"-"``: standard input) as a ``uint32`` array: the same
         as ``encode_ordinary`` of the whole text (invalid UTF-8 read as U+FFFD, special-token
         strings as ordinary text), in bounded memory. The file is read in blocks of about
         ``block_size`` bytes (default 4 MiB), each cut right after a newline between two visible
-        ASCII characters, where no piece of the known pattern families can cross (the argument:
-        docs/encoding.md); the blocks encode in parallel. A file for another pattern is read
-        whole.
+        ASCII characters (not before a ``/``), where no piece of the known pattern families can
+        cross (the argument: docs/encoding.md); the blocks encode in parallel. A file for another
+        pattern is read whole.
 
         >>> import os, tempfile, toksmith
         >>> enc = toksmith.get_encoding("o200k_base")
         >>> with tempfile.TemporaryDirectory() as tmp:
         ...     path = os.path.join(tmp, "a.txt")
-        ...     _ = open(path, "w").write("hello world;\nhello again\n")
+        ...     _ = open(path, "w").write("hello world;\nhello again\n" * 9)
         ...     ids = enc.encode_file(path, block_size=4)
-        >>> ids.tolist() == enc.encode_ordinary("hello world;\nhello again\n")
+        >>> ids.tolist() == enc.encode_ordinary("hello world;\nhello again\n" * 9)
         True
         """
         name, size = self._file_args(path, block_size)
