@@ -433,8 +433,9 @@ def test_count_reads_standard_input():
 
 
 def test_count_errors_are_one_line(tmp_path, capsys):
-    assert main(["count", str(tmp_path / "missing.txt")]) == 1
-    assert capsys.readouterr().err == f"toksmith count: {tmp_path / 'missing.txt'}: No such file or directory (os error 2)\n"
+    missing = tmp_path / "missing.txt"
+    assert main(["count", str(missing)]) == 1
+    assert capsys.readouterr().err == f"toksmith count: {missing}: No such file or directory (os error 2)\n"
     assert main(["count", str(tmp_path)]) == 1
     assert "Is a directory" in capsys.readouterr().err
     assert main(["count", "-", "-"]) == 1

@@ -23,7 +23,6 @@ import numpy.typing as npt
 
 from toksmith import _checks, _files
 from toksmith._toksmith import CoreTokenizer
-from toksmith.streaming import StreamDecoder
 from toksmith.errors import (
     FormatError,
     InvalidInputError,
@@ -34,6 +33,7 @@ from toksmith.errors import (
     os_error,
     shorten,
 )
+from toksmith.streaming import StreamDecoder
 
 _P = ParamSpec("_P")
 _R = TypeVar("_R")

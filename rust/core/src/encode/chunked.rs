@@ -95,12 +95,15 @@ impl Tokenizer {
         stop: &dyn Fn() -> bool,
     ) -> Result<Vec<u32>> {
         let mut out = Vec::new();
-        self.for_each_block(
-            reader,
+        let how = Reading {
             name,
             block_size,
             num_threads,
             stop,
+        };
+        self.for_each_block(
+            reader,
+            &how,
             |text| {
                 let mut ids = Vec::with_capacity(text.len() / 4 + 1);
                 self.encode_ordinary_into(text, &mut ids)?;
@@ -121,12 +124,15 @@ impl Tokenizer {
         stop: &dyn Fn() -> bool,
     ) -> Result<usize> {
         let mut n = 0;
-        self.for_each_block(
-            reader,
+        let how = Reading {
             name,
             block_size,
             num_threads,
             stop,
+        };
+        self.for_each_block(
+            reader,
+            &how,
             |text| self.count_ordinary(text),
             |count| n += count,
         )?;
@@ -138,14 +144,12 @@ impl Tokenizer {
     fn for_each_block<R: Send>(
         &self,
         mut reader: impl Read,
-        name: &str,
-        block_size: usize,
-        num_threads: Option<usize>,
-        stop: &dyn Fn() -> bool,
+        how: &Reading,
         work: impl Fn(&str) -> Result<R> + Sync + Send,
         mut sink: impl FnMut(R),
     ) -> Result<()> {
-        let block_size = block_size.max(1);
+        let (name, stop, num_threads) = (how.name, how.stop, how.num_threads);
+        let block_size = how.block_size.max(1);
         let cuts = self.cuts_blocks();
         let threads = pool::threads(num_threads);
         let mut carry = Vec::new();
@@ -182,6 +186,15 @@ impl Tokenizer {
         }
         Ok(())
     }
+}
+
+/// How `for_each_block` reads: the reader's name (for errors), the block size, the threads, and
+/// the Ctrl-C check.
+struct Reading<'a> {
+    name: &'a str,
+    block_size: usize,
+    num_threads: Option<usize>,
+    stop: &'a dyn Fn() -> bool,
 }
 
 /// Appends up to `limit` bytes of `reader` to `buf` (fewer only at its end); returns how many.
