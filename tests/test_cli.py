@@ -408,3 +408,52 @@ def test_infer_mixture(capsys, tmp_path, monkeypatch):
     monkeypatch.setattr("toksmith.mixture.infer_mixture", interrupted)
     assert main(["infer-mixture", "cl100k_base", "--category", f"en={samples / 'en.txt'}"]) == 130
     assert capsys.readouterr().err == "toksmith infer-mixture: interrupted\n"
+
+
+def test_count_prints_each_file_and_the_total_exactly(tmp_path, capsys):
+    texts = {"a.txt": "one line;\n\n  two <|endoftext|> lines\r\n", "b.txt": "x = 1;\nprint(x)\n" * 1000}
+    for name, text in texts.items():
+        (tmp_path / name).write_bytes(text.encode())
+    cl = toksmith.get_encoding("cl100k_base")
+    files = [str(tmp_path / n) for n in texts]
+    assert main(["count", *files, "--encoding", "cl100k_base", "--threads", "2"]) == 0
+    want = [cl.count_ordinary(t) for t in texts.values()]
+    assert capsys.readouterr().out.splitlines() == [*(f"{n}\t{f}" for n, f in zip(want, files)), f"{sum(want)}\ttotal"]
+    path = tmp_path / "tokenizer.json"
+    cl.to_tokenizer().save(path)
+    assert main(["count", files[0], "--tokenizer", str(path)]) == 0
+    assert capsys.readouterr().out.split("\n")[0] == f"{want[0]}\t{files[0]}"
+
+
+def test_count_reads_standard_input():
+    proc = subprocess.run([sys.executable, "-c", LAUNCH, "count", "-"], input="hello world;\nagain\n",
+                          capture_output=True, text=True, timeout=60)
+    n = toksmith.get_encoding("o200k_base").count_ordinary("hello world;\nagain\n")
+    assert (proc.returncode, proc.stdout, proc.stderr) == (0, f"{n}\t-\n{n}\ttotal\n", "")
+
+
+def test_count_errors_are_one_line(tmp_path, capsys):
+    missing = tmp_path / "missing.txt"
+    assert main(["count", str(missing)]) == 1
+    assert capsys.readouterr().err == f"toksmith count: {missing}: No such file or directory (os error 2)\n"
+    assert main(["count", str(tmp_path)]) == 1
+    assert "Is a directory" in capsys.readouterr().err
+    assert main(["count", "-", "-"]) == 1
+    assert capsys.readouterr().err == "toksmith count: '-' (standard input) can be given only once\n"
+
+
+def test_ctrl_c_while_count_reads_standard_input_exits_130(tmp_path):
+    import signal
+    import time
+
+    proc = _start(tmp_path, "count", "-", stdin=subprocess.PIPE)
+    try:
+        proc.stdin.write("a line of text on standard input;\n" * 10)
+        proc.stdin.flush()
+        time.sleep(1.5)  # the engine now waits for more input (or the end)
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=8)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert (proc.returncode, err) == (130, "toksmith count: interrupted\n")

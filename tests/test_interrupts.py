@@ -15,7 +15,7 @@ import random, sys, time, toksmith
 what = sys.argv[1]
 enc = toksmith.get_encoding("o200k_base")
 rng = random.Random(0)
-if what == "batch":
+if what in ("batch", "count_batch"):
     texts = ["The quick brown fox jumps over the lazy dog. " * 400 + str(i) for i in range(60_000)]
 elif what == "mixture":  # many distinct words per category: replaying 100k merges takes seconds
     def words(k):
@@ -29,6 +29,8 @@ start = time.perf_counter()
 try:
     if what == "batch":
         enc.encode_ordinary_batch(texts, num_threads=2)
+    elif what == "count_batch":
+        enc.count_batch(texts, num_threads=2)
     elif what == "mixture":
         from toksmith import mixture
         mixture.replay(enc, categories, merges=100_000)
@@ -40,7 +42,7 @@ except KeyboardInterrupt:
 """
 
 
-@pytest.mark.parametrize("what", ["batch", "merge_batch", "mixture"])
+@pytest.mark.parametrize("what", ["batch", "count_batch", "merge_batch", "mixture"])
 def test_long_calls_stop_on_ctrl_c(what):
     child = subprocess.Popen([sys.executable, "-c", CHILD, what], stdout=subprocess.PIPE, text=True)
     assert child.stdout is not None

@@ -101,6 +101,26 @@ class CoreTokenizer:
         num_threads: int | None = None,
     ) -> tuple[npt.NDArray[np.uint32], npt.NDArray[np.int64]]:
         """Flat ids and offsets (length B + 1): text i is ``ids[offsets[i]:offsets[i + 1]]``."""
+    def count_ordinary(self, text: str) -> int: ...
+    def count(
+        self, text: str, allowed: Sequence[str] | None = None, reject_others: bool = False
+    ) -> int:
+        """``len(encode(text, allowed, reject_others))``, without the ids."""
+    def count_batch(
+        self,
+        texts: Sequence[str],
+        allowed: Sequence[str] | None = None,
+        reject_others: bool = False,
+        num_threads: int | None = None,
+    ) -> list[int]: ...
+    def encode_file(
+        self, path: str, block_size: int, num_threads: int | None = None
+    ) -> npt.NDArray[np.uint32]:
+        """``encode_ordinary`` of a file's text (``-``: standard input), in blocks."""
+    def count_file(self, path: str, block_size: int, num_threads: int | None = None) -> int: ...
+    @property
+    def file_blocks(self) -> tuple[bool, int]:
+        """(whether files are cut into blocks, the default block size)."""
     def decode_bytes(self, ids: Sequence[int]) -> bytes: ...
     def decode_batch_bytes(
         self, batch: Sequence[Sequence[int]], num_threads: int | None
@@ -153,6 +173,15 @@ class CoreTokenizer:
         skip_special_tokens: bool = True,
         num_threads: int | None = None,
     ) -> list[str]: ...
+    def hf_count(self, text: str, add_special_tokens: bool = True) -> int: ...
+    def hf_count_batch(
+        self,
+        texts: Sequence[str],
+        add_special_tokens: bool = True,
+        num_threads: int | None = None,
+    ) -> list[int]: ...
+    def hf_decode_token_bytes(self, id: int, skip_special_tokens: bool = True) -> bytes:
+        """The bytes one id adds to ``hf_decode`` before its UTF-8 step."""
     def token_to_id(self, token: str) -> int | None: ...
     def get_vocab_size(self, with_added_tokens: bool = True) -> int: ...
     def id_to_token(self, id: int) -> str | None: ...

@@ -1,7 +1,8 @@
 r"""The ``toksmith`` command line.
 
     toksmith encode "some text"                    ids, one line (o200k_base by default)
-    toksmith encode -f FILE --count                token count of a file, streamed
+    toksmith encode -f FILE --count                token count of a file, line by line
+    toksmith count FILE... [--threads N]            tokens per file and in total, exact, any size
     toksmith encode --tokenizer tokenizer.json ... with a tokenizer.json
     toksmith decode 9906 1917                      text of ids
     toksmith list                                  bundled encodings
@@ -130,6 +131,31 @@ def cmd_encode(args: argparse.Namespace) -> int:
         seconds = time.perf_counter() - start
         print(f"{total_tokens} tokens, {total_bytes} bytes, {total_bytes / max(total_tokens, 1):.2f} bytes/token, "
               f"{total_bytes / 1e6 / seconds:.1f} MB/s")
+    return 0
+
+
+def cmd_count(args: argparse.Namespace) -> int:
+    """Tokens of each file and in total, as ``encode_ordinary`` of each whole file would give
+    them, streamed through the engine in blocks (bounded memory, all cores)."""
+    import toksmith
+    from toksmith.errors import InvalidInputError, ToksmithError, UnsupportedError
+
+    if args.files.count("-") > 1:
+        raise InvalidInputError("'-' (standard input) can be given only once")
+    if args.tokenizer:
+        tok = toksmith.Tokenizer.from_file(args.tokenizer)
+        try:  # the same ids, through the engine's block reader
+            enc = tok.to_encoding()
+        except ToksmithError as e:
+            raise UnsupportedError(f"{args.tokenizer}: count needs a tokenizer with a tiktoken form: {e}") from None
+    else:
+        enc = toksmith.get_encoding(args.encoding)
+    total = 0
+    for path in args.files:
+        n = enc.count_file(path, num_threads=args.threads)
+        total += n
+        print(f"{n}\t{path}", flush=True)
+    print(f"{total}\ttotal")
     return 0
 
 
@@ -487,6 +513,11 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--count", action="store_true", help="print only the number of tokens")
     vocab_options(p)
     p.set_defaults(run=cmd_encode)
+
+    p = sub.add_parser("count", help="tokens of files of any size (per file and in total)")
+    p.add_argument("files", nargs="+", metavar="FILE", help="text files ('-' for standard input)")
+    vocab_options(p)
+    p.set_defaults(run=cmd_count)
 
     p = sub.add_parser("decode", help="token ids to text")
     p.add_argument("ids", nargs="+")

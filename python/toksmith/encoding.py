@@ -35,6 +35,7 @@ from toksmith.errors import (
     os_error,
     shorten,
 )
+from toksmith.streaming import StreamDecoder
 
 _P = ParamSpec("_P")
 _R = TypeVar("_R")
@@ -340,6 +341,89 @@ class Encoding:
         allowed, reject = self._special_args(allowed_special, disallowed_special, None, text)
         return _call_with_texts(self._core.encode_batch_to_numpy, text, allowed, reject, _checks.threads(num_threads))
 
+    def count(
+        self,
+        text: str,
+        *,
+        allowed_special: Literal["all"] | AbstractSet[str] = frozenset(),
+        disallowed_special: Literal["all"] | Collection[str] = "all",
+    ) -> int:
+        """``len(self.encode(text, ...))`` without making the ids: the same special-token rules
+        and errors, faster, and with no list in memory.
+
+        >>> import toksmith
+        >>> enc = toksmith.get_encoding("o200k_base")
+        >>> enc.count("hello world"), enc.count("hello <|endoftext|>", allowed_special="all")
+        (2, 3)
+        """
+        _check_text(text)
+        allowed, reject = self._special_args(allowed_special, disallowed_special, text)
+        return _call_with_text(self._core.count, text, allowed, reject)
+
+    def count_ordinary(self, text: str) -> int:
+        """``len(self.encode_ordinary(text))`` without making the ids.
+
+        >>> import toksmith
+        >>> toksmith.get_encoding("o200k_base").count_ordinary("hello <|endoftext|>")
+        8
+        """
+        try:
+            return self._core.count_ordinary(text)
+        except (TypeError, UnicodeEncodeError):
+            return _call_with_text(self._core.count_ordinary, _check_text(text))
+
+    def count_batch(
+        self,
+        text: list[str],
+        *,
+        num_threads: int | None = None,
+        allowed_special: Literal["all"] | AbstractSet[str] = frozenset(),
+        disallowed_special: Literal["all"] | Collection[str] = "all",
+    ) -> list[int]:
+        """:meth:`count` of many texts in parallel (default: all cores), as a list of ints.
+
+        >>> import toksmith
+        >>> toksmith.get_encoding("o200k_base").count_batch(["hello world", "goodbye"])
+        [2, 2]
+        """
+        text = _checks.texts(text, "text")
+        allowed, reject = self._special_args(allowed_special, disallowed_special, None, text)
+        return _call_with_texts(self._core.count_batch, text, allowed, reject, _checks.threads(num_threads))
+
+    def encode_file(
+        self, path: str | Path, *, num_threads: int | None = None, block_size: int | None = None
+    ) -> npt.NDArray[np.uint32]:
+        r"""The ids of a file's text (``"-"``: standard input) as a ``uint32`` array: the same
+        as ``encode_ordinary`` of the whole text (invalid UTF-8 read as U+FFFD, special-token
+        strings as ordinary text), in bounded memory. The file is read in blocks of about
+        ``block_size`` bytes (default 4 MiB), each cut right after a newline between two visible
+        ASCII characters (not before a ``/``), where no piece of the known pattern families can
+        cross (the argument: docs/encoding.md); the blocks encode in parallel. A file for another
+        pattern is read whole.
+
+        >>> import os, tempfile, toksmith
+        >>> enc = toksmith.get_encoding("o200k_base")
+        >>> with tempfile.TemporaryDirectory() as tmp:
+        ...     path = os.path.join(tmp, "a.txt")
+        ...     _ = open(path, "w").write("hello world;\nhello again\n" * 9)
+        ...     ids = enc.encode_file(path, block_size=4)
+        >>> ids.tolist() == enc.encode_ordinary("hello world;\nhello again\n" * 9)
+        True
+        """
+        name, size = self._file_args(path, block_size)
+        return self._core.encode_file(name, size, _checks.threads(num_threads))
+
+    def count_file(self, path: str | Path, *, num_threads: int | None = None, block_size: int | None = None) -> int:
+        """``len(encode_file(path))`` without the ids: the token count of a file of any size
+        (``"-"``: standard input), read and counted in parallel blocks."""
+        name, size = self._file_args(path, block_size)
+        return self._core.count_file(name, size, _checks.threads(num_threads))
+
+    def _file_args(self, path: str | Path, block_size: int | None) -> tuple[str, int]:
+        name = path if path == "-" else _checks.path(path, "path")
+        size = self._core.file_blocks[1] if block_size is None else _checks.count(block_size, "block_size", 1)
+        return str(name), size
+
     def encode_single_token(self, text_or_bytes: str | bytes) -> int:
         """The id of one token given by its text or bytes; ``KeyError`` if it is not one token."""
         if isinstance(text_or_bytes, str):
@@ -385,6 +469,18 @@ class Encoding:
         ('\ufffd', '')
         """
         return self.decode_bytes(tokens).decode("utf-8", errors=errors)
+
+    def decoder(self) -> StreamDecoder:
+        r"""A streaming decoder: ``step(id)`` gives the text each id completes, never part of a
+        character; the pieces (with ``flush()`` at the end) add up to ``decode(ids)``.
+
+        >>> import toksmith
+        >>> enc = toksmith.get_encoding("o200k_base")
+        >>> d = enc.decoder()
+        >>> d.step(4103), d.step(99), d.step(222), d.flush()  # the three tokens of one crab
+        ('', '', '🦀', '')
+        """
+        return StreamDecoder(self.decode_single_token_bytes)
 
     def decode_single_token_bytes(self, token: int) -> bytes:
         t = _checks.integer(token, "token")
@@ -783,6 +879,43 @@ class Tokenizer:
             return self._core.hf_decode(seq, skip_special_tokens)
         except (TypeError, OverflowError, KeyError) as e:
             raise _bad_id(seq, self._core.n_vocab, None) or e from None
+
+    def count(self, sequence: str, add_special_tokens: bool = True) -> int:
+        """``len(self.encode(sequence, add_special_tokens=...).ids)`` without making the
+        encoding (ids, token strings, offsets).
+
+        >>> import toksmith
+        >>> toksmith.get_encoding("o200k_base").to_tokenizer().count("hello world")
+        2
+        """
+        return self._core.hf_count(_check_text(sequence, "sequence"), add_special_tokens)
+
+    def count_batch(self, inputs: Sequence[str], add_special_tokens: bool = True,
+                    num_threads: int | None = None) -> list[int]:
+        """:meth:`count` of many texts in parallel (default: all cores), as a list of ints."""
+        texts = _checks.texts(inputs, "inputs")
+        return self._core.hf_count_batch(texts, add_special_tokens, _checks.threads(num_threads))
+
+    def decoder(self, skip_special_tokens: bool = True) -> StreamDecoder:
+        """A streaming decoder through this tokenizer's decoder (``ByteLevel``): ``step(id)``
+        gives the text each id completes; the pieces (with ``flush()``) add up to
+        :meth:`decode`. Like ``decode``, ids of no token add nothing.
+
+        >>> import toksmith
+        >>> tok = toksmith.get_encoding("o200k_base").to_tokenizer()
+        >>> d = tok.decoder()
+        >>> [d.step(t) for t in tok.encode("é!").ids] + [d.flush()]
+        ['é', '!', '']
+        """
+        core, skip = self._core, bool(skip_special_tokens)
+
+        def token_bytes(token: int) -> bytes:
+            t = _checks.integer(token, "token")
+            if not 0 <= t < 2**32:
+                raise ToksmithKeyError(_unknown_id_message(t, None, core.n_vocab))
+            return core.hf_decode_token_bytes(t, skip)
+
+        return StreamDecoder(token_bytes)
 
     def decode_batch(self, sequences: Sequence[TokenIds], skip_special_tokens: bool = True,
                      num_threads: int | None = None) -> list[str]:

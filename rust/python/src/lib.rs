@@ -2,7 +2,8 @@
 //! Every algorithm lives in `toksmith-core`. One file per job:
 //!
 //! * `tokenizer.rs`: `CoreTokenizer` (loading, tiktoken-flavoured encode and decode);
-//!   `tokenizer_hf.rs`: its Hugging Face-flavoured calls.
+//!   `tokenizer_hf.rs`: its Hugging Face-flavoured calls; `count.rs`: token counts and the
+//!   per-token bytes of streaming decoding.
 //! * `dynamic.rs`: batch dynamic merging (`CoreTokenizer.merge_batch`, `CoreDynamic`).
 //! * `counts.rs`: `CorePieceCounts`, piece counts that travel (files, pickling, merging).
 //! * `train.rs`: `CoreTrainer`, counting and (Super)BPE training.
@@ -12,6 +13,7 @@
 //! * `errors.rs`: engine errors as Python exceptions.
 
 mod bytelm;
+mod count;
 mod counts;
 mod dynamic;
 mod errors;

@@ -177,7 +177,7 @@ impl CoreTokenizer {
             .ok_or_else(|| invalid("this is not a tokenizer.json tokenizer"))
     }
 
-    fn allowed_fn(&self, allowed: Option<Vec<String>>) -> impl Fn(u32) -> bool + Sync {
+    pub(crate) fn allowed_fn(&self, allowed: Option<Vec<String>>) -> impl Fn(u32) -> bool + Sync {
         let ids: Option<Vec<u32>> = allowed.map(|a| {
             a.iter()
                 .filter_map(|s| self.tok.added_token(s).map(|t| t.id))

@@ -6,6 +6,14 @@
 //! * Hugging Face (`PreTokenizer::Steps`): added tokens always split the text; an optional
 //!   normalizer rewrites the rest (offsets map back through its alignment); a sequence of
 //!   `Split` / `Digits` / `ByteLevel` steps makes the pieces; tokens carry character offsets.
+//!
+//! `count.rs`: token counts without the ids (`count_ordinary`, `count_with_special`);
+//! `chunked.rs`: files of any size in blocks cut where no piece can cross (`encode_file`).
+
+mod chunked;
+mod count;
+
+pub use chunked::{last_safe_cut, BLOCK_SIZE};
 
 use crate::pretokenize::normalize::Normalizer;
 use crate::pretokenize::steps::step_pieces;
@@ -188,7 +196,7 @@ impl Tokenizer {
         Ok(out)
     }
 
-    fn encode_ordinary_into(&self, text: &str, out: &mut Vec<u32>) -> Result<()> {
+    pub(crate) fn encode_ordinary_into(&self, text: &str, out: &mut Vec<u32>) -> Result<()> {
         match &self.pre_tokenizer {
             PreTokenizer::Regex(re) if re.is_fast() && text.len() >= PARALLEL_CHUNK * 2 => {
                 // A long document: encode chunks in parallel, cut where no piece can cross.
@@ -239,9 +247,28 @@ impl Tokenizer {
         reject_others: bool,
     ) -> Result<Vec<u32>> {
         let mut out = Vec::with_capacity(text.len() / 4 + 1);
+        self.for_each_segment(text, allowed, reject_others, |segment| match segment {
+            Segment::Text(t) => self.encode_ordinary_into(t, &mut out),
+            Segment::Special(id) => {
+                out.push(id);
+                Ok(())
+            }
+        })?;
+        Ok(out)
+    }
+
+    /// Splits `text` at the special tokens for which `allowed` holds and hands `f` the text
+    /// between them and each such token's id, in order (the others are text, or, with
+    /// `reject_others`, a `Value` error): the special-token rules of `encode`, shared by `count`.
+    pub(crate) fn for_each_segment<'t>(
+        &self,
+        text: &'t str,
+        allowed: &dyn Fn(u32) -> bool,
+        reject_others: bool,
+        mut f: impl FnMut(Segment<'t>) -> Result<()>,
+    ) -> Result<()> {
         let Some(matcher) = &self.matchers[0] else {
-            self.encode_ordinary_into(text, &mut out)?;
-            return Ok(out);
+            return f(Segment::Text(text));
         };
         let (mut start, mut search) = (0, 0);
         while search <= text.len() {
@@ -256,16 +283,15 @@ impl Tokenizer {
                         search = m.start() + 1;
                         continue;
                     }
-                    self.encode_ordinary_into(&text[start..m.start()], &mut out)?;
-                    out.push(token.id);
+                    f(Segment::Text(&text[start..m.start()]))?;
+                    f(Segment::Special(token.id))?;
                     start = m.end();
                     search = start;
                 }
                 None => break,
             }
         }
-        self.encode_ordinary_into(&text[start..], &mut out)?;
-        Ok(out)
+        f(Segment::Text(&text[start..]))
     }
 
     /// Decodes ids to bytes; an unknown id is an error (tiktoken's `decode_bytes`).
@@ -523,15 +549,21 @@ fn build_matcher<S: AsRef<[u8]>>(contents: impl Iterator<Item = S>) -> Result<Op
         .map_err(|e| Error::value(format!("cannot index special tokens: {e}")))
 }
 
+/// A part of a text cut at its (allowed) special tokens: ordinary text, or a special token's id.
+pub(crate) enum Segment<'t> {
+    Text(&'t str),
+    Special(u32),
+}
+
 /// Documents this long (twice this, in bytes) are encoded in parallel chunks of about this size.
-const PARALLEL_CHUNK: usize = 256 << 10;
+pub(crate) const PARALLEL_CHUNK: usize = 256 << 10;
 
 /// Cuts `text` into chunks of about `size` bytes, each cut right after a `\n` that follows a
 /// visible ASCII character and precedes an ASCII letter. For the known pattern families (the
 /// fast path) a piece ends there: no alternative lets a newline and a following letter share a
 /// piece, none looks behind, and the lone `\n` is one piece whether or not it ends the text
 /// (`\s++$` at a chunk's end takes just it). So the chunks encode to the same ids as the whole.
-fn safe_chunks(text: &str, size: usize) -> Vec<&str> {
+pub(crate) fn safe_chunks(text: &str, size: usize) -> Vec<&str> {
     let bytes = text.as_bytes();
     let mut chunks = Vec::new();
     let mut start = 0;

@@ -112,18 +112,51 @@ impl HfExtras {
         Ok(out)
     }
 
+    /// The number of ids `encode(text, None, add_special_tokens)` gives, without its token
+    /// strings and offsets.
+    pub fn count(&self, tok: &Tokenizer, text: &str, add_special_tokens: bool) -> Result<usize> {
+        let n = tok.encode_hf(text)?.len();
+        let template = self.post.iter().rev().find_map(|s| match s {
+            PostStep::Template { single, .. } => Some(single),
+            _ => None,
+        });
+        Ok(match template {
+            Some(pieces) if add_special_tokens => pieces
+                .iter()
+                .map(|piece| match piece {
+                    TemplatePiece::Special { ids, .. } => ids.len(),
+                    TemplatePiece::Sequence { which: 0, .. } => n,
+                    TemplatePiece::Sequence { .. } => 0,
+                })
+                .sum(),
+            _ => n,
+        })
+    }
+
     /// Hugging Face `decode`: token strings through the ByteLevel decoder, unknown ids skipped.
     pub fn decode(&self, tok: &Tokenizer, ids: &[u32], skip_special_tokens: bool) -> String {
         let mut bytes = Vec::new();
         for &id in ids {
-            if skip_special_tokens && tok.added_by_id(id).is_some_and(|t| t.special) {
-                continue;
-            }
-            if let Some(s) = self.token_string(tok, id) {
-                bytes.extend(bytelevel::decode_lossless(&s));
-            }
+            bytes.extend(self.decode_token_bytes(tok, id, skip_special_tokens));
         }
         String::from_utf8_lossy(&bytes).into_owned()
+    }
+
+    /// The bytes one id adds to `decode`'s output before the UTF-8 step (none for an unknown id,
+    /// or a skipped special token): `decode` is the concatenation of these, read as UTF-8.
+    pub fn decode_token_bytes(
+        &self,
+        tok: &Tokenizer,
+        id: u32,
+        skip_special_tokens: bool,
+    ) -> Vec<u8> {
+        if skip_special_tokens && tok.added_by_id(id).is_some_and(|t| t.special) {
+            return Vec::new();
+        }
+        match self.token_string(tok, id) {
+            Some(s) => bytelevel::decode_lossless(&s),
+            None => Vec::new(),
+        }
     }
 }
 
