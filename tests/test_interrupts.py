@@ -15,8 +15,10 @@ import random, sys, time, toksmith
 what = sys.argv[1]
 enc = toksmith.get_encoding("o200k_base")
 rng = random.Random(0)
-if what in ("batch", "count_batch"):
+if what == "batch":
     texts = ["The quick brown fox jumps over the lazy dog. " * 400 + str(i) for i in range(60_000)]
+elif what == "count_batch":  # counting repeated text is a cache hit: distinct long words instead
+    texts = ["".join(rng.choices("abcdefghij", k=3000)) for _ in range(8000)]
 elif what == "mixture":  # many distinct words per category: replaying 100k merges takes seconds
     def words(k):
         return " ".join("".join(rng.choice("abcdefghijklmnop"[k:k + 8]) for _ in range(rng.randint(3, 9)))
