@@ -234,20 +234,28 @@ def _doc(**changes):
     "changes, message",
     [
         ({"normalizer": {"type": "Precompiled"}}, "normalizer: unsupported normalizer Precompiled"),
-        ({"model__type": "WordPiece"}, "model: unsupported model type WordPiece"),
+        ({"model__type": "WordPiece"}, "pre_tokenizer: ByteLevel is supported only with a BPE model, not WordPiece"),
         ({"model__dropout": 0.1}, "model.dropout"),
         (
-            {"pre_tokenizer": {"type": "Metaspace", "replacement": "▁"}},
-            "pre_tokenizer: unsupported pre-tokenizer type Metaspace",
+            {"pre_tokenizer": {"type": "UnicodeScripts"}},
+            "pre_tokenizer: unsupported pre-tokenizer type UnicodeScripts",
         ),
-        ({"pre_tokenizer__pretokenizers__0__type": "Whitespace"}, r"pre_tokenizer.pretokenizers\[0\]: unsupported"),
+        (
+            {"pre_tokenizer__pretokenizers__0__type": "UnicodeScripts"},
+            r"pre_tokenizer.pretokenizers\[0\]: unsupported",
+        ),
+        (
+            {"pre_tokenizer": {"type": "Sequence", "pretokenizers": [
+                {"type": "Metaspace", "replacement": "▁"}, {"type": "ByteLevel"}]}},
+            r"pre_tokenizer.pretokenizers\[1\]: steps after ByteLevel or Metaspace",
+        ),
         ({"added_tokens__0__lstrip": True}, r"added_tokens\[0\].lstrip"),
         ({"truncation": {"max_length": 5}}, "truncation"),
         (
-            {"post_processor": {"type": "BertProcessing", "sep": ["[SEP]", 1], "cls": ["[CLS]", 2]}},
-            "unsupported post-processor BertProcessing",
+            {"post_processor": {"type": "RobertaProcessing", "sep": ["[SEP]", 1], "cls": ["[CLS]", 2]}},
+            "unsupported post-processor RobertaProcessing",
         ),
-        ({"decoder": {"type": "WordPiece"}}, "decoder: unsupported decoder WordPiece"),
+        ({"decoder": {"type": "CTC"}}, "decoder: unsupported decoder CTC"),
         ({"model__merges": [["Ġ", "nope-token"]]}, r"model.merges\[0\]"),
         ({"model__vocab": []}, "model.vocab"),
     ],

@@ -7,9 +7,12 @@
 //!   normalizer rewrites the rest (offsets map back through its alignment); a sequence of
 //!   `Split` / `Digits` / `ByteLevel` steps makes the pieces; tokens carry character offsets.
 
-use crate::pretokenize::normalize::Normalizer;
+use crate::model::TextModel;
+use crate::pretokenize::normalize::{Normalized, Normalizer};
 use crate::pretokenize::steps::step_pieces;
-pub use crate::pretokenize::steps::{Matcher, Piece, PreTokenizer, SplitBehavior, Step};
+pub use crate::pretokenize::steps::{
+    CharClass, Matcher, Piece, PreTokenizer, PrependScheme, SplitBehavior, Step,
+};
 use crate::util::error::quoted;
 use crate::vocab::{check_id_space, Sym, Vocab};
 use crate::{Error, Result};
@@ -51,6 +54,9 @@ pub struct Tokenizer {
     normalizer: Option<Normalizer>,
     /// HF with a normalizer: normalized added tokens' normalized contents, by id (what they match).
     normalized_contents: FxHashMap<u32, String>,
+    /// HF models other than byte-level BPE (WordPiece, ...): they encode pieces instead of
+    /// `vocab`, which then only holds the token strings' bytes.
+    text_model: Option<TextModel>,
 }
 
 impl Tokenizer {
@@ -110,7 +116,18 @@ impl Tokenizer {
             added_by_id,
             normalizer: None,
             normalized_contents: FxHashMap::default(),
+            text_model: None,
         })
+    }
+
+    /// Sets the model that encodes pieces in place of the byte-level BPE `vocab`.
+    pub fn with_text_model(mut self, model: TextModel) -> Tokenizer {
+        self.text_model = Some(model);
+        self
+    }
+
+    pub fn text_model(&self) -> Option<&TextModel> {
+        self.text_model.as_ref()
     }
 
     /// Sets a Hugging Face normalizer: normalized added tokens are then matched by their
@@ -213,14 +230,15 @@ impl Tokenizer {
             PreTokenizer::Steps(_) => {
                 let mut syms = Vec::new();
                 let normalized;
-                let text = match &self.normalizer {
+                let (text, norm) = match &self.normalizer {
                     Some(n) => {
                         normalized = n.normalize(text)?;
-                        normalized.text.as_str()
+                        (normalized.text.as_str(), Some(&normalized))
                     }
-                    None => text,
+                    None => (text, None),
                 };
-                for t in self.encode_hf_segment(text, 0, 0, &mut syms)? {
+                let at_origin = |i: usize| i == 0 || norm.is_some_and(|n| starts_input(n, 0, i));
+                for t in self.encode_hf_segment(text, 0, 0, &mut syms, &at_origin)? {
                     out.push(t.id);
                 }
                 Ok(())
@@ -372,7 +390,11 @@ impl Tokenizer {
                     added: true,
                     piece,
                 }),
-                None => out.extend(self.encode_hf_segment(&text[s..e], s, piece, &mut syms)?),
+                None => {
+                    out.extend(
+                        self.encode_hf_segment(&text[s..e], s, piece, &mut syms, &|i| s + i == 0)?,
+                    )
+                }
             }
         }
         Ok(out)
@@ -439,7 +461,14 @@ impl Tokenizer {
                     ));
                 } else if b > a {
                     let piece = next_piece(&out);
-                    for mut t in self.encode_hf_segment(&nt[a..b], a, piece, &mut syms)? {
+                    // As `tokenizers` tracks it: a whole normalized segment starts where its
+                    // original does; a slice of one, where its first byte comes from.
+                    let whole = a == 0 && b == nt.len();
+                    let at_origin =
+                        |i: usize| (whole && i == 0 && s == 0) || starts_input(&norm, s, a + i);
+                    for mut t in
+                        self.encode_hf_segment(&nt[a..b], a, piece, &mut syms, &at_origin)?
+                    {
                         let (os, oe) = norm.original_span(t.start, t.end);
                         t.start = s + os;
                         t.end = s + oe;
@@ -452,31 +481,75 @@ impl Tokenizer {
     }
 
     /// Pre-tokenizes and merges one segment free of added tokens; offsets are shifted by `base`.
+    /// `at_origin(i)`: whether byte `i` of the segment is where the input starts.
     fn encode_hf_segment(
         &self,
         text: &str,
         base: usize,
         first_piece: u32,
         syms: &mut Vec<Sym>,
+        at_origin: &dyn Fn(usize) -> bool,
     ) -> Result<Vec<SpannedToken>> {
-        let pieces = self.pieces(text)?;
+        let pieces = match &self.pre_tokenizer {
+            PreTokenizer::Steps(steps) => step_pieces(steps, text, at_origin)?,
+            PreTokenizer::Regex(_) => self.pieces(text)?,
+        };
+        let metaspace = match &self.pre_tokenizer {
+            PreTokenizer::Steps(steps) => match steps.last() {
+                Some(Step::Metaspace { replacement, .. }) => Some(*replacement),
+                _ => None,
+            },
+            PreTokenizer::Regex(_) => None,
+        };
         let mut out = Vec::with_capacity(pieces.len());
         let mut buf = Vec::new();
+        // With Metaspace: the text byte each byte of `buf` stands for.
+        let mut origins: Vec<usize> = Vec::new();
         for (index, p) in pieces.into_iter().enumerate() {
             let piece = first_piece + index as u32;
             buf.clear();
-            if p.prefix_space {
-                buf.push(b' ');
+            let slice = &text[p.start..p.end];
+            if let Some(r) = metaspace {
+                // Spaces become the replacement; a prefixed one stands for the first character.
+                origins.clear();
+                let mut utf8 = [0u8; 4];
+                let r = r.encode_utf8(&mut utf8).as_bytes();
+                if p.prefix_space {
+                    buf.extend_from_slice(r);
+                    origins.extend(std::iter::repeat_n(p.start, r.len()));
+                }
+                for (i, c) in slice.char_indices() {
+                    let at = p.start + i;
+                    if c == ' ' {
+                        buf.extend_from_slice(r);
+                        origins.extend(std::iter::repeat_n(at, r.len()));
+                    } else {
+                        let n = c.len_utf8();
+                        buf.extend_from_slice(&slice.as_bytes()[i..i + n]);
+                        origins.extend(at..at + n);
+                    }
+                }
+            } else {
+                if p.prefix_space {
+                    buf.push(b' ');
+                }
+                buf.extend_from_slice(slice.as_bytes());
             }
-            buf.extend_from_slice(&text.as_bytes()[p.start..p.end]);
-            self.vocab.encode_piece_spans(&buf, syms);
+            match &self.text_model {
+                // The buffer is text: a slice of `text`, with spaces replaced by a character.
+                Some(m) => m.encode(std::str::from_utf8(&buf).expect("pieces are text"), syms)?,
+                None => self.vocab.encode_piece_spans(&buf, syms),
+            }
             // Byte j of the piece comes from text byte p.start + j - prefix; the virtual space
             // stands for the piece's first character. Offsets cover whole characters.
             let shift = usize::from(p.prefix_space);
-            let origin = |j: usize| (p.start + j).saturating_sub(shift).max(p.start);
+            let origin = |j: usize| match metaspace {
+                Some(_) => origins[j],
+                None => (p.start + j).saturating_sub(shift).max(p.start),
+            };
             for sym in syms.iter() {
                 let first = origin(sym.start as usize);
-                let last = origin(sym.end as usize - 1);
+                let last = origin((sym.end as usize).max(sym.start as usize + 1) - 1);
                 let start = char_start(text, first);
                 let end = char_end(text, last);
                 out.push(SpannedToken {
@@ -505,9 +578,15 @@ impl Tokenizer {
                 })?;
                 Ok(out)
             }
-            PreTokenizer::Steps(steps) => step_pieces(steps, text),
+            PreTokenizer::Steps(steps) => step_pieces(steps, text, &|i| i == 0),
         }
     }
+}
+
+/// Whether normalized byte `i` of a segment that starts at original byte `s` comes from the
+/// start of the input.
+fn starts_input(norm: &Normalized, s: usize, i: usize) -> bool {
+    i < norm.text.len() && s + norm.original_span(i, i + 1).0 == 0
 }
 
 /// An Aho-Corasick automaton over added tokens' contents (leftmost-longest), if there are any.

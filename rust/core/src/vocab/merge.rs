@@ -206,7 +206,9 @@ impl Vocab {
         order.sort_unstable_by_key(|(id, _)| *id);
         order
             .par_iter()
-            .map_init(Vec::new, |ids, (id, bytes)| self.last_merge(bytes, *id, ids))
+            .map_init(Vec::new, |ids, (id, bytes)| {
+                self.last_merge(bytes, *id, ids)
+            })
             .collect::<Vec<_>>()
             .into_iter()
             .flatten()

@@ -112,18 +112,25 @@ impl HfExtras {
         Ok(out)
     }
 
-    /// Hugging Face `decode`: token strings through the ByteLevel decoder, unknown ids skipped.
-    pub fn decode(&self, tok: &Tokenizer, ids: &[u32], skip_special_tokens: bool) -> String {
-        let mut bytes = Vec::new();
+    /// Hugging Face `decode`: the ids' token strings (unknown ids skipped) through the decoder,
+    /// joined; with no decoder, joined with spaces.
+    pub fn decode(
+        &self,
+        tok: &Tokenizer,
+        ids: &[u32],
+        skip_special_tokens: bool,
+    ) -> Result<String> {
+        let mut tokens = Vec::with_capacity(ids.len());
         for &id in ids {
             if skip_special_tokens && tok.added_by_id(id).is_some_and(|t| t.special) {
                 continue;
             }
-            if let Some(s) = self.token_string(tok, id) {
-                bytes.extend(bytelevel::decode_lossless(&s));
-            }
+            tokens.extend(self.token_string(tok, id));
         }
-        String::from_utf8_lossy(&bytes).into_owned()
+        Ok(match &self.decoder {
+            Some(d) => d.decode_chain(tokens)?.concat(),
+            None => tokens.join(" "),
+        })
     }
 }
 

@@ -1,5 +1,5 @@
 //! The `post_processor` of a `tokenizer.json`: `ByteLevel` offset trimming and
-//! `TemplateProcessing` special tokens, alone or in a `Sequence`.
+//! `TemplateProcessing` / `BertProcessing` special tokens, alone or in a `Sequence`.
 
 use super::json::{as_bool, as_str, as_u32, field, kind};
 use crate::util::error::quoted;
@@ -114,6 +114,35 @@ pub(super) fn parse_post(v: &Value, path: &str) -> Result<Vec<PostStep>> {
             Ok(vec![PostStep::Template {
                 single: template("single")?,
                 pair: template("pair")?,
+            }])
+        }
+        "BertProcessing" => {
+            // `[CLS] A [SEP]`, and `[CLS] A [SEP] B [SEP]` with B and its `[SEP]` of type 1.
+            let special = |key: &str, type_id: u32| -> Result<TemplatePiece> {
+                let at = format!("{path}.{key}");
+                let pair = field(v, path, key)?
+                    .as_array()
+                    .filter(|p| p.len() == 2)
+                    .ok_or_else(|| Error::format(format!("{at}: expected [token, id]")))?;
+                Ok(TemplatePiece::Special {
+                    ids: vec![as_u32(&pair[1], &at)?],
+                    tokens: vec![as_str(&pair[0], &at)?.to_string()],
+                    type_id,
+                })
+            };
+            let seq = |which: usize| TemplatePiece::Sequence {
+                which,
+                type_id: which as u32,
+            };
+            Ok(vec![PostStep::Template {
+                single: vec![special("cls", 0)?, seq(0), special("sep", 0)?],
+                pair: vec![
+                    special("cls", 0)?,
+                    seq(0),
+                    special("sep", 0)?,
+                    seq(1),
+                    special("sep", 1)?,
+                ],
             }])
         }
         other => Err(Error::unsupported(format!(
