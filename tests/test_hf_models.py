@@ -1,0 +1,210 @@
+"""Models other than byte-level BPE, with their decoders and post-processors, against `tokenizers`
+itself: WordPiece (BERT-style files), WordLevel, and BPE over characters as SentencePiece
+conversions write it (Metaspace, byte_fallback, unk_token + fuse_unk), plus BPE with a
+continuing-subword prefix and end-of-word suffix. Tokenizers are trained by `tokenizers` on
+shipped text, saved to JSON and loaded by toksmith."""
+
+import json
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+import toksmith
+
+from realtext import documents, samples
+from strategies import FRAGMENTS, texts
+
+tokenizers = pytest.importorskip("tokenizers")
+from tokenizers import decoders, models, normalizers, processors, trainers  # noqa: E402
+from tokenizers import pre_tokenizers as pt  # noqa: E402
+
+BYTE_TOKENS = [f"<0x{b:02X}>" for b in range(256)]
+
+
+def _corpus():
+    text = samples(80_000)
+    return documents(text["english"][:50_000]) + documents(text["multilingual"][:50_000])
+
+
+def _wordpiece(corpus):
+    tok = tokenizers.Tokenizer(models.WordPiece(unk_token="[UNK]", max_input_chars_per_word=12))
+    tok.normalizer = normalizers.BertNormalizer()
+    tok.pre_tokenizer = pt.BertPreTokenizer()
+    tok.decoder = decoders.WordPiece()
+    trainer = trainers.WordPieceTrainer(
+        vocab_size=1500, special_tokens=["[UNK]", "[CLS]", "[SEP]"], limit_alphabet=200, show_progress=False
+    )
+    tok.train_from_iterator(corpus, trainer)
+    tok.post_processor = processors.BertProcessing(("[SEP]", 2), ("[CLS]", 1))
+    return tok
+
+
+def _wordlevel(corpus):
+    tok = tokenizers.Tokenizer(models.WordLevel(unk_token="[UNK]"))
+    tok.pre_tokenizer = pt.Whitespace()
+    tok.train_from_iterator(corpus, trainers.WordLevelTrainer(vocab_size=1500, special_tokens=["[UNK]"], show_progress=False))
+    return tok
+
+
+def _sentencepiece_bpe(corpus):
+    """A Llama-2-style file: Metaspace, byte-fallback tokens in the vocabulary, fused unknowns."""
+    tok = tokenizers.Tokenizer(models.BPE(unk_token="<unk>", fuse_unk=True, byte_fallback=True))
+    tok.pre_tokenizer = pt.Metaspace(prepend_scheme="first", split=False)
+    tok.decoder = decoders.Sequence(
+        [decoders.Replace("▁", " "), decoders.ByteFallback(), decoders.Fuse(), decoders.Strip(" ", 1, 0)]
+    )
+    trainer = trainers.BpeTrainer(
+        vocab_size=1200, special_tokens=["<unk>", "<s>", "</s>", *BYTE_TOKENS], limit_alphabet=150, show_progress=False
+    )
+    tok.train_from_iterator(corpus, trainer)
+    tok.post_processor = processors.TemplateProcessing(
+        single="<s> $A", pair="<s> $A <s> $B:1", special_tokens=[("<s>", 1)]
+    )
+    doc = json.loads(tok.to_str())
+    # Byte tokens are ordinary vocabulary entries in converted files, not added tokens.
+    doc["added_tokens"] = [a for a in doc["added_tokens"] if a["content"] not in BYTE_TOKENS]
+    return doc
+
+
+def _affixes(corpus):
+    tok = tokenizers.Tokenizer(models.BPE(unk_token="<unk>", continuing_subword_prefix="##", end_of_word_suffix="</w>"))
+    tok.pre_tokenizer = pt.Whitespace()
+    tok.decoder = decoders.BPEDecoder()
+    trainer = trainers.BpeTrainer(
+        vocab_size=1200, special_tokens=["<unk>"], continuing_subword_prefix="##", end_of_word_suffix="</w>",
+        limit_alphabet=150, show_progress=False,
+    )
+    tok.train_from_iterator(corpus, trainer)
+    return tok
+
+
+def _variants():
+    corpus = _corpus()
+    wordpiece = _wordpiece(corpus)
+    out = {"wordpiece": wordpiece.to_str(), "wordlevel": _wordlevel(corpus).to_str(), "affixes": _affixes(corpus).to_str()}
+    wp = json.loads(out["wordpiece"])
+    wp["pre_tokenizer"] = {"type": "Sequence", "pretokenizers": [{"type": "WhitespaceSplit"}, {"type": "Digits", "individual_digits": True}]}
+    wp["decoder"] = {"type": "WordPiece", "prefix": "##", "cleanup": False}
+    wp["model"]["continuing_subword_prefix"] = "##"
+    out["wordpiece_no_cleanup"] = json.dumps(wp)
+    sp = _sentencepiece_bpe(corpus)
+    out["sp"] = json.dumps(sp)
+    for scheme in ["first", "always", "never"]:
+        for split in (True, False):
+            sp["pre_tokenizer"] = {"type": "Metaspace", "replacement": "▁", "prepend_scheme": scheme, "split": split}
+            sp["decoder"] = {"type": "Metaspace", "replacement": "▁", "prepend_scheme": scheme, "split": split}
+            out[f"metaspace_{scheme}_{split}"] = json.dumps(sp)
+    # Older conversions: the normalizer adds the prefix and replaces spaces, no pre-tokenizer.
+    sp["pre_tokenizer"] = None
+    sp["normalizer"] = {"type": "Sequence", "normalizers": [
+        {"type": "Prepend", "prepend": "▁"}, {"type": "Replace", "pattern": {"String": " "}, "content": "▁"}]}
+    sp["decoder"] = json.loads(out["sp"])["decoder"]
+    out["sp_legacy"] = json.dumps(sp)
+    sp["model"]["byte_fallback"] = False
+    sp["model"]["fuse_unk"] = False
+    sp["model"]["ignore_merges"] = True
+    sp["decoder"] = None
+    out["sp_unk_no_decoder"] = json.dumps(sp)
+    return out
+
+
+@pytest.fixture(scope="module")
+def pairs():
+    return {name: (toksmith.Tokenizer.from_str(doc), tokenizers.Tokenizer.from_str(doc)) for name, doc in _variants().items()}
+
+
+NAMES = [
+    "wordpiece", "wordpiece_no_cleanup", "wordlevel", "affixes", "sp", "sp_legacy", "sp_unk_no_decoder",
+    *[f"metaspace_{s}_{split}" for s in ["first", "always", "never"] for split in (True, False)],
+]
+
+
+def _same(ours, theirs, text, pair=None):
+    for special in (True, False):
+        a, b = ours.encode(text, pair, add_special_tokens=special), theirs.encode(text, pair, add_special_tokens=special)
+        assert a.ids == b.ids, text
+        assert a.tokens == b.tokens, text
+        assert a.offsets == b.offsets, text
+        assert a.type_ids == b.type_ids
+        assert a.special_tokens_mask == b.special_tokens_mask
+        for skip in (True, False):
+            assert ours.decode(a.ids, skip_special_tokens=skip) == theirs.decode(b.ids, skip_special_tokens=skip)
+
+
+# Unknown characters next to known ones (fused or not), spaces and the metaspace character.
+tricky = st.lists(st.sampled_from([*FRAGMENTS, "▁", " ▁", "▁▁", "☃", "☃☃", "𝔘", "x", "ab", "unaffable", "<s>", "[SEP]", "[UNK]"]), max_size=20).map(
+    "".join
+)
+
+
+@pytest.mark.parametrize("name", NAMES)
+@given(text=st.one_of(texts, tricky))
+def test_random_text_equals_tokenizers(pairs, name, text):
+    _same(*pairs[name], text)
+
+
+@given(text=texts, pair=texts)
+def test_pairs_equal_tokenizers(pairs, text, pair):
+    _same(*pairs["wordpiece"], text, pair)
+    _same(*pairs["sp"], text, pair)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_real_text_equals_tokenizers(pairs, name):
+    ours, theirs = pairs[name]
+    for label, text in samples(20_000).items():
+        docs = documents(text, 1000)
+        got, want = ours.encode_batch(docs), theirs.encode_batch(docs)
+        assert [e.ids for e in got] == [e.ids for e in want], label
+        assert [e.offsets for e in got] == [e.offsets for e in want], label
+        assert [e.tokens for e in got] == [e.tokens for e in want], label
+        assert ours.decode_batch([e.ids for e in got]) == theirs.decode_batch([e.ids for e in want]), label
+
+
+def test_byte_fallback_and_unknowns_are_exercised(pairs):
+    # The vocabulary's alphabet is limited: rare characters go to <0xNN> tokens or to <unk>.
+    ours, theirs = pairs["sp"]
+    enc = ours.encode("snow ☃ and 𝔘")
+    assert any(t.startswith("<0x") for t in enc.tokens)
+    assert ours.decode(enc.ids) == theirs.decode(enc.ids) == "snow ☃ and 𝔘"
+    ours, theirs = pairs["sp_unk_no_decoder"]
+    assert "<unk>" in ours.encode("☃☃ x").tokens
+    ours, theirs = pairs["wordpiece"]
+    long_word = "a" * 13  # past max_input_chars_per_word
+    assert ours.encode(long_word, add_special_tokens=False).tokens == theirs.encode(long_word, add_special_tokens=False).tokens == ["[UNK]"]
+
+
+def test_missing_unk_token_is_an_error_like_tokenizers(pairs):
+    doc = json.loads(pairs["wordlevel"][1].to_str())
+    doc["model"]["unk_token"] = "<nope>"
+    ours, theirs = toksmith.Tokenizer.from_str(json.dumps(doc)), tokenizers.Tokenizer.from_str(json.dumps(doc))
+    assert ours.encode("the").ids == theirs.encode("the").ids
+    with pytest.raises(Exception):
+        theirs.encode("☃")
+    with pytest.raises(ValueError, match="unk_token"):
+        ours.encode("☃")
+
+
+def test_no_tiktoken_conversion(pairs):
+    ours, _ = pairs["wordpiece"]
+    with pytest.raises(ValueError):
+        ours.to_encoding()
+
+
+@pytest.mark.parametrize(
+    "model, message",
+    [
+        ({"type": "Unigram", "vocab": [["a", 0.0]], "unk_id": 0}, "model: unsupported model type Unigram"),
+        (
+            {"type": "BPE", "vocab": {"a": 0, "##b": 1}, "merges": [], "byte_fallback": True, "continuing_subword_prefix": "##"},
+            "model.byte_fallback",
+        ),
+        ({"type": "BPE", "vocab": {"a": 0}, "merges": [], "unk_token": "<unk>"}, "model.unk_token"),
+        ({"type": "BPE", "vocab": {"a": 0}, "merges": ["a b"]}, r"model.merges\[0\]"),
+    ],
+)
+def test_unsupported_or_broken_models_name_the_field(model, message):
+    doc = {"model": model, "pre_tokenizer": {"type": "Whitespace"}}
+    with pytest.raises(ValueError, match=message):
+        toksmith.Tokenizer.from_str(json.dumps(doc))
