@@ -208,3 +208,32 @@ def test_unsupported_or_broken_models_name_the_field(model, message):
     doc = {"model": model, "pre_tokenizer": {"type": "Whitespace"}}
     with pytest.raises(ValueError, match=message):
         toksmith.Tokenizer.from_str(json.dumps(doc))
+
+
+REAL_WORDPIECE = __import__("pathlib").Path(__file__).parent / "data" / "all_minilm_l6_v2_small.tokenizer.json"
+
+
+@pytest.fixture(scope="module")
+def real_wordpiece():
+    return toksmith.Tokenizer.from_file(REAL_WORDPIECE), tokenizers.Tokenizer.from_file(str(REAL_WORDPIECE))
+
+
+def test_real_wordpiece_file_on_real_text(real_wordpiece):
+    ours, theirs = real_wordpiece
+    for label, text in samples(40_000).items():
+        docs = documents(text, 800)
+        got, want = ours.encode_batch(docs), theirs.encode_batch(docs)
+        assert [e.ids for e in got] == [e.ids for e in want], label
+        assert [e.tokens for e in got] == [e.tokens for e in want], label
+        assert [e.offsets for e in got] == [e.offsets for e in want], label
+        assert ours.decode_batch([e.ids for e in got]) == theirs.decode_batch([e.ids for e in want]), label
+    # The cut vocabulary (5,000 of 30,522 tokens) splits even common words.
+    assert ours.encode("Hello, unaffable World!").tokens == [
+        "[CLS]", "hell", "##o", ",", "un", "##a", "##ff", "##able", "world", "!", "[SEP]"
+    ]
+
+
+@given(text=texts, pair=texts)
+def test_real_wordpiece_file_on_random_text(real_wordpiece, text, pair):
+    _same(*real_wordpiece, text)
+    _same(*real_wordpiece, text, pair)
