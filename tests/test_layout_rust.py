@@ -13,7 +13,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 CORE = ROOT / "rust" / "core" / "src"
 # Bottom to top, as lib.rs lists them: each job may use only the jobs before it.
-ORDER = ["util", "pretokenize", "vocab", "encode", "formats", "count", "train", "bytelm", "dynamic"]
+ORDER = ["util", "pretokenize", "vocab", "model", "encode", "formats", "count", "train", "bytelm", "dynamic"]
 MAX_LINES = 700
 
 
