@@ -1,7 +1,7 @@
 """Models other than byte-level BPE, with their decoders and post-processors, against `tokenizers`
-itself: WordPiece (BERT-style files), WordLevel, and BPE over characters as SentencePiece
-conversions write it (Metaspace, byte_fallback, unk_token + fuse_unk), plus BPE with a
-continuing-subword prefix and end-of-word suffix. Tokenizers are trained by `tokenizers` on
+itself: WordPiece (BERT-style files), WordLevel, BPE over characters as SentencePiece
+conversions write it (Metaspace, byte_fallback, unk_token + fuse_unk), BPE with a
+continuing-subword prefix and end-of-word suffix, and Unigram (with and without byte_fallback). Tokenizers are trained by `tokenizers` on
 shipped text, saved to JSON and loaded by toksmith."""
 
 import json
@@ -79,6 +79,25 @@ def _affixes(corpus):
     return tok
 
 
+def _unigram(corpus, pre_tokenizer, byte_fallback):
+    tok = tokenizers.Tokenizer(models.Unigram())
+    tok.pre_tokenizer = pre_tokenizer
+    tok.decoder = decoders.Sequence([decoders.Metaspace(), decoders.ByteFallback()])
+    specials = ["<unk>", *(BYTE_TOKENS if byte_fallback else [])]
+    trainer = trainers.UnigramTrainer(
+        vocab_size=800, special_tokens=specials, unk_token="<unk>", max_piece_length=8, show_progress=False
+    )
+    tok.train_from_iterator(corpus, trainer)
+    doc = json.loads(tok.to_str())
+    doc["model"]["byte_fallback"] = byte_fallback
+    doc["added_tokens"] = [a for a in doc["added_tokens"] if a["content"] not in BYTE_TOKENS]
+    if byte_fallback:
+        # As in SentencePiece files: byte pieces score below every learned piece.
+        low = min(score for _, score in doc["model"]["vocab"]) - 1
+        doc["model"]["vocab"] = [[t, low if t in BYTE_TOKENS else s] for t, s in doc["model"]["vocab"]]
+    return json.dumps(doc)
+
+
 def _variants():
     corpus = _corpus()
     wordpiece = _wordpiece(corpus)
@@ -106,6 +125,10 @@ def _variants():
     sp["model"]["ignore_merges"] = True
     sp["decoder"] = None
     out["sp_unk_no_decoder"] = json.dumps(sp)
+    out["unigram"] = _unigram(corpus, pt.Metaspace(), byte_fallback=False)
+    out["unigram_bytes"] = _unigram(
+        corpus, pt.Sequence([pt.WhitespaceSplit(), pt.Metaspace(prepend_scheme="first")]), byte_fallback=True
+    )
     return out
 
 
@@ -116,6 +139,7 @@ def pairs():
 
 NAMES = [
     "wordpiece", "wordpiece_no_cleanup", "wordlevel", "affixes", "sp", "sp_legacy", "sp_unk_no_decoder",
+    "unigram", "unigram_bytes",
     *[f"metaspace_{s}_{split}" for s in ["first", "always", "never"] for split in (True, False)],
 ]
 
@@ -170,6 +194,13 @@ def test_byte_fallback_and_unknowns_are_exercised(pairs):
     assert ours.decode(enc.ids) == theirs.decode(enc.ids) == "snow ☃ and 𝔘"
     ours, theirs = pairs["sp_unk_no_decoder"]
     assert "<unk>" in ours.encode("☃☃ x").tokens
+    ours, theirs = pairs["unigram"]
+    enc = ours.encode("x ☃☃ y")
+    # A fused unknown run shows its own text, with the unknown id.
+    assert list(zip(enc.tokens, enc.ids))[3] == ("☃☃", 0)
+    assert enc.tokens == theirs.encode("x ☃☃ y").tokens
+    ours, theirs = pairs["unigram_bytes"]
+    assert ours.encode("☃").tokens == theirs.encode("☃").tokens == ["▁", "<0xE2>", "<0x98>", "<0x83>"]
     ours, theirs = pairs["wordpiece"]
     long_word = "a" * 13  # past max_input_chars_per_word
     assert ours.encode(long_word, add_special_tokens=False).tokens == theirs.encode(long_word, add_special_tokens=False).tokens == ["[UNK]"]
@@ -195,7 +226,10 @@ def test_no_tiktoken_conversion(pairs):
 @pytest.mark.parametrize(
     "model, message",
     [
-        ({"type": "Unigram", "vocab": [["a", 0.0]], "unk_id": 0}, "model: unsupported model type Unigram"),
+        ({"type": "Tiktoken", "vocab": {}}, "model: unsupported model type Tiktoken"),
+        ({"type": "Unigram", "vocab": [["a", 0.0], ["a", -1.0]], "unk_id": 0}, r"model.vocab\[1\]: token .a. appears twice"),
+        ({"type": "Unigram", "vocab": [["a", "high"]]}, r"model.vocab\[0\]: expected a score"),
+        ({"type": "Unigram", "vocab": [["a", 0.0]], "unk_id": 1}, "model.unk_id"),
         (
             {"type": "BPE", "vocab": {"a": 0, "##b": 1}, "merges": [], "byte_fallback": True, "continuing_subword_prefix": "##"},
             "model.byte_fallback",

@@ -4,10 +4,12 @@
 //! * [`wordpiece`]: `WordPiece` (greedy longest match, BERT) and `WordLevel` (whole pieces).
 //! * [`bpe`]: BPE over characters, as SentencePiece-converted files use it (`byte_fallback`,
 //!   `unk_token` with `fuse_unk`, `continuing_subword_prefix`, `end_of_word_suffix`).
+//! * [`unigram`]: `Unigram` (best-scoring segmentation, unknown runs fused, byte fallback).
 //!
 //! Byte-level BPE is not here: it is [`crate::Vocab`], whose merge starts from bytes.
 
 pub mod bpe;
+pub mod unigram;
 pub mod wordpiece;
 
 use crate::vocab::Sym;
@@ -15,6 +17,7 @@ use crate::{Error, Result};
 use rustc_hash::FxHashMap;
 
 pub use bpe::CharBpe;
+pub use unigram::Unigram;
 pub use wordpiece::{WordLevel, WordPiece};
 
 /// A model that works on text (token strings), not on bytes.
@@ -22,12 +25,16 @@ pub enum TextModel {
     WordPiece(WordPiece),
     WordLevel(WordLevel),
     Bpe(CharBpe),
+    Unigram(Unigram),
 }
 
 impl TextModel {
     /// Encodes one piece into `out` (cleared first): ids with byte spans inside `piece`.
-    pub fn encode(&self, piece: &str, out: &mut Vec<Sym>) -> Result<()> {
+    /// `surface` (cleared first) gets the indices of tokens whose string in an encoding is
+    /// their text, not the vocabulary's (Unigram's unknown tokens).
+    pub fn encode(&self, piece: &str, out: &mut Vec<Sym>, surface: &mut Vec<usize>) -> Result<()> {
         out.clear();
+        surface.clear();
         match self {
             TextModel::WordPiece(m) => m.encode(piece, out),
             TextModel::WordLevel(m) => m.encode(piece, out),
@@ -35,6 +42,7 @@ impl TextModel {
                 m.encode(piece, out);
                 Ok(())
             }
+            TextModel::Unigram(m) => m.encode(piece, out, surface),
         }
     }
 }

@@ -43,7 +43,7 @@ impl HfExtras {
     ) -> Result<HfEncoding> {
         let mut parts = Vec::new();
         for (which, t) in std::iter::once(text).chain(pair).enumerate() {
-            let spanned = tok.encode_hf(t)?;
+            let (spanned, surface) = tok.encode_hf_texts(t)?;
             let mut enc = HfEncoding::default();
             for s in spanned {
                 enc.ids.push(s.id);
@@ -52,6 +52,10 @@ impl HfExtras {
                 enc.offsets.push((s.start, s.end));
                 enc.type_ids.push(which as u32);
                 enc.special_tokens_mask.push(0);
+            }
+            // Unigram's unknown tokens show their own text.
+            for (i, text) in surface {
+                enc.tokens[i] = text;
             }
             parts.push((enc, t));
         }

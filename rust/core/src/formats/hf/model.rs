@@ -5,7 +5,7 @@
 
 use super::json::{as_bool, as_str, as_u32, field, kind};
 use crate::encode::AddedToken;
-use crate::model::{CharBpe, StringIds, TextModel, WordLevel, WordPiece};
+use crate::model::{CharBpe, StringIds, TextModel, Unigram, WordLevel, WordPiece};
 use crate::pretokenize::bytelevel;
 use crate::util::error::quoted;
 use crate::vocab::{check_id_space, Vocab};
@@ -24,11 +24,12 @@ pub(super) fn parse_model(model: &Value, byte_level: bool) -> Result<Model> {
             Ok((vocab, strings, None))
         }
         ("BPE" | "WordPiece" | "WordLevel", false) => parse_text_model(model, t),
-        ("WordPiece" | "WordLevel", true) => Err(Error::unsupported(format!(
+        ("Unigram", false) => parse_unigram(model),
+        ("WordPiece" | "WordLevel" | "Unigram", true) => Err(Error::unsupported(format!(
             "pre_tokenizer: ByteLevel is supported only with a BPE model, not {t}"
         ))),
         _ => Err(Error::unsupported(format!(
-            "model: unsupported model type {t} (BPE, WordPiece and WordLevel are supported)"
+            "model: unsupported model type {t} (BPE, WordPiece, WordLevel and Unigram are supported)"
         ))),
     }
 }
@@ -143,6 +144,57 @@ fn parse_char_bpe(
         whole_piece_first: as_bool(model.get("ignore_merges"), "model.ignore_merges", false)?,
         ids,
     })
+}
+
+/// A `Unigram` model: a list of `[token, score]`, ids in list order.
+fn parse_unigram(model: &Value) -> Result<Model> {
+    let list = field(model, "model", "vocab")?
+        .as_array()
+        .ok_or_else(|| Error::format("model.vocab: expected a list of [token, score]"))?;
+    check_id_space(list.len(), list.len())?;
+    let mut ids = StringIds::default();
+    let mut scores = Vec::with_capacity(list.len());
+    let mut strings = Vec::with_capacity(list.len());
+    let mut tokens = Vec::with_capacity(list.len());
+    for (i, entry) in list.iter().enumerate() {
+        let path = format!("model.vocab[{i}]");
+        let pair = entry
+            .as_array()
+            .filter(|p| p.len() == 2)
+            .ok_or_else(|| Error::format(format!("{path}: expected [token, score]")))?;
+        let token = as_str(&pair[0], &path)?;
+        let score = pair[1]
+            .as_f64()
+            .ok_or_else(|| Error::format(format!("{path}: expected a score")))?;
+        if ids.insert(token.to_string(), i as u32).is_some() {
+            return Err(Error::format(format!(
+                "{path}: token {} appears twice",
+                quoted(token)
+            )));
+        }
+        scores.push(score);
+        strings.push(Some(token.to_string()));
+        tokens.push((token.as_bytes().to_vec(), false, i as u32));
+    }
+    let unk = match model.get("unk_id") {
+        None | Some(Value::Null) => None,
+        Some(v) => Some(
+            v.as_u64()
+                .filter(|&u| (u as usize) < list.len())
+                .ok_or_else(|| Error::format("model.unk_id: expected an id in the vocabulary"))?
+                as u32,
+        ),
+    };
+    let unigram = Unigram {
+        max_len: ids.keys().map(String::len).max().unwrap_or(0),
+        min_score: scores.iter().copied().fold(f64::INFINITY, f64::min),
+        byte_fallback: as_bool(model.get("byte_fallback"), "model.byte_fallback", false)?,
+        unk,
+        scores,
+        ids,
+    };
+    let vocab = Vocab::from_merges(tokens, &[], false, None)?;
+    Ok((vocab, strings, Some(TextModel::Unigram(unigram))))
 }
 
 /// The vocabulary of a model over token strings: its bytes are the strings' UTF-8 (what
