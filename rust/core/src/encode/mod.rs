@@ -3,9 +3,10 @@
 //! Two flavours share it, one per file format:
 //! * tiktoken (`PreTokenizer::Regex`): special tokens split the text only where allowed, the
 //!   pattern's matches are the pieces.
-//! * Hugging Face (`PreTokenizer::Steps`): added tokens always split the text; an optional
-//!   normalizer rewrites the rest (offsets map back through its alignment); a sequence of
-//!   `Split` / `Digits` / `ByteLevel` steps makes the pieces; tokens carry character offsets.
+//! * Hugging Face (`PreTokenizer::Steps`, in `hf.rs`): added tokens always split the text; an
+//!   optional normalizer rewrites the rest (offsets map back through its alignment);
+//!   pre-tokenizer steps make the pieces; byte-level BPE or a [`TextModel`] (WordPiece, ...)
+//!   encodes them; tokens carry offsets into the input.
 
 use crate::model::TextModel;
 use crate::pretokenize::normalize::Normalizer;

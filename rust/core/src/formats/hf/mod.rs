@@ -1,20 +1,24 @@
 //! Hugging Face `tokenizer.json`: loading, saving, and the post-processing half of encoding.
 //!
-//! Supported: a byte-level BPE model (`ignore_merges`, `unk_token`), a normalizer (`NFC`, `NFD`,
-//! `NFKC`, `NFKD`, `Lowercase`, `Strip`, `StripAccents`, `Replace`, `Prepend`, `BertNormalizer`,
-//! `Sequence`), a pre-tokenizer
-//! made of `Split`, `Digits` and a final `ByteLevel` (alone or in a `Sequence`), added tokens,
-//! `ByteLevel` / `TemplateProcessing` / `Sequence` post-processors and a `ByteLevel` decoder.
-//! Anything else is refused with an error naming the component and its JSON path.
+//! Supported: a BPE model (byte-level, or over characters with byte fallback), `WordPiece`,
+//! `WordLevel` or `Unigram`; a normalizer (`NFC`, `NFD`, `NFKC`, `NFKD`, `Lowercase`, `Strip`,
+//! `StripAccents`, `Replace`, `Prepend`, `BertNormalizer`, `Sequence`); pre-tokenizer steps
+//! (`Split`, `Digits`, `Whitespace`, `WhitespaceSplit`, `BertPreTokenizer`, `Punctuation`,
+//! `CharDelimiterSplit`, a final `ByteLevel` or `Metaspace`); added tokens; `ByteLevel` /
+//! `TemplateProcessing` / `BertProcessing` / `Sequence` post-processors; the decoders in
+//! [`decoder`]. Anything else is refused with an error naming the component and its JSON path.
 //!
 //! One file per pipeline stage:
 //! * this file: [`from_json`], and the two types a loaded file gives beside the
 //!   [`crate::Tokenizer`]: [`HfExtras`] (what encoding does not need) and [`HfEncoding`].
 //! * [`json`]: reading fields with errors that name their JSON path.
-//! * [`model`]: the `model` (byte-level BPE) and `added_tokens`.
+//! * [`model`]: the `model` (byte-level BPE, or a `crate::model::TextModel`) and
+//!   `added_tokens`.
 //! * [`normalizer`]: the `normalizer` (the engine's stage is `crate::pretokenize::normalize`).
-//! * [`pre_tokenizer`]: the `pre_tokenizer` (`Split`, `Digits`, `ByteLevel`, `Sequence`).
-//! * [`post_processor`]: the `post_processor` (`ByteLevel`, `TemplateProcessing`, `Sequence`).
+//! * [`pre_tokenizer`]: the `pre_tokenizer` (its steps, `Sequence`s flattened).
+//! * [`post_processor`]: the `post_processor` (`ByteLevel`, `TemplateProcessing`,
+//!   `BertProcessing`, `Sequence`).
+//! * [`decoder`]: the `decoder`, token strings back to text.
 //! * [`encoding`]: Hugging Face's `encode` / `decode` on top of the engine's: token strings,
 //!   template special tokens, offset trimming, character offsets.
 //! * [`write`]: `tokenizer.json` documents for tiktoken vocabularies and trained ones, and the
