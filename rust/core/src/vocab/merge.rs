@@ -4,7 +4,7 @@
 //! two bytes side by side (`merge_segments`). Also the canonical merge of each tiktoken token
 //! (`canonical_merges`).
 
-use super::{pack, Sym, Vocab, NO_PAIR, NO_TOKEN};
+use super::{Sym, Vocab, NO_PAIR, NO_TOKEN};
 use rayon::prelude::*;
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
