@@ -117,6 +117,14 @@ def _variants():
     out["wordpiece_no_cleanup"] = json.dumps(wp)
     sp = _sentencepiece_bpe(corpus)
     out["sp"] = json.dumps(sp)
+    # `first` means the piece that starts the input: not after an added token, nor once a
+    # normalizer has stripped the input's start.
+    strip = tokenizers.Tokenizer.from_str(out["sp"])
+    strip.normalizer = normalizers.Sequence([normalizers.Strip(right=False), normalizers.Lowercase()])
+    strip.pre_tokenizer = pt.Metaspace(prepend_scheme="first", split=True)
+    added = ["ab", tokenizers.AddedToken("Café", normalized=False), tokenizers.AddedToken(" x", normalized=True)]
+    strip.add_tokens(added)
+    out["sp_strip_first"] = strip.to_str()
     for scheme in ["first", "always", "never"]:
         for split in (True, False):
             sp["pre_tokenizer"] = {"type": "Metaspace", "replacement": "▁", "prepend_scheme": scheme, "split": split}
@@ -148,7 +156,7 @@ def pairs():
 
 NAMES = [
     "wordpiece", "wordpiece_no_cleanup", "wordlevel", "affixes", "sp", "sp_legacy", "sp_unk_no_decoder",
-    "unigram", "unigram_bytes",
+    "unigram", "unigram_bytes", "sp_strip_first",
     *[f"metaspace_{s}_{split}" for s in ["first", "always", "never"] for split in (True, False)],
 ]
 
@@ -167,7 +175,7 @@ def _same(ours, theirs, text, pair=None):
 
 
 # Unknown characters next to known ones (fused or not), spaces and the metaspace character.
-TRICKY = [*FRAGMENTS, "▁", " ▁", "▁▁", "☃", "☃☃", "𝔘", "x", "ab", "unaffable", "<s>", "[SEP]", "[UNK]"]
+TRICKY = [*FRAGMENTS, "▁", " ▁", "▁▁", "☃", "☃☃", "𝔘", "x", " x", "ab", "Café", "unaffable", "<s>", "[SEP]", "[UNK]"]
 tricky = st.lists(st.sampled_from(TRICKY), max_size=20).map("".join)
 
 
@@ -214,6 +222,17 @@ def test_byte_fallback_and_unknowns_are_exercised(pairs):
     long_word = "a" * 13  # past max_input_chars_per_word
     ours_tokens = ours.encode(long_word, add_special_tokens=False).tokens
     assert ours_tokens == theirs.encode(long_word, add_special_tokens=False).tokens == ["[UNK]"]
+
+
+def test_metaspace_first_prefixes_only_the_start_of_the_input(pairs):
+    ours, theirs = pairs["sp_strip_first"]
+    for text, first in [("hello", "▁"), ("  hello", "h"), ("ab hello", "ab"), ("Café hello", "Café")]:
+        tokens = ours.encode(text, add_special_tokens=False).tokens
+        assert tokens == theirs.encode(text, add_special_tokens=False).tokens
+        assert tokens[0].startswith(first), (text, tokens)
+    # After an added token the space is replaced, but no prefix is added.
+    assert ours.encode("ab hello", add_special_tokens=False).tokens[1].startswith("▁")
+    assert ours.encode("abhello", add_special_tokens=False).tokens[1] != "▁"
 
 
 def test_missing_unk_token_is_an_error_like_tokenizers(pairs):

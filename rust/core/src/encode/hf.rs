@@ -148,11 +148,9 @@ impl Tokenizer {
                     ));
                 } else if b > a {
                     let piece = next_piece(&out);
-                    // As `tokenizers` tracks it: a whole normalized segment starts where its
-                    // original does; a slice of one, where its first byte comes from.
-                    let whole = a == 0 && b == nt.len();
-                    let at_origin =
-                        |i: usize| (whole && i == 0 && s == 0) || starts_input(&norm, s, a + i);
+                    // As `tokenizers` tracks it: a normalized piece starts where its first byte
+                    // comes from (so a normalizer that strips the start moves it off the origin).
+                    let at_origin = |i: usize| starts_input(&norm, s, a + i);
                     let (at, from) = (out.len(), surface.len());
                     let tokens = self.encode_hf_segment(
                         &nt[a..b],

@@ -241,8 +241,10 @@ impl Tokenizer {
                     }
                     None => (text, None),
                 };
-                let at_origin =
-                    |i: usize| i == 0 || norm.is_some_and(|n| hf::starts_input(n, 0, i));
+                let at_origin = |i: usize| match norm {
+                    Some(n) => hf::starts_input(n, 0, i),
+                    None => i == 0,
+                };
                 let mut surface = Vec::new();
                 for t in self.encode_hf_segment(text, 0, 0, &mut syms, &at_origin, &mut surface)? {
                     out.push(t.id);
