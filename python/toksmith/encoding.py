@@ -2,7 +2,8 @@
 
 * :class:`Encoding`: a drop-in for ``tiktoken.Encoding`` (tiktoken's API and ids).
 * :class:`Tokenizer` (and :class:`HFEncoding`, its ``encode`` result): a drop-in for Hugging
-  Face ``tokenizers.Tokenizer`` on byte-level BPE files (``tokenizer.json`` semantics).
+  Face ``tokenizers.Tokenizer`` on ``tokenizer.json`` files (byte-level BPE, WordPiece,
+  SentencePiece-style BPE, WordLevel, Unigram).
 
 They live in one module because each converts to the other (:meth:`Encoding.to_tokenizer`,
 :meth:`Tokenizer.to_encoding`); :mod:`toksmith.tokenizer` re-exports the second pair.
@@ -609,8 +610,9 @@ class HFEncoding:
 
 
 class Tokenizer:
-    """A byte-level BPE tokenizer with ``tokenizer.json`` semantics (Oniguruma regexes, added
-    tokens, post-processors) and ids identical to Hugging Face ``tokenizers``."""
+    """A ``tokenizer.json`` tokenizer (byte-level BPE, WordPiece, SentencePiece-style BPE,
+    WordLevel or Unigram) with ``tokenizers``' semantics (Oniguruma regexes, normalizers, added
+    tokens, post-processors, decoders) and ids identical to Hugging Face ``tokenizers``."""
 
     #: Set on tokenizers made by :func:`toksmith.train_superbpe`: ``{"stage1_merges": n,
     #: "unused_stage1_merges": [ranks...]}``; ``None`` otherwise.
