@@ -57,6 +57,11 @@ def _variants():
             post=processors.Sequence([processors.ByteLevel(trim_offsets=False), template]),
             added=("hello world", "ünï"),
         ),
+        "roberta": _train(
+            pre_tokenizers.Sequence([pre_tokenizers.WhitespaceSplit(), byte_level(add_prefix_space=True)]),
+            specials=("<s>", "</s>"),
+            post=processors.RobertaProcessing(("</s>", 1), ("<s>", 0), trim_offsets=True, add_prefix_space=True),
+        ),
         "digits_split": _train(
             pre_tokenizers.Sequence(
                 [
@@ -88,7 +93,7 @@ def variants():
     return out
 
 
-VARIANTS = ["gpt2", "gpt2_prefix", "llama3", "digits_split", "contiguous_digits", "cl100k_base", "o200k_base"]
+VARIANTS = ["gpt2", "gpt2_prefix", "llama3", "roberta", "digits_split", "contiguous_digits", "cl100k_base", "o200k_base"]
 
 
 def _same(ours, theirs, text, pair=None, add_special_tokens=True):
@@ -114,8 +119,9 @@ def test_encode_equals_tokenizers(variants, name, text):
 
 @given(text=texts, pair=texts)
 def test_pairs_equal_tokenizers(variants, text, pair):
-    ours, theirs = variants["llama3"]
-    _same(ours, theirs, text, pair)
+    for name in ["llama3", "roberta"]:
+        ours, theirs = variants[name]
+        _same(ours, theirs, text, pair)
 
 
 @pytest.mark.parametrize("name", VARIANTS)
@@ -252,8 +258,8 @@ def _doc(**changes):
         ({"added_tokens__0__lstrip": True}, r"added_tokens\[0\].lstrip"),
         ({"truncation": {"max_length": 5}}, "truncation"),
         (
-            {"post_processor": {"type": "RobertaProcessing", "sep": ["[SEP]", 1], "cls": ["[CLS]", 2]}},
-            "unsupported post-processor RobertaProcessing",
+            {"post_processor": {"type": "BertProcessing", "sep": ["[SEP]"], "cls": ["[CLS]", 2]}},
+            r"post_processor.sep: expected \[token, id\]",
         ),
         ({"decoder": {"type": "CTC"}}, "decoder: unsupported decoder CTC"),
         ({"model__merges": [["Ġ", "nope-token"]]}, r"model.merges\[0\]"),

@@ -5,7 +5,8 @@
 //! `StripAccents`, `Replace`, `Prepend`, `BertNormalizer`, `Sequence`); pre-tokenizer steps
 //! (`Split`, `Digits`, `Whitespace`, `WhitespaceSplit`, `BertPreTokenizer`, `Punctuation`,
 //! `CharDelimiterSplit`, a final `ByteLevel` or `Metaspace`); added tokens; `ByteLevel` /
-//! `TemplateProcessing` / `BertProcessing` / `Sequence` post-processors; the decoders in
+//! `TemplateProcessing` / `BertProcessing` / `RobertaProcessing` / `Sequence` post-processors;
+//! the decoders in
 //! [`decoder`]. Anything else is refused with an error naming the component and its JSON path.
 //!
 //! One file per pipeline stage:
@@ -17,7 +18,7 @@
 //! * [`normalizer`]: the `normalizer` (the engine's stage is `crate::pretokenize::normalize`).
 //! * [`pre_tokenizer`]: the `pre_tokenizer` (its steps, `Sequence`s flattened).
 //! * [`post_processor`]: the `post_processor` (`ByteLevel`, `TemplateProcessing`,
-//!   `BertProcessing`, `Sequence`).
+//!   `BertProcessing`, `RobertaProcessing`, `Sequence`).
 //! * [`decoder`]: the `decoder`, token strings back to text.
 //! * [`encoding`]: Hugging Face's `encode` / `decode` on top of the engine's: token strings,
 //!   template special tokens, offset trimming, character offsets.
