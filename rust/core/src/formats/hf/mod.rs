@@ -6,8 +6,8 @@
 //! (`Split`, `Digits`, `Whitespace`, `WhitespaceSplit`, `BertPreTokenizer`, `Punctuation`,
 //! `CharDelimiterSplit`, a final `ByteLevel` or `Metaspace`); added tokens; `ByteLevel` /
 //! `TemplateProcessing` / `BertProcessing` / `RobertaProcessing` / `Sequence` post-processors;
-//! the decoders in
-//! [`decoder`]. Anything else is refused with an error naming the component and its JSON path.
+//! the decoders in [`decoder`]. Anything else is refused with an error naming the component and
+//! its JSON path.
 //!
 //! One file per pipeline stage:
 //! * this file: [`from_json`], and the two types a loaded file gives beside the
