@@ -80,6 +80,33 @@ def _affixes(corpus):
     return tok
 
 
+def _bpe_affix(corpus, prefix, suffix, ignore_merges):
+    affixes = {k: v for k, v in [("continuing_subword_prefix", prefix), ("end_of_word_suffix", suffix)] if v}
+    tok = tokenizers.Tokenizer(models.BPE(unk_token="<unk>", ignore_merges=ignore_merges, **affixes))
+    tok.normalizer = normalizers.NFKD()
+    tok.pre_tokenizer = pt.Sequence([pt.Punctuation("merged_with_next"), pt.WhitespaceSplit()])
+    tok.decoder = decoders.BPEDecoder(suffix=suffix or "</w>")
+    trainer = trainers.BpeTrainer(
+        vocab_size=700, special_tokens=["<unk>"], limit_alphabet=120, show_progress=False, **affixes
+    )
+    tok.train_from_iterator(corpus, trainer)
+    tok.add_tokens(["the", tokenizers.AddedToken("ing", normalized=False)])
+    return tok.to_str()
+
+
+def _wordlevel_decoders(corpus):
+    tok = tokenizers.Tokenizer(models.WordLevel(unk_token="[UNK]"))
+    tok.normalizer = normalizers.BertNormalizer()
+    tok.pre_tokenizer = pt.Sequence([pt.CharDelimiterSplit(" "), pt.Digits(True), pt.Punctuation()])
+    trainer = trainers.WordLevelTrainer(vocab_size=900, special_tokens=["[UNK]"], show_progress=False)
+    tok.train_from_iterator(corpus, trainer)
+    tok.add_tokens(["hello", tokenizers.AddedToken("WORLD", normalized=False)])
+    tok.decoder = decoders.Sequence(
+        [decoders.Replace(tokenizers.Regex("a+"), "A"), decoders.Strip("A", 1, 0), decoders.Fuse()]
+    )
+    return tok.to_str()
+
+
 def _unigram(corpus, pre_tokenizer, byte_fallback):
     tok = tokenizers.Tokenizer(models.Unigram())
     tok.pre_tokenizer = pre_tokenizer
@@ -141,6 +168,10 @@ def _variants():
     sp["model"]["ignore_merges"] = True
     sp["decoder"] = None
     out["sp_unk_no_decoder"] = json.dumps(sp)
+    out["prefix_only"] = _bpe_affix(corpus, "##", None, False)
+    out["suffix_only"] = _bpe_affix(corpus, None, "</w>", False)
+    out["affixes_ignore_merges"] = _bpe_affix(corpus, "##", "</w>", True)
+    out["wordlevel_decoders"] = _wordlevel_decoders(corpus)
     out["unigram"] = _unigram(corpus, pt.Metaspace(), byte_fallback=False)
     out["unigram_bytes"] = _unigram(
         corpus, pt.Sequence([pt.WhitespaceSplit(), pt.Metaspace(prepend_scheme="first")]), byte_fallback=True
@@ -157,6 +188,7 @@ def pairs():
 NAMES = [
     "wordpiece", "wordpiece_no_cleanup", "wordlevel", "affixes", "sp", "sp_legacy", "sp_unk_no_decoder",
     "unigram", "unigram_bytes", "sp_strip_first",
+    "prefix_only", "suffix_only", "affixes_ignore_merges", "wordlevel_decoders",
     *[f"metaspace_{s}_{split}" for s in ["first", "always", "never"] for split in (True, False)],
 ]
 

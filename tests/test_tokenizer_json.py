@@ -93,7 +93,9 @@ def variants():
     return out
 
 
-VARIANTS = ["gpt2", "gpt2_prefix", "llama3", "roberta", "digits_split", "contiguous_digits", "cl100k_base", "o200k_base"]
+VARIANTS = [
+    "gpt2", "gpt2_prefix", "llama3", "roberta", "digits_split", "contiguous_digits", "cl100k_base", "o200k_base"
+]
 
 
 def _same(ours, theirs, text, pair=None, add_special_tokens=True):
