@@ -62,3 +62,6 @@ fn sym(id: u32, start: usize, end: usize) -> Sym {
 fn missing_unk() -> Error {
     Error::value("encountered an unknown piece, and the model has no unk_token in its vocabulary")
 }
+
+#[cfg(test)]
+mod tests;
