@@ -338,3 +338,15 @@ def test_real_wordpiece_file_on_real_text(real_wordpiece):
 def test_real_wordpiece_file_on_random_text(real_wordpiece, text, pair):
     _same(*real_wordpiece, text)
     _same(*real_wordpiece, text, pair)
+
+
+@pytest.mark.parametrize("name", NAMES)
+@given(data=st.data())
+def test_decoding_any_ids_equals_tokenizers(pairs, name, data):
+    # Arbitrary id sequences reach decoder cases that encodings do not: stray <0xNN> bytes
+    # (invalid UTF-8), continuation pieces first, lone metaspaces, special tokens in between.
+    ours, theirs = pairs[name]
+    size = theirs.get_vocab_size()
+    ids = data.draw(st.lists(st.integers(0, size - 1), max_size=12))
+    for skip in (True, False):
+        assert ours.decode(ids, skip_special_tokens=skip) == theirs.decode(ids, skip_special_tokens=skip), ids
