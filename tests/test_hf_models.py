@@ -107,6 +107,21 @@ def _wordlevel_decoders(corpus):
     return tok.to_str()
 
 
+def _stripped_added(doc):
+    """Added tokens that take in the whitespace around them, or match only as whole words,
+    matched in the raw text and in the normalized text."""
+    tok = tokenizers.Tokenizer.from_str(doc)
+    tok.normalizer = normalizers.Lowercase()
+    added = tokenizers.AddedToken
+    tok.add_special_tokens([added("<mask>", lstrip=True, normalized=False)])
+    tok.add_tokens([
+        added("[x]", rstrip=True, normalized=True),
+        added("qqz", single_word=True),
+        added("ab", lstrip=True, rstrip=True, single_word=True, normalized=False),
+    ])
+    return tok.to_str()
+
+
 def _unigram(corpus, pre_tokenizer, byte_fallback):
     tok = tokenizers.Tokenizer(models.Unigram())
     tok.pre_tokenizer = pre_tokenizer
@@ -172,6 +187,7 @@ def _variants():
     out["suffix_only"] = _bpe_affix(corpus, None, "</w>", False)
     out["affixes_ignore_merges"] = _bpe_affix(corpus, "##", "</w>", True)
     out["wordlevel_decoders"] = _wordlevel_decoders(corpus)
+    out["stripped_added"] = _stripped_added(out["sp"])
     out["unigram"] = _unigram(corpus, pt.Metaspace(), byte_fallback=False)
     out["unigram_bytes"] = _unigram(
         corpus, pt.Sequence([pt.WhitespaceSplit(), pt.Metaspace(prepend_scheme="first")]), byte_fallback=True
@@ -188,7 +204,7 @@ def pairs():
 NAMES = [
     "wordpiece", "wordpiece_no_cleanup", "wordlevel", "affixes", "sp", "sp_legacy", "sp_unk_no_decoder",
     "unigram", "unigram_bytes", "sp_strip_first",
-    "prefix_only", "suffix_only", "affixes_ignore_merges", "wordlevel_decoders",
+    "prefix_only", "suffix_only", "affixes_ignore_merges", "wordlevel_decoders", "stripped_added",
     *[f"metaspace_{s}_{split}" for s in ["first", "always", "never"] for split in (True, False)],
 ]
 
@@ -207,7 +223,10 @@ def _same(ours, theirs, text, pair=None):
 
 
 # Unknown characters next to known ones (fused or not), spaces and the metaspace character.
-TRICKY = [*FRAGMENTS, "▁", " ▁", "▁▁", "☃", "☃☃", "𝔘", "x", " x", "ab", "Café", "unaffable", "<s>", "[SEP]", "[UNK]"]
+TRICKY = [
+    *FRAGMENTS, "▁", " ▁", "▁▁", "☃", "☃☃", "𝔘", "x", " x", "ab", " ab ", "Café", "unaffable", "<s>", "[SEP]", "[UNK]",
+    "<mask>", "  <mask>", "[X]  ", "qqz", "_qqz", "qqzs", "a qqz.",
+]
 tricky = st.lists(st.sampled_from(TRICKY), max_size=20).map("".join)
 
 
@@ -265,6 +284,23 @@ def test_metaspace_first_prefixes_only_the_start_of_the_input(pairs):
     # After an added token the space is replaced, but no prefix is added.
     assert ours.encode("ab hello", add_special_tokens=False).tokens[1].startswith("▁")
     assert ours.encode("abhello", add_special_tokens=False).tokens[1] != "▁"
+
+
+def test_added_tokens_take_in_whitespace_and_match_whole_words(pairs):
+    ours, theirs = pairs["stripped_added"]
+    for text, token, span in [
+        ("a  <mask> b", "  <mask>", (1, 9)),  # lstrip: the spaces before, shown in the token
+        ("a [X]  b", "[x]  ", (2, 7)),  # rstrip, matched in the lowercased text
+        ("a qqz.", "qqz", (2, 5)),
+    ]:
+        enc = ours.encode(text, add_special_tokens=False)
+        assert enc.tokens == theirs.encode(text, add_special_tokens=False).tokens
+        assert enc.offsets == theirs.encode(text, add_special_tokens=False).offsets
+        assert (token, span) in zip(enc.tokens, enc.offsets), enc.tokens
+    # single_word: no match inside a word.
+    qqz = ours.token_to_id("qqz")
+    assert qqz in ours.encode("a qqz", add_special_tokens=False).ids
+    assert qqz not in ours.encode("aqqz qqz_", add_special_tokens=False).ids
 
 
 def test_missing_unk_token_is_an_error_like_tokenizers(pairs):

@@ -61,6 +61,8 @@ def _variants():
             pre_tokenizers.Sequence([pre_tokenizers.WhitespaceSplit(), byte_level(add_prefix_space=True)]),
             specials=("<s>", "</s>"),
             post=processors.RobertaProcessing(("</s>", 1), ("<s>", 0), trim_offsets=True, add_prefix_space=True),
+            # As RoBERTa files have it: <mask> takes in the spaces before it.
+            added=(tokenizers.AddedToken("<mask>", lstrip=True, special=True, normalized=False),),
         ),
         "digits_split": _train(
             pre_tokenizers.Sequence(
@@ -257,7 +259,7 @@ def _doc(**changes):
                 {"type": "Metaspace", "replacement": "▁"}, {"type": "ByteLevel"}]}},
             r"pre_tokenizer.pretokenizers\[1\]: steps after ByteLevel or Metaspace",
         ),
-        ({"added_tokens__0__lstrip": True}, r"added_tokens\[0\].lstrip"),
+        ({"added_tokens__0__lstrip": "yes"}, r"added_tokens\[0\].lstrip: expected true or false"),
         ({"truncation": {"max_length": 5}}, "truncation"),
         (
             {"post_processor": {"type": "BertProcessing", "sep": ["[SEP]"], "cls": ["[CLS]", 2]}},
@@ -293,3 +295,11 @@ def test_batch_threads(variants):
         assert [e.ids for e in ours.encode_batch(docs, num_threads=threads)] == [
             e.ids for e in theirs.encode_batch(docs)
         ]
+
+
+@pytest.mark.parametrize("text", ["The <mask> sat.", "a  <mask><mask> b", "<mask>", " \n <mask>x", "x<mask>"])
+def test_roberta_mask_takes_in_spaces_like_tokenizers(variants, text):
+    ours, theirs = variants["roberta"]
+    _same(ours, theirs, text)
+    _same(ours, theirs, text, "and <mask>")
+    assert ours.encode(text).tokens == theirs.encode(text).tokens

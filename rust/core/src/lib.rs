@@ -36,6 +36,6 @@ pub mod vocab;
 /// JSON documents (`tokenizer.json` parts) as the engine passes them around.
 pub use serde_json::Value as JsonValue;
 
-pub use encode::{AddedToken, PreTokenizer, Tokenizer};
+pub use encode::{AddedRule, AddedToken, PreTokenizer, Tokenizer};
 pub use util::error::{Error, ErrorKind, Result};
 pub use vocab::Vocab;

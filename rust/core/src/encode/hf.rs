@@ -30,27 +30,15 @@ impl Tokenizer {
         }
         let mut segments = vec![(0usize, text.len(), None)];
         for phase in 0..2 {
-            if let Some(matcher) = &self.matchers[phase] {
+            if self.matchers[phase].is_some() {
                 let mut next = Vec::with_capacity(segments.len());
                 for (s, e, added) in segments {
                     if added.is_some() {
                         next.push((s, e, added));
                         continue;
                     }
-                    let mut pos = s;
-                    for m in matcher.find_iter(aho_corasick::Input::new(text).span(s..e)) {
-                        if m.start() > pos {
-                            next.push((pos, m.start(), None));
-                        }
-                        next.push((
-                            m.start(),
-                            m.end(),
-                            Some(self.matcher_tokens[phase][m.pattern().as_usize()]),
-                        ));
-                        pos = m.end();
-                    }
-                    if pos < e {
-                        next.push((pos, e, None));
+                    for (a, b, added) in self.added_splits(phase, &text[s..e]) {
+                        next.push((s + a, s + b, added));
                     }
                 }
                 segments = next;
@@ -61,13 +49,16 @@ impl Tokenizer {
         for (s, e, added) in segments {
             let piece = out.last().map_or(0, |t| t.piece + 1);
             match added {
-                Some(i) => out.push(SpannedToken {
-                    id: self.added[i].id,
-                    start: s,
-                    end: e,
-                    added: true,
-                    piece,
-                }),
+                Some(i) => {
+                    self.stripped_text(i, &text[s..e], out.len(), &mut surface);
+                    out.push(SpannedToken {
+                        id: self.added[i].id,
+                        start: s,
+                        end: e,
+                        added: true,
+                        piece,
+                    })
+                }
                 None => {
                     let (at, from) = (out.len(), surface.len());
                     let tokens = self.encode_hf_segment(
@@ -105,20 +96,11 @@ impl Tokenizer {
             added: true,
             piece,
         };
-        let mut raw = Vec::new();
-        let mut pos = 0;
-        if let Some(matcher) = &self.matchers[0] {
-            for m in matcher.find_iter(text) {
-                raw.push((pos, m.start(), None));
-                raw.push((m.start(), m.end(), Some(m.pattern().as_usize())));
-                pos = m.end();
-            }
-        }
-        raw.push((pos, text.len(), None));
-        for (s, e, added) in raw {
-            if let Some(p) = added {
+        for (s, e, added) in self.added_splits(0, text) {
+            if let Some(i) = added {
                 let piece = next_piece(&out);
-                out.push(added_token(self.matcher_tokens[0][p], s, e, piece));
+                self.stripped_text(i, &text[s..e], out.len(), surface);
+                out.push(added_token(i, s, e, piece));
                 continue;
             }
             if s == e {
@@ -126,26 +108,12 @@ impl Tokenizer {
             }
             let norm = normalizer.normalize(&text[s..e])?;
             let nt = norm.text.as_str();
-            let mut segments = Vec::new();
-            let mut npos = 0;
-            if let Some(matcher) = &self.matchers[1] {
-                for m in matcher.find_iter(nt) {
-                    segments.push((npos, m.start(), None));
-                    segments.push((m.start(), m.end(), Some(m.pattern().as_usize())));
-                    npos = m.end();
-                }
-            }
-            segments.push((npos, nt.len(), None));
-            for (a, b, added) in segments {
-                if let Some(p) = added {
+            for (a, b, added) in self.added_splits(1, nt) {
+                if let Some(i) = added {
                     let (os, oe) = norm.original_span(a, b);
                     let piece = next_piece(&out);
-                    out.push(added_token(
-                        self.matcher_tokens[1][p],
-                        s + os,
-                        s + oe,
-                        piece,
-                    ));
+                    self.stripped_text(i, &nt[a..b], out.len(), surface);
+                    out.push(added_token(i, s + os, s + oe, piece));
                 } else if b > a {
                     let piece = next_piece(&out);
                     // As `tokenizers` tracks it: a normalized piece starts where its first byte
@@ -171,6 +139,61 @@ impl Tokenizer {
             }
         }
         Ok(out)
+    }
+
+    /// `tokenizers`' `find_matches`: `sentence` cut by the added tokens of `phase` (0: matched
+    /// in the raw text, 1: in the normalized text) into `(start, end, added index)`, with
+    /// `single_word`, `lstrip` and `rstrip` applied.
+    fn added_splits(&self, phase: usize, sentence: &str) -> Vec<(usize, usize, Option<usize>)> {
+        let mut out = Vec::new();
+        let mut offset = 0;
+        if let Some(matcher) = &self.matchers[phase] {
+            for m in matcher.find_iter(sentence) {
+                let i = self.matcher_tokens[phase][m.pattern().as_usize()];
+                let (mut start, mut stop) = (m.start(), m.end());
+                if let Some(rule) = self.added_rules.get(i) {
+                    if rule.single_word {
+                        let before = sentence[..start].chars().next_back();
+                        let after = sentence[stop..].chars().next();
+                        if before.is_some_and(is_word_char) || after.is_some_and(is_word_char) {
+                            continue;
+                        }
+                    }
+                    if rule.lstrip {
+                        let kept = sentence[..start]
+                            .trim_end_matches(char::is_whitespace)
+                            .len();
+                        start = kept.max(offset);
+                    }
+                    if rule.rstrip {
+                        stop = sentence.len()
+                            - sentence[stop..]
+                                .trim_start_matches(char::is_whitespace)
+                                .len();
+                    }
+                }
+                if offset < start {
+                    out.push((offset, start, None));
+                }
+                out.push((start, stop, Some(i)));
+                offset = stop;
+            }
+        }
+        if offset < sentence.len() {
+            out.push((offset, sentence.len(), None));
+        }
+        out
+    }
+
+    /// An added token that took in whitespace (`lstrip`, `rstrip`) shows the text it matched.
+    fn stripped_text(&self, i: usize, matched: &str, index: usize, surface: &mut Surface) {
+        if self
+            .added_rules
+            .get(i)
+            .is_some_and(|r| r.lstrip || r.rstrip)
+        {
+            surface.push((index, matched.to_string()));
+        }
     }
 
     /// Pre-tokenizes and merges one segment free of added tokens; offsets are shifted by `base`.
@@ -267,6 +290,14 @@ impl Tokenizer {
         }
         Ok(out)
     }
+}
+
+/// A character `\w` matches in the `regex` crate (what `tokenizers` tests `single_word` with).
+fn is_word_char(c: char) -> bool {
+    static WORD: std::sync::OnceLock<regex_automata::meta::Regex> = std::sync::OnceLock::new();
+    let re = WORD.get_or_init(|| regex_automata::meta::Regex::new(r"^\w$").expect("valid pattern"));
+    let mut buf = [0u8; 4];
+    re.is_match(c.encode_utf8(&mut buf).as_bytes())
 }
 
 /// Surface entries from `from` on were indexed within a segment; `at` is where it starts.

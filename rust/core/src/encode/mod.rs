@@ -33,6 +33,17 @@ pub struct AddedToken {
     pub normalized: bool,
 }
 
+/// How a Hugging Face added token matches beyond its content.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct AddedRule {
+    /// Only between non-word characters (or the ends of the text).
+    pub single_word: bool,
+    /// The match takes in the whitespace before it.
+    pub lstrip: bool,
+    /// The match takes in the whitespace after it.
+    pub rstrip: bool,
+}
+
 /// A token of a Hugging Face encoding, with its byte offsets in the input.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct SpannedToken {
@@ -61,6 +72,8 @@ pub struct Tokenizer {
     /// HF models other than byte-level BPE (WordPiece, ...): they encode pieces instead of
     /// `vocab`, which then only holds the token strings' bytes.
     text_model: Option<TextModel>,
+    /// HF: each added token's rule, by index in `added` (empty when all are plain).
+    added_rules: Vec<AddedRule>,
 }
 
 impl Tokenizer {
@@ -121,7 +134,19 @@ impl Tokenizer {
             normalizer: None,
             normalized_contents: FxHashMap::default(),
             text_model: None,
+            added_rules: Vec::new(),
         })
+    }
+
+    /// Sets the added tokens' rules (`single_word`, `lstrip`, `rstrip`), in `added` order.
+    pub fn with_added_rules(mut self, rules: Vec<AddedRule>) -> Result<Tokenizer> {
+        if rules.len() != self.added.len() {
+            return Err(Error::value("one rule per added token is needed"));
+        }
+        if rules.iter().any(|r| *r != AddedRule::default()) {
+            self.added_rules = rules;
+        }
+        Ok(self)
     }
 
     /// Sets the model that encodes pieces in place of the byte-level BPE `vocab`.

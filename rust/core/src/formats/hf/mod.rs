@@ -106,13 +106,14 @@ pub fn from_document(doc: Value, source: String, name: &str) -> Result<(Tokenize
     let steps = parse_steps(pre)?;
     let byte_level = matches!(steps.last(), Some(Step::ByteLevel { .. }));
     let (vocab, token_strings, text_model) = parse_model(model, byte_level)?;
-    let added = parse_added(doc.get("added_tokens"))?;
+    let (added, rules) = parse_added(doc.get("added_tokens"))?;
     let post = parse_post(
         doc.get("post_processor").unwrap_or(&Value::Null),
         "post_processor",
     )?;
     let decoder = parse_decoder(doc.get("decoder").unwrap_or(&Value::Null))?;
-    let mut tokenizer = Tokenizer::new(name, vocab, PreTokenizer::Steps(steps), added)?;
+    let mut tokenizer =
+        Tokenizer::new(name, vocab, PreTokenizer::Steps(steps), added)?.with_added_rules(rules)?;
     if let Some(m) = text_model {
         tokenizer = tokenizer.with_text_model(m);
     }

@@ -4,7 +4,7 @@
 //! [`crate::model::TextModel`]).
 
 use super::json::{as_bool, as_str, as_u32, field, kind};
-use crate::encode::AddedToken;
+use crate::encode::{AddedRule, AddedToken};
 use crate::model::{CharBpe, StringIds, TextModel, Unigram, WordLevel, WordPiece};
 use crate::pretokenize::bytelevel;
 use crate::util::error::quoted;
@@ -327,23 +327,24 @@ fn parse_byte_bpe(model: &Value) -> Result<(Vocab, Vec<Option<String>>)> {
     Ok((vocab, strings))
 }
 
-pub(super) fn parse_added(v: Option<&Value>) -> Result<Vec<AddedToken>> {
+/// The added tokens, and their matching rules in the same order.
+pub(super) fn parse_added(v: Option<&Value>) -> Result<(Vec<AddedToken>, Vec<AddedRule>)> {
     let Some(list) = v.filter(|v| !v.is_null()) else {
-        return Ok(Vec::new());
+        return Ok((Vec::new(), Vec::new()));
     };
     let list = list
         .as_array()
         .ok_or_else(|| Error::format("added_tokens: expected a list"))?;
     let mut out = Vec::with_capacity(list.len());
+    let mut rules = Vec::with_capacity(list.len());
     for (i, t) in list.iter().enumerate() {
         let path = format!("added_tokens[{i}]");
-        for flag in ["single_word", "lstrip", "rstrip"] {
-            if as_bool(t.get(flag), &format!("{path}.{flag}"), false)? {
-                return Err(Error::unsupported(format!(
-                    "{path}.{flag}: added tokens with {flag}=true are not supported"
-                )));
-            }
-        }
+        let flag = |name: &str| as_bool(t.get(name), &format!("{path}.{name}"), false);
+        rules.push(AddedRule {
+            single_word: flag("single_word")?,
+            lstrip: flag("lstrip")?,
+            rstrip: flag("rstrip")?,
+        });
         let special = as_bool(t.get("special"), &format!("{path}.special"), false)?;
         out.push(AddedToken {
             content: as_str(field(t, &path, "content")?, &format!("{path}.content"))?.to_string(),
@@ -352,7 +353,7 @@ pub(super) fn parse_added(v: Option<&Value>) -> Result<Vec<AddedToken>> {
             normalized: as_bool(t.get("normalized"), &format!("{path}.normalized"), !special)?,
         });
     }
-    Ok(out)
+    Ok((out, rules))
 }
 
 #[cfg(test)]
