@@ -37,9 +37,7 @@ impl Tokenizer {
                         next.push((s, e, added));
                         continue;
                     }
-                    for (a, b, added) in self.added_splits(phase, &text[s..e]) {
-                        next.push((s + a, s + b, added));
-                    }
+                    self.added_splits(phase, &text[s..e], s, &mut next);
                 }
                 segments = next;
             }
@@ -96,7 +94,9 @@ impl Tokenizer {
             added: true,
             piece,
         };
-        for (s, e, added) in self.added_splits(0, text) {
+        let mut raw = Vec::new();
+        self.added_splits(0, text, 0, &mut raw);
+        for (s, e, added) in raw {
             if let Some(i) = added {
                 let piece = next_piece(&out);
                 self.stripped_text(i, &text[s..e], out.len(), surface);
@@ -108,7 +108,9 @@ impl Tokenizer {
             }
             let norm = normalizer.normalize(&text[s..e])?;
             let nt = norm.text.as_str();
-            for (a, b, added) in self.added_splits(1, nt) {
+            let mut segments = Vec::new();
+            self.added_splits(1, nt, 0, &mut segments);
+            for (a, b, added) in segments {
                 if let Some(i) = added {
                     let (os, oe) = norm.original_span(a, b);
                     let piece = next_piece(&out);
@@ -142,10 +144,15 @@ impl Tokenizer {
     }
 
     /// `tokenizers`' `find_matches`: `sentence` cut by the added tokens of `phase` (0: matched
-    /// in the raw text, 1: in the normalized text) into `(start, end, added index)`, with
-    /// `single_word`, `lstrip` and `rstrip` applied.
-    fn added_splits(&self, phase: usize, sentence: &str) -> Vec<(usize, usize, Option<usize>)> {
-        let mut out = Vec::new();
+    /// in the raw text, 1: in the normalized text) into `(start, end, added index)` (shifted by
+    /// `base`, pushed to `out`), with `single_word`, `lstrip` and `rstrip` applied.
+    fn added_splits(
+        &self,
+        phase: usize,
+        sentence: &str,
+        base: usize,
+        out: &mut Vec<(usize, usize, Option<usize>)>,
+    ) {
         let mut offset = 0;
         if let Some(matcher) = &self.matchers[phase] {
             for m in matcher.find_iter(sentence) {
@@ -173,16 +180,15 @@ impl Tokenizer {
                     }
                 }
                 if offset < start {
-                    out.push((offset, start, None));
+                    out.push((base + offset, base + start, None));
                 }
-                out.push((start, stop, Some(i)));
+                out.push((base + start, base + stop, Some(i)));
                 offset = stop;
             }
         }
         if offset < sentence.len() {
-            out.push((offset, sentence.len(), None));
+            out.push((base + offset, base + sentence.len(), None));
         }
-        out
     }
 
     /// An added token that took in whitespace (`lstrip`, `rstrip`) shows the text it matched.
