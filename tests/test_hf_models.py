@@ -314,9 +314,12 @@ def test_missing_unk_token_is_an_error_like_tokenizers(pairs):
         ours.encode("☃")
 
 
-def test_no_tiktoken_conversion(pairs):
-    ours, _ = pairs["wordpiece"]
-    with pytest.raises(ValueError):
+@pytest.mark.parametrize(
+    "name, model", [("wordpiece", "WordPiece"), ("sp", "BPE over characters"), ("unigram", "Unigram")]
+)
+def test_no_tiktoken_conversion(pairs, name, model):
+    ours, _ = pairs[name]
+    with pytest.raises(ValueError, match=f"byte-level BPE only, and this tokenizer's model is {model}"):
         ours.to_encoding()
 
 

@@ -29,6 +29,16 @@ pub enum TextModel {
 }
 
 impl TextModel {
+    /// The model's `type` in a `tokenizer.json` (BPE here is BPE over characters).
+    pub fn name(&self) -> &'static str {
+        match self {
+            TextModel::WordPiece(_) => "WordPiece",
+            TextModel::WordLevel(_) => "WordLevel",
+            TextModel::Bpe(_) => "BPE over characters",
+            TextModel::Unigram(_) => "Unigram",
+        }
+    }
+
     /// Encodes one piece into `out` (cleared first): ids with byte spans inside `piece`.
     /// `surface` (cleared first) gets the indices of tokens whose string in an encoding is
     /// their text, not the vocabulary's (Unigram's unknown tokens).
