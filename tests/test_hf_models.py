@@ -389,3 +389,10 @@ def test_decoding_any_ids_equals_tokenizers(pairs, name, data):
     ids = data.draw(st.lists(st.integers(0, size - 1), max_size=12))
     for skip in (True, False):
         assert ours.decode(ids, skip_special_tokens=skip) == theirs.decode(ids, skip_special_tokens=skip), ids
+
+
+def test_merges_of_character_bpe_are_the_files(pairs):
+    ours, theirs = pairs["sp"]
+    listed = json.loads(theirs.to_str())["model"]["merges"]
+    assert ours.merges == [(a.encode(), b.encode()) for a, b in listed]
+    assert pairs["wordpiece"][0].merges == []

@@ -159,6 +159,15 @@ impl Tokenizer {
         self.text_model.as_ref()
     }
 
+    /// The merge list, `(left, right)` ids in rank order (none for models without merges).
+    pub fn merge_list(&self) -> Vec<(u32, u32)> {
+        match &self.text_model {
+            Some(TextModel::Bpe(m)) => m.merge_list(),
+            Some(_) => Vec::new(),
+            None => self.vocab.merges().to_vec(),
+        }
+    }
+
     /// Sets a Hugging Face normalizer: normalized added tokens are then matched by their
     /// normalized content (as `tokenizers` indexes them); one that normalizes to nothing is never
     /// matched.

@@ -23,6 +23,17 @@ pub struct CharBpe {
 }
 
 impl CharBpe {
+    /// The merges as `(left, right)` ids in rank order.
+    pub fn merge_list(&self) -> Vec<(u32, u32)> {
+        let mut ranked: Vec<(u32, (u32, u32))> = self
+            .merges
+            .iter()
+            .map(|(&pair, &(rank, _))| (rank, pair))
+            .collect();
+        ranked.sort_unstable();
+        ranked.into_iter().map(|(_, pair)| pair).collect()
+    }
+
     pub fn encode(&self, piece: &str, out: &mut Vec<Sym>) {
         if self.whole_piece_first {
             if let Some(&id) = self.ids.get(piece) {
