@@ -396,3 +396,11 @@ def test_merges_of_character_bpe_are_the_files(pairs):
     listed = json.loads(theirs.to_str())["model"]["merges"]
     assert ours.merges == [(a.encode(), b.encode()) for a, b in listed]
     assert pairs["wordpiece"][0].merges == []
+
+
+def test_dynamic_merging_refuses_models_over_text(pairs):
+    ours, _ = pairs["wordpiece"]
+    with pytest.raises(ValueError, match="dynamic merging needs a byte-level BPE tokenizer; .* WordPiece"):
+        toksmith.merge_batch(["hello world"], ours, merges=1)
+    with pytest.raises(ValueError, match="byte-level BPE"):
+        toksmith.merge_batch([[5, 6]], pairs["unigram"][0], merges=1, word_ids=[[0, 1]])
