@@ -13,8 +13,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 CORE = ROOT / "rust" / "core" / "src"
 # Bottom to top, as lib.rs lists them: each job may use only the jobs before it.
-ORDER = ["util", "pretokenize", "vocab", "encode", "formats", "count", "report", "train", "mixture", "bytelm",
-         "dynamic"]
+ORDER = ["util", "pretokenize", "vocab", "model", "encode", "formats", "count", "report", "train", "mixture",
+         "bytelm", "dynamic"]
 MAX_LINES = 700
 
 

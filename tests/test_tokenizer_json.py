@@ -57,6 +57,13 @@ def _variants():
             post=processors.Sequence([processors.ByteLevel(trim_offsets=False), template]),
             added=("hello world", "ünï"),
         ),
+        "roberta": _train(
+            pre_tokenizers.Sequence([pre_tokenizers.WhitespaceSplit(), byte_level(add_prefix_space=True)]),
+            specials=("<s>", "</s>"),
+            post=processors.RobertaProcessing(("</s>", 1), ("<s>", 0), trim_offsets=True, add_prefix_space=True),
+            # As RoBERTa files have it: <mask> takes in the spaces before it.
+            added=(tokenizers.AddedToken("<mask>", lstrip=True, special=True, normalized=False),),
+        ),
         "digits_split": _train(
             pre_tokenizers.Sequence(
                 [
@@ -88,7 +95,9 @@ def variants():
     return out
 
 
-VARIANTS = ["gpt2", "gpt2_prefix", "llama3", "digits_split", "contiguous_digits", "cl100k_base", "o200k_base"]
+VARIANTS = [
+    "gpt2", "gpt2_prefix", "llama3", "roberta", "digits_split", "contiguous_digits", "cl100k_base", "o200k_base"
+]
 
 
 def _same(ours, theirs, text, pair=None, add_special_tokens=True):
@@ -114,8 +123,9 @@ def test_encode_equals_tokenizers(variants, name, text):
 
 @given(text=texts, pair=texts)
 def test_pairs_equal_tokenizers(variants, text, pair):
-    ours, theirs = variants["llama3"]
-    _same(ours, theirs, text, pair)
+    for name in ["llama3", "roberta"]:
+        ours, theirs = variants[name]
+        _same(ours, theirs, text, pair)
 
 
 @pytest.mark.parametrize("name", VARIANTS)
@@ -234,20 +244,28 @@ def _doc(**changes):
     "changes, message",
     [
         ({"normalizer": {"type": "Precompiled"}}, "normalizer: unsupported normalizer Precompiled"),
-        ({"model__type": "WordPiece"}, "model: unsupported model type WordPiece"),
+        ({"model__type": "WordPiece"}, "pre_tokenizer: ByteLevel is supported only with a BPE model, not WordPiece"),
         ({"model__dropout": 0.1}, "model.dropout"),
         (
-            {"pre_tokenizer": {"type": "Metaspace", "replacement": "▁"}},
-            "pre_tokenizer: unsupported pre-tokenizer type Metaspace",
+            {"pre_tokenizer": {"type": "UnicodeScripts"}},
+            "pre_tokenizer: unsupported pre-tokenizer type UnicodeScripts",
         ),
-        ({"pre_tokenizer__pretokenizers__0__type": "Whitespace"}, r"pre_tokenizer.pretokenizers\[0\]: unsupported"),
-        ({"added_tokens__0__lstrip": True}, r"added_tokens\[0\].lstrip"),
+        (
+            {"pre_tokenizer__pretokenizers__0__type": "UnicodeScripts"},
+            r"pre_tokenizer.pretokenizers\[0\]: unsupported",
+        ),
+        (
+            {"pre_tokenizer": {"type": "Sequence", "pretokenizers": [
+                {"type": "Metaspace", "replacement": "▁"}, {"type": "ByteLevel"}]}},
+            r"pre_tokenizer.pretokenizers\[1\]: steps after ByteLevel or Metaspace",
+        ),
+        ({"added_tokens__0__lstrip": "yes"}, r"added_tokens\[0\].lstrip: expected true or false"),
         ({"truncation": {"max_length": 5}}, "truncation"),
         (
-            {"post_processor": {"type": "BertProcessing", "sep": ["[SEP]", 1], "cls": ["[CLS]", 2]}},
-            "unsupported post-processor BertProcessing",
+            {"post_processor": {"type": "BertProcessing", "sep": ["[SEP]"], "cls": ["[CLS]", 2]}},
+            r"post_processor.sep: expected \[token, id\]",
         ),
-        ({"decoder": {"type": "WordPiece"}}, "decoder: unsupported decoder WordPiece"),
+        ({"decoder": {"type": "CTC"}}, "decoder: unsupported decoder CTC"),
         ({"model__merges": [["Ġ", "nope-token"]]}, r"model.merges\[0\]"),
         ({"model__vocab": []}, "model.vocab"),
     ],
@@ -290,3 +308,11 @@ def test_from_pretrained_reads_a_local_model_directory_and_never_downloads(tmp_p
         toksmith.Tokenizer.from_pretrained(tmp_path / "empty")
     with pytest.raises(toksmith.ToksmithError, match="never downloads"):
         toksmith.Tokenizer.from_pretrained("some-org/some-model-that-is-not-cached")
+
+
+@pytest.mark.parametrize("text", ["The <mask> sat.", "a  <mask><mask> b", "<mask>", " \n <mask>x", "x<mask>"])
+def test_roberta_mask_takes_in_spaces_like_tokenizers(variants, text):
+    ours, theirs = variants["roberta"]
+    _same(ours, theirs, text)
+    _same(ours, theirs, text, "and <mask>")
+    assert ours.encode(text).tokens == theirs.encode(text).tokens

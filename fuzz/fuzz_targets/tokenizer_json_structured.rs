@@ -198,7 +198,7 @@ fuzz_target!(|data: &[u8]| {
     };
     if built.lossless {
         assert_eq!(
-            extras.decode(&tok, &enc.ids, false),
+            extras.decode(&tok, &enc.ids, false).expect("decodes"),
             text,
             "round trip\n{json}"
         );

@@ -2,8 +2,8 @@
 
 * :func:`get_encoding` / :class:`Encoding`: tiktoken's API and ids (bundled ``cl100k_base``,
   ``o200k_base``; any ``.tiktoken`` file).
-* :class:`Tokenizer`: Hugging Face ``tokenizers``' API and ids for byte-level BPE
-  ``tokenizer.json`` files.
+* :class:`Tokenizer`: Hugging Face ``tokenizers``' API and ids for ``tokenizer.json`` files
+  (byte-level BPE, WordPiece, SentencePiece-style BPE, WordLevel, Unigram).
 * :func:`train_bpe`, :func:`train_superbpe`, :func:`count_pieces` / :class:`PieceCounts`
   (count tables that add up across shards; ``client=`` counts on a Dask cluster).
 * :func:`infer_mixture`: the share of each category (language, code) in a BPE tokenizer's

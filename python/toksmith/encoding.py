@@ -2,7 +2,8 @@
 
 * :class:`Encoding`: a drop-in for ``tiktoken.Encoding`` (tiktoken's API and ids).
 * :class:`Tokenizer` (and :class:`HFEncoding`, its ``encode`` result): a drop-in for Hugging
-  Face ``tokenizers.Tokenizer`` on byte-level BPE files (``tokenizer.json`` semantics).
+  Face ``tokenizers.Tokenizer`` on ``tokenizer.json`` files (byte-level BPE, WordPiece,
+  SentencePiece-style BPE, WordLevel, Unigram).
 
 They live in one module because each converts to the other (:meth:`Encoding.to_tokenizer`,
 :meth:`Tokenizer.to_encoding`); :mod:`toksmith.tokenizer` re-exports the second pair.
@@ -739,8 +740,9 @@ class HFEncoding:
 
 
 class Tokenizer:
-    """A byte-level BPE tokenizer with ``tokenizer.json`` semantics (Oniguruma regexes, added
-    tokens, post-processors) and ids identical to Hugging Face ``tokenizers``."""
+    """A ``tokenizer.json`` tokenizer (byte-level BPE, WordPiece, SentencePiece-style BPE,
+    WordLevel or Unigram) with ``tokenizers``' semantics (Oniguruma regexes, normalizers, added
+    tokens, post-processors, decoders) and ids identical to Hugging Face ``tokenizers``."""
 
     #: Set on tokenizers made by :func:`toksmith.train_superbpe`: ``{"stage1_merges": n,
     #: "unused_stage1_merges": [ranks...]}``; ``None`` otherwise.
@@ -915,6 +917,7 @@ class Tokenizer:
                 raise ToksmithKeyError(_unknown_id_message(t, None, core.n_vocab))
             return core.hf_decode_token_bytes(t, skip)
 
+        token_bytes(0)  # refuses a decoder other than ByteLevel now, not at the first step
         return StreamDecoder(token_bytes)
 
     def decode_batch(self, sequences: Sequence[TokenIds], skip_special_tokens: bool = True,

@@ -8,6 +8,8 @@
 //!   hand-written lexers behind the fast path, the byte-level (GPT-2) character map.
 //! * [`vocab`]: the BPE model (token bytes, pair table), the merge that encodes one piece, its
 //!   per-thread caches, and which tokens may stand side by side in a canonical encoding.
+//! * [`model`]: Hugging Face models other than byte-level BPE (WordPiece, WordLevel, BPE over
+//!   characters), each encoding one piece into tokens.
 //! * [`encode`]: [`Tokenizer`]: special / added tokens, pre-tokenizer steps, encode and decode.
 //! * [`formats`]: the files users bring and get back: `.tiktoken` rank files and
 //!   `tokenizer.json` (one file per pipeline stage).
@@ -30,6 +32,7 @@ pub mod dynamic;
 pub mod encode;
 pub mod formats;
 pub mod mixture;
+pub mod model;
 pub mod pretokenize;
 pub mod report;
 pub mod train;
@@ -39,6 +42,6 @@ pub mod vocab;
 /// JSON documents (`tokenizer.json` parts) as the engine passes them around.
 pub use serde_json::Value as JsonValue;
 
-pub use encode::{AddedToken, PreTokenizer, Tokenizer};
+pub use encode::{AddedRule, AddedToken, PreTokenizer, Tokenizer};
 pub use util::error::{Error, ErrorKind, Result};
 pub use vocab::Vocab;

@@ -128,7 +128,8 @@ impl CoreTokenizer {
     ) -> PyResult<Bound<'py, PyBytes>> {
         let bytes = self
             .hf()?
-            .decode_token_bytes(&self.tok, id, skip_special_tokens);
+            .decode_token_bytes(&self.tok, id, skip_special_tokens)
+            .map_err(to_py)?;
         Ok(PyBytes::new(py, &bytes))
     }
 }

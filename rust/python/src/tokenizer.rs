@@ -292,9 +292,10 @@ impl CoreTokenizer {
     /// The merge list as pairs of token bytes.
     fn merges<'py>(&self, py: Python<'py>) -> Vec<(Bound<'py, PyBytes>, Bound<'py, PyBytes>)> {
         let v = &self.tok.vocab;
-        v.merges()
-            .iter()
-            .map(|&(a, b)| {
+        self.tok
+            .merge_list()
+            .into_iter()
+            .map(|(a, b)| {
                 (
                     PyBytes::new(py, v.token(a).unwrap_or_default()),
                     PyBytes::new(py, v.token(b).unwrap_or_default()),

@@ -50,7 +50,7 @@ impl CoreTokenizer {
         skip_special_tokens: bool,
     ) -> PyResult<String> {
         let hf = self.hf()?;
-        run(py, || hf.decode(&self.tok, &ids, skip_special_tokens))
+        run_engine(py, || hf.decode(&self.tok, &ids, skip_special_tokens))
     }
 
     #[pyo3(signature = (batch, skip_special_tokens=true, num_threads=None))]
@@ -62,10 +62,12 @@ impl CoreTokenizer {
         num_threads: Option<usize>,
     ) -> PyResult<Vec<String>> {
         let hf = self.hf()?;
-        run(py, || {
+        run_engine(py, || {
             pool::map_ordered(&batch, num_threads, |ids| {
                 hf.decode(&self.tok, ids, skip_special_tokens)
             })
+            .into_iter()
+            .collect()
         })
     }
 

@@ -65,7 +65,7 @@ impl Splitter {
             }
             Splitter::Steps(steps) => {
                 let mut spaced = Vec::new();
-                for p in step_pieces(steps, text)? {
+                for p in step_pieces(steps, text, &|i| i == 0)? {
                     if p.prefix_space {
                         spaced.clear();
                         spaced.push(b' ');

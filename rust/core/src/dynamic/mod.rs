@@ -431,12 +431,25 @@ pub enum Boundaries {
     Words,
 }
 
+/// Merged tokens are their parts' bytes side by side: a model over token strings (`##` pieces,
+/// `<0xNN>` bytes) has no such bytes.
+fn byte_level_only(tok: &crate::Tokenizer) -> Result<()> {
+    match tok.text_model() {
+        Some(m) => Err(Error::unsupported(format!(
+            "dynamic merging needs a byte-level BPE tokenizer; this tokenizer's model is {}",
+            m.name()
+        ))),
+        None => Ok(()),
+    }
+}
+
 /// The input sequences of a batch of texts, tokenized by `tok` (special tokens recognised).
 pub fn sequences_from_texts(
     tok: &crate::Tokenizer,
     texts: &[String],
     boundaries: Boundaries,
 ) -> Result<Vec<Sequence>> {
+    byte_level_only(tok)?;
     crate::util::pool::try_map_ordered(texts, None, |text| {
         let encoded = tok.encode_with_pieces(text)?;
         let tokens: Vec<u32> = encoded.iter().map(|t| t.0).collect();
@@ -459,6 +472,7 @@ pub fn sequences_from_ids(
     ids: Vec<Vec<u32>>,
     words: Option<Vec<Vec<u32>>>,
 ) -> Result<Vec<Sequence>> {
+    byte_level_only(tok)?;
     if let Some(w) = &words {
         if w.len() != ids.len() {
             return Err(Error::value(format!(

@@ -3,9 +3,10 @@
 //! Two flavours share it, one per file format:
 //! * tiktoken (`PreTokenizer::Regex`): special tokens split the text only where allowed, the
 //!   pattern's matches are the pieces.
-//! * Hugging Face (`PreTokenizer::Steps`): added tokens always split the text; an optional
-//!   normalizer rewrites the rest (offsets map back through its alignment); a sequence of
-//!   `Split` / `Digits` / `ByteLevel` steps makes the pieces; tokens carry character offsets.
+//! * Hugging Face (`PreTokenizer::Steps`, in `hf.rs`): added tokens always split the text; an
+//!   optional normalizer rewrites the rest (offsets map back through its alignment);
+//!   pre-tokenizer steps make the pieces; byte-level BPE or a [`TextModel`] (WordPiece, ...)
+//!   encodes them; tokens carry offsets into the input.
 //!
 //! `count.rs`: token counts without the ids (`count_ordinary`, `count_with_special`);
 //! `chunked.rs`: files of any size in blocks cut where no piece can cross (`encode_file`).
@@ -15,13 +16,19 @@ mod count;
 
 pub use chunked::{last_safe_cut, BLOCK_SIZE};
 
+use crate::model::TextModel;
 use crate::pretokenize::normalize::Normalizer;
 use crate::pretokenize::steps::step_pieces;
-pub use crate::pretokenize::steps::{Matcher, Piece, PreTokenizer, SplitBehavior, Step};
+pub use crate::pretokenize::steps::{
+    CharClass, Matcher, Piece, PreTokenizer, PrependScheme, SplitBehavior, Step,
+};
 use crate::util::error::quoted;
-use crate::vocab::{check_id_space, Sym, Vocab};
+use crate::vocab::{check_id_space, Vocab};
 use crate::{Error, Result};
 use aho_corasick::{AhoCorasick, MatchKind};
+
+mod hf;
+pub use hf::Surface;
 use rustc_hash::FxHashMap;
 
 /// A special (tiktoken) or added (Hugging Face) token, matched literally in the text.
@@ -32,6 +39,17 @@ pub struct AddedToken {
     pub special: bool,
     /// HF: matched in the normalized text (its content normalized too), not in the raw text.
     pub normalized: bool,
+}
+
+/// How a Hugging Face added token matches beyond its content.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct AddedRule {
+    /// Only between non-word characters (or the ends of the text).
+    pub single_word: bool,
+    /// The match takes in the whitespace before it.
+    pub lstrip: bool,
+    /// The match takes in the whitespace after it.
+    pub rstrip: bool,
 }
 
 /// A token of a Hugging Face encoding, with its byte offsets in the input.
@@ -59,6 +77,11 @@ pub struct Tokenizer {
     normalizer: Option<Normalizer>,
     /// HF with a normalizer: normalized added tokens' normalized contents, by id (what they match).
     normalized_contents: FxHashMap<u32, String>,
+    /// HF models other than byte-level BPE (WordPiece, ...): they encode pieces instead of
+    /// `vocab`, which then only holds the token strings' bytes.
+    text_model: Option<TextModel>,
+    /// HF: each added token's rule, by index in `added` (empty when all are plain).
+    added_rules: Vec<AddedRule>,
 }
 
 impl Tokenizer {
@@ -118,7 +141,39 @@ impl Tokenizer {
             added_by_id,
             normalizer: None,
             normalized_contents: FxHashMap::default(),
+            text_model: None,
+            added_rules: Vec::new(),
         })
+    }
+
+    /// Sets the added tokens' rules (`single_word`, `lstrip`, `rstrip`), in `added` order.
+    pub fn with_added_rules(mut self, rules: Vec<AddedRule>) -> Result<Tokenizer> {
+        if rules.len() != self.added.len() {
+            return Err(Error::value("one rule per added token is needed"));
+        }
+        if rules.iter().any(|r| *r != AddedRule::default()) {
+            self.added_rules = rules;
+        }
+        Ok(self)
+    }
+
+    /// Sets the model that encodes pieces in place of the byte-level BPE `vocab`.
+    pub fn with_text_model(mut self, model: TextModel) -> Tokenizer {
+        self.text_model = Some(model);
+        self
+    }
+
+    pub fn text_model(&self) -> Option<&TextModel> {
+        self.text_model.as_ref()
+    }
+
+    /// The merge list, `(left, right)` ids in rank order (none for models without merges).
+    pub fn merge_list(&self) -> Vec<(u32, u32)> {
+        match &self.text_model {
+            Some(TextModel::Bpe(m)) => m.merge_list(),
+            Some(_) => Vec::new(),
+            None => self.vocab.merges().to_vec(),
+        }
     }
 
     /// Sets a Hugging Face normalizer: normalized added tokens are then matched by their
@@ -221,14 +276,19 @@ impl Tokenizer {
             PreTokenizer::Steps(_) => {
                 let mut syms = Vec::new();
                 let normalized;
-                let text = match &self.normalizer {
+                let (text, norm) = match &self.normalizer {
                     Some(n) => {
                         normalized = n.normalize(text)?;
-                        normalized.text.as_str()
+                        (normalized.text.as_str(), Some(&normalized))
                     }
-                    None => text,
+                    None => (text, None),
                 };
-                for t in self.encode_hf_segment(text, 0, 0, &mut syms)? {
+                let at_origin = |i: usize| match norm {
+                    Some(n) => hf::starts_input(n, 0, i),
+                    None => i == 0,
+                };
+                let mut surface = Vec::new();
+                for t in self.encode_hf_segment(text, 0, 0, &mut syms, &at_origin, &mut surface)? {
                     out.push(t.id);
                 }
                 Ok(())
@@ -350,173 +410,6 @@ impl Tokenizer {
         Ok(out)
     }
 
-    // ---------------------------------------------------------------- Hugging Face flavour
-
-    /// Encodes text the Hugging Face way: added tokens split first (those not normalized, then
-    /// the normalized ones), then the pre-tokenizer steps, then BPE. Offsets are byte offsets.
-    pub fn encode_hf(&self, text: &str) -> Result<Vec<SpannedToken>> {
-        if let Some(normalizer) = &self.normalizer {
-            return self.encode_hf_normalized(text, normalizer);
-        }
-        let mut segments = vec![(0usize, text.len(), None)];
-        for phase in 0..2 {
-            if let Some(matcher) = &self.matchers[phase] {
-                let mut next = Vec::with_capacity(segments.len());
-                for (s, e, added) in segments {
-                    if added.is_some() {
-                        next.push((s, e, added));
-                        continue;
-                    }
-                    let mut pos = s;
-                    for m in matcher.find_iter(aho_corasick::Input::new(text).span(s..e)) {
-                        if m.start() > pos {
-                            next.push((pos, m.start(), None));
-                        }
-                        next.push((
-                            m.start(),
-                            m.end(),
-                            Some(self.matcher_tokens[phase][m.pattern().as_usize()]),
-                        ));
-                        pos = m.end();
-                    }
-                    if pos < e {
-                        next.push((pos, e, None));
-                    }
-                }
-                segments = next;
-            }
-        }
-        let mut out: Vec<SpannedToken> = Vec::new();
-        let mut syms = Vec::new();
-        for (s, e, added) in segments {
-            let piece = out.last().map_or(0, |t| t.piece + 1);
-            match added {
-                Some(i) => out.push(SpannedToken {
-                    id: self.added[i].id,
-                    start: s,
-                    end: e,
-                    added: true,
-                    piece,
-                }),
-                None => out.extend(self.encode_hf_segment(&text[s..e], s, piece, &mut syms)?),
-            }
-        }
-        Ok(out)
-    }
-
-    /// `encode_hf` with a normalizer, as `tokenizers` does it: split on the non-normalized added
-    /// tokens in the raw text, normalize each segment between them, split that on the normalized
-    /// added tokens, pre-tokenize and merge; offsets map back through the alignment.
-    fn encode_hf_normalized(
-        &self,
-        text: &str,
-        normalizer: &Normalizer,
-    ) -> Result<Vec<SpannedToken>> {
-        let mut out: Vec<SpannedToken> = Vec::new();
-        let mut syms = Vec::new();
-        let next_piece = |out: &Vec<SpannedToken>| out.last().map_or(0, |t| t.piece + 1);
-        let added_token = |i: usize, start: usize, end: usize, piece: u32| SpannedToken {
-            id: self.added[i].id,
-            start,
-            end,
-            added: true,
-            piece,
-        };
-        let mut raw = Vec::new();
-        let mut pos = 0;
-        if let Some(matcher) = &self.matchers[0] {
-            for m in matcher.find_iter(text) {
-                raw.push((pos, m.start(), None));
-                raw.push((m.start(), m.end(), Some(m.pattern().as_usize())));
-                pos = m.end();
-            }
-        }
-        raw.push((pos, text.len(), None));
-        for (s, e, added) in raw {
-            if let Some(p) = added {
-                let piece = next_piece(&out);
-                out.push(added_token(self.matcher_tokens[0][p], s, e, piece));
-                continue;
-            }
-            if s == e {
-                continue;
-            }
-            let norm = normalizer.normalize(&text[s..e])?;
-            let nt = norm.text.as_str();
-            let mut segments = Vec::new();
-            let mut npos = 0;
-            if let Some(matcher) = &self.matchers[1] {
-                for m in matcher.find_iter(nt) {
-                    segments.push((npos, m.start(), None));
-                    segments.push((m.start(), m.end(), Some(m.pattern().as_usize())));
-                    npos = m.end();
-                }
-            }
-            segments.push((npos, nt.len(), None));
-            for (a, b, added) in segments {
-                if let Some(p) = added {
-                    let (os, oe) = norm.original_span(a, b);
-                    let piece = next_piece(&out);
-                    out.push(added_token(
-                        self.matcher_tokens[1][p],
-                        s + os,
-                        s + oe,
-                        piece,
-                    ));
-                } else if b > a {
-                    let piece = next_piece(&out);
-                    for mut t in self.encode_hf_segment(&nt[a..b], a, piece, &mut syms)? {
-                        let (os, oe) = norm.original_span(t.start, t.end);
-                        t.start = s + os;
-                        t.end = s + oe;
-                        out.push(t);
-                    }
-                }
-            }
-        }
-        Ok(out)
-    }
-
-    /// Pre-tokenizes and merges one segment free of added tokens; offsets are shifted by `base`.
-    fn encode_hf_segment(
-        &self,
-        text: &str,
-        base: usize,
-        first_piece: u32,
-        syms: &mut Vec<Sym>,
-    ) -> Result<Vec<SpannedToken>> {
-        let pieces = self.pieces(text)?;
-        let mut out = Vec::with_capacity(pieces.len());
-        let mut buf = Vec::new();
-        for (index, p) in pieces.into_iter().enumerate() {
-            let piece = first_piece + index as u32;
-            buf.clear();
-            if p.prefix_space {
-                buf.push(b' ');
-            }
-            buf.extend_from_slice(&text.as_bytes()[p.start..p.end]);
-            self.vocab.encode_piece_spans(&buf, syms);
-            // Byte j of the piece comes from text byte p.start + j - prefix; the virtual space
-            // stands for the piece's first character. Offsets cover whole characters.
-            let shift = usize::from(p.prefix_space);
-            let origin = |j: usize| (p.start + j).saturating_sub(shift).max(p.start);
-            for sym in syms.iter() {
-                let first = origin(sym.start as usize);
-                let last = origin(sym.end as usize - 1);
-                let start = char_start(text, first);
-                let end = char_end(text, last);
-                out.push(SpannedToken {
-                    id: sym.id,
-                    start: base + start,
-                    end: base + end,
-                    added: false,
-                    piece,
-                });
-            }
-        }
-        Ok(out)
-    }
-
     /// The pieces (pre-tokens) of a text free of added tokens.
     pub fn pieces(&self, text: &str) -> Result<Vec<Piece>> {
         match &self.pre_tokenizer {
@@ -531,7 +424,7 @@ impl Tokenizer {
                 })?;
                 Ok(out)
             }
-            PreTokenizer::Steps(steps) => step_pieces(steps, text),
+            PreTokenizer::Steps(steps) => step_pieces(steps, text, &|i| i == 0),
         }
     }
 }
@@ -595,19 +488,4 @@ pub fn disallowed_special(token: &str) -> Error {
          passing `disallowed_special=(enc.special_tokens_set - {{'{token}'}})`.\n\
          To disable this check for all special tokens, pass `disallowed_special=()`.\n"
     ))
-}
-
-fn char_start(text: &str, mut i: usize) -> usize {
-    while !text.is_char_boundary(i) {
-        i -= 1;
-    }
-    i
-}
-
-fn char_end(text: &str, i: usize) -> usize {
-    let mut j = i + 1;
-    while j < text.len() && !text.is_char_boundary(j) {
-        j += 1;
-    }
-    j.min(text.len())
 }

@@ -6,7 +6,8 @@
 //! * [`lexer`]: the hand-written lexers of the known pattern families (o200k, cl100k, r50k and
 //!   their variants), and the character classes they share.
 //! * [`steps`]: the pre-tokenizer a tokenizer holds: a tiktoken regex, or Hugging Face steps
-//!   (`Split`, `Digits`, a final `ByteLevel`) that cut a text into pieces.
+//!   (`Split` by a regex, a string or a class of characters, a final `ByteLevel` or
+//!   `Metaspace`) that cut a text into pieces.
 //! * [`dialect`]: rewriting patterns between tiktoken's and Oniguruma's readings of `X{n,m}+`.
 //! * `gapped`: SuperBPE's stage-2 pattern `HEAD| +(?!\S)` without look-ahead (used by `regex`).
 //! * [`bytelevel`]: the byte-level (GPT-2) map between bytes and printable characters.

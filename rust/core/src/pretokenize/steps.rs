@@ -1,5 +1,6 @@
 //! Pre-tokenizers as a tokenizer holds them: a tiktoken regex, or Hugging Face pre-tokenizer
-//! steps (`Split`, `Digits`, a final `ByteLevel`) that cut a text into [`Piece`]s.
+//! steps (`Split` by a regex, a string or a class of characters, and a final `ByteLevel` or
+//! `Metaspace`) that cut a text into [`Piece`]s.
 
 use super::regex::Regex;
 use crate::Result;
@@ -17,8 +18,55 @@ pub enum SplitBehavior {
 pub enum Matcher {
     Regex(Regex),
     Literal(String),
-    /// Unicode numeric characters (`char::is_numeric`), one match per character.
+    /// Each character of a class is one match (as `tokenizers` splits on a `char` predicate).
+    Chars(CharClass),
+    /// `Whitespace`'s `\w+|[^\w\s]+`, read as the `regex` crate reads it (as `tokenizers` runs
+    /// it; its `\w` has the join controls, Oniguruma's has not).
+    Words,
+}
+
+/// The `Whitespace` pattern, compiled once.
+fn words_regex() -> &'static regex_automata::meta::Regex {
+    static RE: std::sync::OnceLock<regex_automata::meta::Regex> = std::sync::OnceLock::new();
+    RE.get_or_init(|| regex_automata::meta::Regex::new(r"\w+|[^\w\s]+").expect("valid pattern"))
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CharClass {
+    /// `char::is_numeric` (`Digits`).
     Numeric,
+    /// `char::is_whitespace` (`WhitespaceSplit`, `BertPreTokenizer`).
+    Whitespace,
+    /// ASCII punctuation or a Unicode `P*` category (`Punctuation`, `BertPreTokenizer`).
+    Punctuation,
+    /// One character (`CharDelimiterSplit`).
+    Char(char),
+    /// A space or the `Metaspace` replacement: the spaces it replaces, and itself.
+    MetaSpace(char),
+}
+
+impl CharClass {
+    fn contains(self, c: char) -> bool {
+        match self {
+            CharClass::Numeric => c.is_numeric(),
+            CharClass::Whitespace => c.is_whitespace(),
+            CharClass::Punctuation => {
+                use unicode_categories::UnicodeCategories;
+                c.is_ascii_punctuation() || c.is_punctuation()
+            }
+            CharClass::Char(d) => c == d,
+            CharClass::MetaSpace(r) => c == ' ' || c == r,
+        }
+    }
+}
+
+/// When `Metaspace` puts its replacement before a piece that does not start with one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PrependScheme {
+    Always,
+    /// Only before the piece that starts the input.
+    First,
+    Never,
 }
 
 /// One Hugging Face pre-tokenizer step.
@@ -34,6 +82,14 @@ pub enum Step {
         add_prefix_space: bool,
         regex: Option<Regex>,
     },
+    /// Spaces become `replacement`, which may be prefixed to the piece, and optionally starts
+    /// each piece. Always the last step: the model sees the replaced text (`Piece::prefix_space`
+    /// then stands for a virtual `replacement`).
+    Metaspace {
+        replacement: char,
+        prepend: PrependScheme,
+        split: bool,
+    },
 }
 
 pub enum PreTokenizer {
@@ -41,7 +97,8 @@ pub enum PreTokenizer {
     Steps(Vec<Step>),
 }
 
-/// A piece of text to merge: `text[start..end]`, with a virtual leading space if `prefix_space`.
+/// A piece of text to merge: `text[start..end]`, with a virtual leading space (or `Metaspace`
+/// replacement) if `prefix_space`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Piece {
     pub start: usize,
@@ -49,8 +106,13 @@ pub struct Piece {
     pub prefix_space: bool,
 }
 
-/// The pieces that Hugging Face pre-tokenizer steps cut from a text.
-pub fn step_pieces(steps: &[Step], text: &str) -> Result<Vec<Piece>> {
+/// The pieces that Hugging Face pre-tokenizer steps cut from a text; `at_origin(i)` tells
+/// whether byte `i` of `text` is where the whole input starts (`Metaspace`'s `first` scheme).
+pub fn step_pieces(
+    steps: &[Step],
+    text: &str,
+    at_origin: &dyn Fn(usize) -> bool,
+) -> Result<Vec<Piece>> {
     let mut pieces = vec![Piece {
         start: 0,
         end: text.len(),
@@ -59,7 +121,7 @@ pub fn step_pieces(steps: &[Step], text: &str) -> Result<Vec<Piece>> {
     for step in steps {
         let mut next = Vec::with_capacity(pieces.len());
         for p in pieces {
-            step.apply(text, p, &mut next)?;
+            step.apply(text, p, &mut next, at_origin)?;
         }
         pieces = next;
     }
@@ -68,8 +130,15 @@ pub fn step_pieces(steps: &[Step], text: &str) -> Result<Vec<Piece>> {
 }
 
 impl Step {
-    /// Splits one piece; pieces reaching a step never carry a prefix space (ByteLevel is last).
-    fn apply(&self, text: &str, piece: Piece, out: &mut Vec<Piece>) -> Result<()> {
+    /// Splits one piece; pieces reaching a step never carry a prefix space (ByteLevel and
+    /// Metaspace are last).
+    fn apply(
+        &self,
+        text: &str,
+        piece: Piece,
+        out: &mut Vec<Piece>,
+        at_origin: &dyn Fn(usize) -> bool,
+    ) -> Result<()> {
         let slice = &text[piece.start..piece.end];
         if slice.is_empty() {
             return Ok(());
@@ -129,6 +198,33 @@ impl Step {
                     }
                 }
             }
+            Step::Metaspace {
+                replacement,
+                prepend,
+                split,
+            } => {
+                let starts_replaced = slice.starts_with([' ', *replacement]);
+                let prefix = !starts_replaced
+                    && match prepend {
+                        PrependScheme::Always => true,
+                        PrependScheme::First => at_origin(piece.start),
+                        PrependScheme::Never => false,
+                    };
+                let spans = if *split {
+                    let matches =
+                        find_matches(&Matcher::Chars(CharClass::MetaSpace(*replacement)), slice)?;
+                    split_by(matches, SplitBehavior::MergedWithNext, false)
+                } else {
+                    vec![(0, slice.len())]
+                };
+                for (s, e) in spans {
+                    out.push(Piece {
+                        start: piece.start + s,
+                        end: piece.start + e,
+                        prefix_space: prefix && s == 0,
+                    });
+                }
+            }
         }
         Ok(())
     }
@@ -153,11 +249,26 @@ fn find_matches(matcher: &Matcher, text: &str) -> Result<Vec<((usize, usize), bo
             }
             Ok(spans)
         }
-        Matcher::Numeric => {
+        Matcher::Words => {
+            let mut spans = Vec::new();
+            let mut prev = 0;
+            for m in words_regex().find_iter(text) {
+                if m.start() > prev {
+                    spans.push(((prev, m.start()), false));
+                }
+                spans.push(((m.start(), m.end()), true));
+                prev = m.end();
+            }
+            if prev < text.len() {
+                spans.push(((prev, text.len()), false));
+            }
+            Ok(spans)
+        }
+        Matcher::Chars(class) => {
             let mut spans = Vec::new();
             let mut prev = 0;
             for (i, c) in text.char_indices() {
-                if c.is_numeric() {
+                if class.contains(c) {
                     if i > prev {
                         spans.push(((prev, i), false));
                     }

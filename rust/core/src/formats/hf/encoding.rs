@@ -1,10 +1,10 @@
 //! Hugging Face's `encode` / `decode` on top of the engine's: token strings, template special
 //! tokens, `ByteLevel` offset trimming, character offsets.
 
-use super::{HfEncoding, HfExtras, PostStep, TemplatePiece};
+use super::{Decoder, HfEncoding, HfExtras, PostStep, TemplatePiece};
 use crate::encode::Tokenizer;
 use crate::pretokenize::bytelevel;
-use crate::Result;
+use crate::{Error, Result};
 
 impl HfExtras {
     /// The vocabulary string of a model token id; for an added token, the text it matches (its
@@ -43,7 +43,7 @@ impl HfExtras {
     ) -> Result<HfEncoding> {
         let mut parts = Vec::new();
         for (which, t) in std::iter::once(text).chain(pair).enumerate() {
-            let spanned = tok.encode_hf(t)?;
+            let (spanned, surface) = tok.encode_hf_texts(t)?;
             let mut enc = HfEncoding::default();
             for s in spanned {
                 enc.ids.push(s.id);
@@ -52,6 +52,10 @@ impl HfExtras {
                 enc.offsets.push((s.start, s.end));
                 enc.type_ids.push(which as u32);
                 enc.special_tokens_mask.push(0);
+            }
+            // Unigram's unknown tokens show their own text.
+            for (i, text) in surface {
+                enc.tokens[i] = text;
             }
             parts.push((enc, t));
         }
@@ -133,30 +137,49 @@ impl HfExtras {
         })
     }
 
-    /// Hugging Face `decode`: token strings through the ByteLevel decoder, unknown ids skipped.
-    pub fn decode(&self, tok: &Tokenizer, ids: &[u32], skip_special_tokens: bool) -> String {
-        let mut bytes = Vec::new();
+    /// Hugging Face `decode`: the ids' token strings (unknown ids skipped) through the decoder,
+    /// joined; with no decoder, joined with spaces.
+    pub fn decode(
+        &self,
+        tok: &Tokenizer,
+        ids: &[u32],
+        skip_special_tokens: bool,
+    ) -> Result<String> {
+        let mut tokens = Vec::with_capacity(ids.len());
         for &id in ids {
-            bytes.extend(self.decode_token_bytes(tok, id, skip_special_tokens));
+            if skip_special_tokens && tok.added_by_id(id).is_some_and(|t| t.special) {
+                continue;
+            }
+            tokens.extend(self.token_string(tok, id));
         }
-        String::from_utf8_lossy(&bytes).into_owned()
+        Ok(match &self.decoder {
+            Some(d) => d.decode_chain(tokens)?.concat(),
+            None => tokens.join(" "),
+        })
     }
 
     /// The bytes one id adds to `decode`'s output before the UTF-8 step (none for an unknown id,
-    /// or a skipped special token): `decode` is the concatenation of these, read as UTF-8.
+    /// or a skipped special token): `decode` is the concatenation of these, read as UTF-8. Only
+    /// under the `ByteLevel` decoder; other decoders look at their neighbours (a WordPiece
+    /// prefix, a Metaspace at the start, byte-fallback runs) and are refused.
     pub fn decode_token_bytes(
         &self,
         tok: &Tokenizer,
         id: u32,
         skip_special_tokens: bool,
-    ) -> Vec<u8> {
-        if skip_special_tokens && tok.added_by_id(id).is_some_and(|t| t.special) {
-            return Vec::new();
+    ) -> Result<Vec<u8>> {
+        if !matches!(self.decoder, Some(Decoder::ByteLevel)) {
+            return Err(Error::unsupported(
+                "decoder: streaming decode needs the ByteLevel decoder; use decode for this tokenizer",
+            ));
         }
-        match self.token_string(tok, id) {
+        if skip_special_tokens && tok.added_by_id(id).is_some_and(|t| t.special) {
+            return Ok(Vec::new());
+        }
+        Ok(match self.token_string(tok, id) {
             Some(s) => bytelevel::decode_lossless(&s),
             None => Vec::new(),
-        }
+        })
     }
 }
 

@@ -1,5 +1,6 @@
 //! The `post_processor` of a `tokenizer.json`: `ByteLevel` offset trimming and
-//! `TemplateProcessing` special tokens, alone or in a `Sequence`.
+//! `TemplateProcessing` / `BertProcessing` / `RobertaProcessing` special tokens, alone or in a
+//! `Sequence`.
 
 use super::json::{as_bool, as_str, as_u32, field, kind};
 use crate::util::error::quoted;
@@ -115,6 +116,51 @@ pub(super) fn parse_post(v: &Value, path: &str) -> Result<Vec<PostStep>> {
                 single: template("single")?,
                 pair: template("pair")?,
             }])
+        }
+        "BertProcessing" | "RobertaProcessing" => {
+            // BERT: `[CLS] A [SEP]`, and `[CLS] A [SEP] B [SEP]` with B and its `[SEP]` of
+            // type 1. RoBERTa: `<s> A </s>`, `<s> A </s> </s> B </s>`, all of type 0, after
+            // ByteLevel's offset trimming.
+            let roberta = kind(v, path)? == "RobertaProcessing";
+            let b_type = u32::from(!roberta);
+            let special = |key: &str, type_id: u32| -> Result<TemplatePiece> {
+                let at = format!("{path}.{key}");
+                let pair = field(v, path, key)?
+                    .as_array()
+                    .filter(|p| p.len() == 2)
+                    .ok_or_else(|| Error::format(format!("{at}: expected [token, id]")))?;
+                Ok(TemplatePiece::Special {
+                    ids: vec![as_u32(&pair[1], &at)?],
+                    tokens: vec![as_str(&pair[0], &at)?.to_string()],
+                    type_id,
+                })
+            };
+            let seq = |which: usize, type_id: u32| TemplatePiece::Sequence { which, type_id };
+            let mut pair = vec![special("cls", 0)?, seq(0, 0), special("sep", 0)?];
+            if roberta {
+                pair.push(special("sep", 0)?);
+            }
+            pair.extend([seq(1, b_type), special("sep", b_type)?]);
+            let template = PostStep::Template {
+                single: vec![special("cls", 0)?, seq(0, 0), special("sep", 0)?],
+                pair,
+            };
+            if !roberta {
+                return Ok(vec![template]);
+            }
+            let trim = PostStep::ByteLevel {
+                trim_offsets: as_bool(
+                    v.get("trim_offsets"),
+                    &format!("{path}.trim_offsets"),
+                    true,
+                )?,
+                add_prefix_space: as_bool(
+                    v.get("add_prefix_space"),
+                    &format!("{path}.add_prefix_space"),
+                    true,
+                )?,
+            };
+            Ok(vec![trim, template])
         }
         other => Err(Error::unsupported(format!(
             "{path}: unsupported post-processor {other}"

@@ -94,6 +94,12 @@ pub fn to_json(tok: &Tokenizer, extras: Option<&HfExtras>, pretty: bool) -> Resu
 pub type TiktokenParts = (Vec<(Vec<u8>, u32)>, String, Vec<(String, u32)>);
 
 pub fn tiktoken_parts(tok: &Tokenizer) -> Result<TiktokenParts> {
+    if let Some(m) = tok.text_model() {
+        return Err(Error::value(format!(
+            "cannot convert: tiktoken holds byte-level BPE only, and this tokenizer's model is {}",
+            m.name()
+        )));
+    }
     if tok.normalizer().is_some() {
         return Err(Error::value(
             "cannot convert: this tokenizer has a normalizer, and tiktoken has none",
