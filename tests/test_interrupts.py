@@ -11,7 +11,9 @@ import time
 import pytest
 
 CHILD = r"""
-import random, sys, time, toksmith
+import random, signal, sys, time, toksmith
+# Python's handler even where the test runner was started with SIGINT ignored (a background job).
+signal.signal(signal.SIGINT, signal.default_int_handler)
 what = sys.argv[1]
 enc = toksmith.get_encoding("o200k_base")
 rng = random.Random(0)

@@ -159,6 +159,8 @@ def test_ctrl_c_stops_training_with_keyboard_interrupt():
     # so an engine that ignored it would print 'finished'.
     code = (
         "import os, random, signal, threading, time, toksmith\n"
+        # Python's handler even where the test runner was started with SIGINT ignored.
+        "signal.signal(signal.SIGINT, signal.default_int_handler)\n"
         "random.seed(0)\n"
         "units = [''.join(random.choices('abcdefghijklmnopqrstuvwxyz', k=12)) for _ in range(400_000)]\n"
         "threading.Timer(0.5, os.kill, (os.getpid(), signal.SIGINT)).start()\n"
