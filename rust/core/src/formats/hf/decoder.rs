@@ -3,10 +3,10 @@
 //! token strings into another; `decode` joins the final list.
 
 use super::json::{as_bool, as_str, field, kind};
+use super::normalizer::parse_replace;
 use super::pre_tokenizer::single_char;
 use crate::pretokenize::bytelevel;
-use crate::pretokenize::normalize::{Normalizer, ReplacePattern};
-use crate::pretokenize::regex::Regex;
+use crate::pretokenize::normalize::Normalizer;
 use crate::util::error::quoted;
 use crate::{Error, Result};
 use serde_json::Value;
@@ -101,29 +101,7 @@ fn parse(v: &Value, path: &str) -> Result<Decoder> {
             start: count("start")?,
             stop: count("stop")?,
         },
-        "Replace" => {
-            let content = as_str(field(v, path, "content")?, &format!("{path}.content"))?;
-            let pattern = field(v, path, "pattern")?;
-            let pattern = if let Some(r) = pattern.get("Regex") {
-                ReplacePattern::Regex(Regex::onig(as_str(r, &format!("{path}.pattern.Regex"))?)?)
-            } else if let Some(s) = pattern.get("String") {
-                let s = as_str(s, &format!("{path}.pattern.String"))?;
-                if s.is_empty() {
-                    return Err(Error::unsupported(format!(
-                        "{path}.pattern.String: an empty pattern is not supported"
-                    )));
-                }
-                ReplacePattern::Literal(s.to_string())
-            } else {
-                return Err(Error::format(format!(
-                    "{path}.pattern: expected {{\"Regex\": ...}} or {{\"String\": ...}}"
-                )));
-            };
-            Decoder::Replace(Normalizer::Replace {
-                pattern,
-                content: content.to_string(),
-            })
-        }
+        "Replace" => Decoder::Replace(parse_replace(v, path)?),
         "BPEDecoder" => Decoder::Bpe {
             suffix: str_or("suffix", "</w>")?,
         },

@@ -32,30 +32,7 @@ fn parse(v: &Value, path: &str) -> Result<Normalizer> {
         "Prepend" => Normalizer::Prepend(
             as_str(field(v, path, "prepend")?, &format!("{path}.prepend"))?.to_string(),
         ),
-        "Replace" => {
-            let content = as_str(field(v, path, "content")?, &format!("{path}.content"))?;
-            let pattern = field(v, path, "pattern")?;
-            let pattern = if let Some(r) = pattern.get("Regex") {
-                // The content is literal: tokenizers 0.23 does not expand `$1` in it.
-                ReplacePattern::Regex(Regex::onig(as_str(r, &format!("{path}.pattern.Regex"))?)?)
-            } else if let Some(s) = pattern.get("String") {
-                let s = as_str(s, &format!("{path}.pattern.String"))?;
-                if s.is_empty() {
-                    return Err(Error::unsupported(format!(
-                        "{path}.pattern.String: an empty pattern is not supported"
-                    )));
-                }
-                ReplacePattern::Literal(s.to_string())
-            } else {
-                return Err(Error::format(format!(
-                    "{path}.pattern: expected {{\"Regex\": ...}} or {{\"String\": ...}}"
-                )));
-            };
-            Normalizer::Replace {
-                pattern,
-                content: content.to_string(),
-            }
-        }
+        "Replace" => parse_replace(v, path)?,
         "BertNormalizer" => {
             let lowercase = as_bool(v.get("lowercase"), &format!("{path}.lowercase"), true)?;
             Normalizer::Bert {
@@ -90,5 +67,32 @@ fn parse(v: &Value, path: &str) -> Result<Normalizer> {
                 "{path}: unsupported normalizer {other}"
             )))
         }
+    })
+}
+
+/// A `Replace` step (a normalizer, and a decoder that runs one on each token): its pattern
+/// (`{"Regex": ...}` or a non-empty `{"String": ...}`) and literal content.
+pub(super) fn parse_replace(v: &Value, path: &str) -> Result<Normalizer> {
+    let content = as_str(field(v, path, "content")?, &format!("{path}.content"))?;
+    let pattern = field(v, path, "pattern")?;
+    let pattern = if let Some(r) = pattern.get("Regex") {
+        // The content is literal: tokenizers 0.23 does not expand `$1` in it.
+        ReplacePattern::Regex(Regex::onig(as_str(r, &format!("{path}.pattern.Regex"))?)?)
+    } else if let Some(s) = pattern.get("String") {
+        let s = as_str(s, &format!("{path}.pattern.String"))?;
+        if s.is_empty() {
+            return Err(Error::unsupported(format!(
+                "{path}.pattern.String: an empty pattern is not supported"
+            )));
+        }
+        ReplacePattern::Literal(s.to_string())
+    } else {
+        return Err(Error::format(format!(
+            "{path}.pattern: expected {{\"Regex\": ...}} or {{\"String\": ...}}"
+        )));
+    };
+    Ok(Normalizer::Replace {
+        pattern,
+        content: content.to_string(),
     })
 }
