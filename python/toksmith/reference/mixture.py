@@ -15,6 +15,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from toksmith.reference.superbpe import merge_word
+
 __all__ = ["Replay", "full_program", "merge_word", "pair_counts", "replay", "solve_full"]
 
 Step = tuple[int, int, int]  # (left id, right id, merged id)
@@ -33,18 +35,6 @@ def pair_counts(words: dict[bytes, list[int]], counts: dict[bytes, int]) -> dict
     for piece, word in words.items():
         for pair in zip(word, word[1:]):
             out[pair] = out.get(pair, 0) + counts[piece]
-    return out
-
-
-def merge_word(word: list[int], a: int, b: int, new: int) -> list[int]:
-    out, i = [], 0
-    while i < len(word):
-        if i + 1 < len(word) and word[i] == a and word[i + 1] == b:
-            out.append(new)
-            i += 2
-        else:
-            out.append(word[i])
-            i += 1
     return out
 
 

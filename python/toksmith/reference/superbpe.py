@@ -105,7 +105,8 @@ class _State:
         return [self.ids[bytes([b])] for b in piece]
 
 
-def _apply(word: list[int], a: int, b: int, new: int) -> list[int]:
+def merge_word(word: list[int], a: int, b: int, new: int) -> list[int]:
+    """``word`` with every non-overlapping ``a b`` (left to right) replaced by ``new``."""
     out: list[int] = []
     i = 0
     while i < len(word):
@@ -131,7 +132,7 @@ def _bpe(state: _State, words: dict[bytes, list[int]], counts: dict[bytes, int],
             return
         new = state.make(*best)
         for key in words:
-            words[key] = _apply(words[key], best[0], best[1], new)
+            words[key] = merge_word(words[key], best[0], best[1], new)
 
 
 def train_superbpe(units: Sequence[str], stage1: str | dict[str, Any], stage2: str | dict[str, Any], vocab_size: int,
@@ -152,7 +153,7 @@ def train_superbpe(units: Sequence[str], stage1: str | dict[str, Any], stage2: s
     for rank, (a, b) in enumerate(state.merges):
         new = state.ids[state.tokens[a] + state.tokens[b]]
         for key, word in words2.items():
-            merged = _apply(word, a, b, new)
+            merged = merge_word(word, a, b, new)
             if merged != word:
                 used.add(rank)
                 words2[key] = merged
